@@ -1,0 +1,188 @@
+"""Host-side grading: compare a submitted answer with the ground truth under a stated rule.
+
+The kernel never sees the ground truth; everything here runs in the host process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Rule = Literal["exact", "numeric", "set", "list", "date", "datetime", "boolean"]
+
+
+class Grader(BaseModel):
+    """How an answer is compared with the ground truth.
+
+    - ``exact``: strings compared after trimming (and case-folding unless ``case_sensitive``);
+      numbers compared as numbers.
+    - ``numeric``: ``|a - e| <= max(abs_tol, rel_tol * |e|)``.
+    - ``set``: both sides as sets of normalised items (order and duplicates ignored).
+    - ``list``: element-wise, order matters, each element normalised as under ``exact``
+      (numbers with the tolerances).
+    - ``date`` / ``datetime``: parsed and compared at that precision.
+    - ``boolean``: yes/no, true/false, 1/0.
+
+    A ground truth of ``None`` means "the data do not contain it": only ``None`` (or an empty
+    string / "none" / "null" / "unanswerable") passes.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: Rule = "exact"
+    abs_tol: float = Field(default=0.0, ge=0)
+    rel_tol: float = Field(default=0.0, ge=0)
+    case_sensitive: bool = False
+
+    def describe(self) -> str:
+        """One line a human (or a model) can read: how answers are compared."""
+        if self.rule == "numeric":
+            parts = []
+            if self.abs_tol:
+                parts.append(f"absolute tolerance {self.abs_tol:g}")
+            if self.rel_tol:
+                parts.append(f"relative tolerance {self.rel_tol:g}")
+            return "a number, " + (" or ".join(parts) if parts else "exact") + " accepted"
+        return {
+            "exact": "exact match (whitespace and case ignored)",
+            "set": "a list compared as a set (order and duplicates ignored)",
+            "list": "a list compared in order",
+            "date": "a date (YYYY-MM-DD)",
+            "datetime": "a date and time (YYYY-MM-DD HH:MM:SS)",
+            "boolean": "yes or no (true/false)",
+        }[self.rule]
+
+
+class Grade(BaseModel):
+    """The verdict on one answer."""
+
+    passed: bool
+    score: float
+    explanation: str
+
+
+_NULLS = {"", "none", "null", "nan", "n/a", "unanswerable", "unknown"}
+_TRUE = {"true", "yes", "y", "1", "t"}
+_FALSE = {"false", "no", "n", "0", "f"}
+
+
+def _is_null(x: Any) -> bool:
+    if x is None:
+        return True
+    if isinstance(x, float) and math.isnan(x):
+        return True
+    return isinstance(x, str) and x.strip().lower() in _NULLS
+
+
+def _as_number(x: Any) -> float | None:
+    if isinstance(x, bool):
+        return float(x)
+    if isinstance(x, (int, float)):
+        return float(x)
+    if isinstance(x, str):
+        s = x.strip().replace(",", "")
+        try:
+            return float(s)
+        except ValueError:
+            return None
+    return None
+
+
+def _norm_text(x: Any, case_sensitive: bool) -> str:
+    s = re.sub(r"\s+", " ", str(x).strip())
+    return s if case_sensitive else s.casefold()
+
+
+def _scalar_equal(a: Any, e: Any, g: Grader) -> bool:
+    if _is_null(e) or _is_null(a):
+        return _is_null(e) and _is_null(a)
+    en = _as_number(e) if not isinstance(e, str) else None
+    if en is not None:
+        an = _as_number(a)
+        if an is None:
+            return False
+        return math.isclose(an, en, rel_tol=g.rel_tol, abs_tol=max(g.abs_tol, 1e-9))
+    return _norm_text(a, g.case_sensitive) == _norm_text(e, g.case_sensitive)
+
+
+def _as_list(x: Any) -> list[Any] | None:
+    if isinstance(x, (list, tuple, set, frozenset)):
+        return list(x)
+    return None
+
+
+def _parse_when(x: Any, *, date_only: bool) -> dt.datetime | dt.date | None:
+    if isinstance(x, dt.datetime):
+        return x.date() if date_only else x.replace(microsecond=0)
+    if isinstance(x, dt.date):
+        return x if date_only else dt.datetime(x.year, x.month, x.day)
+    if not isinstance(x, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(x.strip().replace("T", " "))
+    except ValueError:
+        return None
+    return parsed.date() if date_only else parsed.replace(microsecond=0, tzinfo=None)
+
+
+def grade(answer: Any, expected: Any, grader: Grader) -> Grade:
+    """Compare ``answer`` with ``expected`` under ``grader``; never raises."""
+    try:
+        ok, why = _compare(answer, expected, grader)
+    except Exception as exc:  # a malformed answer is a wrong answer, not a crash
+        ok, why = False, f"could not compare: {type(exc).__name__}: {exc}"
+    return Grade(passed=ok, score=1.0 if ok else 0.0, explanation=why)
+
+
+def _compare(answer: Any, expected: Any, g: Grader) -> tuple[bool, str]:
+    if _is_null(expected):
+        ok = _is_null(answer) or (_as_list(answer) == [])
+        return ok, "expected no answer (the data do not contain it)" + ("" if ok else f", got {answer!r}")
+    if answer is None:
+        return False, "no answer was submitted"
+    if g.rule in ("exact", "numeric"):
+        if g.rule == "numeric" and _as_number(answer) is None:
+            return False, f"expected a number, got {answer!r}"
+        ok = _scalar_equal(answer, expected, g)
+        return ok, f"{'match' if ok else 'mismatch'}: got {answer!r}, expected {expected!r} ({g.describe()})"
+    if g.rule == "boolean":
+        def as_bool(x: Any) -> bool | None:
+            if isinstance(x, bool):
+                return x
+            s = str(x).strip().lower()
+            return True if s in _TRUE else False if s in _FALSE else None
+        a, e = as_bool(answer), as_bool(expected)
+        ok = a is not None and a == e
+        return ok, f"{'match' if ok else 'mismatch'}: got {answer!r}, expected {expected!r}"
+    if g.rule in ("date", "datetime"):
+        date_only = g.rule == "date"
+        a, e = _parse_when(answer, date_only=date_only), _parse_when(expected, date_only=date_only)
+        if a is None:
+            return False, f"could not read {answer!r} as a {g.rule}"
+        ok = a == e
+        return ok, f"{'match' if ok else 'mismatch'}: got {a}, expected {e}"
+    # set / list
+    exp_list = _as_list(expected)
+    ans_list = _as_list(answer)
+    if exp_list is None:
+        exp_list = [expected]
+    if ans_list is None:
+        ans_list = [answer]
+    if g.rule == "set":
+        def key(x: Any) -> str:
+            n = _as_number(x) if not isinstance(x, str) else None
+            return f"#{round(n, 6)}" if n is not None else _norm_text(x, g.case_sensitive)
+        a_set, e_set = {key(x) for x in ans_list}, {key(x) for x in exp_list}
+        ok = a_set == e_set
+        if ok:
+            return True, f"match: {len(e_set)} item(s)"
+        missing, extra = sorted(e_set - a_set), sorted(a_set - e_set)
+        return False, f"set mismatch: missing {missing[:5]}, unexpected {extra[:5]}"
+    ok = len(ans_list) == len(exp_list) and all(
+        _scalar_equal(a, e, g) for a, e in zip(ans_list, exp_list)
+    )
+    return ok, f"{'match' if ok else 'mismatch'}: got {ans_list!r}, expected {exp_list!r} (in order)"
