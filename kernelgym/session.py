@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +109,7 @@ class KernelSession:
         self.km: AsyncKernelManager | None = None
         self.client: _CappedClient | None = None
         self.dead = False
+        self.log_path: Path | None = None
 
     async def __aenter__(self) -> KernelSession:
         await self.start()
@@ -123,7 +126,12 @@ class KernelSession:
             kwargs["cwd"] = str(self.cwd)
         if self.env is not None:
             kwargs["env"] = self.env
-        await km.start_kernel(**kwargs)
+        # the kernel's own stderr (warnings, a failed preload's traceback) goes to a log, not the terminal
+        fd, log = tempfile.mkstemp(prefix="kernelgym-kernel-", suffix=".log")
+        self.log_path = Path(log)
+        with os.fdopen(fd, "w") as log_fh:
+            kwargs["stderr"] = log_fh
+            await km.start_kernel(**kwargs)
         client = _CappedClient(
             self.nb, km=km, timeout=int(max(1, self.limits.cell_timeout)), interrupt_on_timeout=True,
             allow_errors=True, record_timing=True, iopub_timeout=4, shutdown_kernel="immediate",
@@ -136,11 +144,15 @@ class KernelSession:
         try:
             await kc.wait_for_ready(timeout=self.limits.start_timeout)
         except RuntimeError as exc:
+            tail = self.log_tail()
             await self.shutdown()
-            raise KernelStartError(
-                f"the {kernel_name(self.profile)} kernel did not start: {exc} "
-                "(its preload failed? run `kernelgym kernels check` to see its error output)"
-            ) from exc
+            raise KernelStartError(f"the {kernel_name(self.profile)} kernel did not start: {exc}\n{tail}") from exc
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines the kernel wrote to stderr."""
+        if self.log_path is None or not self.log_path.is_file():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     async def run_cell(self, index: int, *, timeout: float | None = None) -> CellOutcome:
         """Execute ``nb.cells[index]`` and record its outputs into it."""
@@ -203,6 +215,9 @@ class KernelSession:
             except Exception:
                 pass
             self.km = None
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+            self.log_path = None
 
 
 def evidence_from(cell: NotebookNode) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Task families generated in Python: one module per family (host side only)."""
