@@ -1,0 +1,3 @@
+from kernelgym.cli import app
+
+app(prog_name="kernelgym")

@@ -1,0 +1,43 @@
+"""Shared fixtures: every test session gets its own KERNELGYM_HOME with a small EHR data set.
+
+Kernels inherit the environment, so the kernels started by the tests read the same small data set
+and nothing touches the user's ~/.cache/kernelgym.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))  # agents used by tests are importable as module:Class
+
+SMALL_PATIENTS = 120
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("kghome")
+    os.environ["KERNELGYM_HOME"] = str(home)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    jupyter = home / "jupyter"
+    os.environ["JUPYTER_DATA_DIR"] = str(jupyter)
+    os.environ["JUPYTER_PATH"] = str(jupyter)
+    from kernelgym import tasks
+
+    tasks._all_specs.cache_clear()
+    tasks._instances.cache_clear()
+    return home
+
+
+@pytest.fixture(scope="session")
+def ehr_data(kg_home: Path) -> Path:
+    """A small EHR data set (built once per test session)."""
+    from kernelgym.datasets.ehr import build_ehr
+    from kernelgym.kernel.paths import dataset_dir
+
+    build_ehr(patients=SMALL_PATIENTS, seed=0)
+    return dataset_dir("ehr")
