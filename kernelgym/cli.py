@@ -24,6 +24,8 @@ tasks_app = typer.Typer(help="List and check task families.", no_args_is_help=Tr
 app.add_typer(data_app, name="data")
 app.add_typer(kernels_app, name="kernels")
 app.add_typer(tasks_app, name="tasks")
+import_app = typer.Typer(help="Import external benchmarks as task families.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 console = Console(stderr=True)
 out = Console()
@@ -71,8 +73,29 @@ def run(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/<suite>-<agent>-<split>).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
     specs: SpecsOpt = None,
+    model: Annotated[Optional[str], typer.Option(
+        help="PROVIDER:NAME of a LangChain chat model (e.g. openai:gpt-4o); runs the llm agent.",
+        rich_help_panel="LLM agent")] = None,
+    base_url: Annotated[Optional[str], typer.Option(
+        help="Base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama), e.g. http://localhost:8000/v1.",
+        rich_help_panel="LLM agent")] = None,
+    api_key_env: Annotated[Optional[str], typer.Option(
+        help="Name of the environment variable holding the API key.", rich_help_panel="LLM agent")] = None,
+    temperature: Annotated[Optional[float], typer.Option(rich_help_panel="LLM agent")] = None,
+    top_p: Annotated[Optional[float], typer.Option(rich_help_panel="LLM agent")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(
+        min=1, help="Most tokens per model reply.", rich_help_panel="LLM agent")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Sampling seed sent to the model.", rich_help_panel="LLM agent")] = None,
+    protocol: Annotated[str, typer.Option(
+        help="tools (run_cell/submit_answer tool calls) | text (```python blocks, submit() in code) | "
+             "auto (tools when the model supports tool calling).", rich_help_panel="LLM agent")] = "auto",
+    feedback: Annotated[bool, typer.Option(
+        "--feedback", help="Tell the agent when a submitted answer is wrong; it may try again while turns remain.")] = False,
+    max_concurrent_requests: Annotated[int, typer.Option(
+        min=1, help="Model requests in flight at once, shared by all episodes.", rich_help_panel="LLM agent")] = 8,
 ) -> None:
     """Run episodes in parallel; write results.jsonl, summary.json and episode notebooks."""
+    from kernelgym.llm.errors import FatalModelError
     from kernelgym.agents import AgentLoadError, load_agent
     from kernelgym.episode import EpisodeConfig
     from kernelgym.profiles import ensure_kernelspecs_installed
@@ -87,7 +110,20 @@ def run(
     split_sel = None if split in (None, "all") else split
     if per_category is None and limit is None and suite == "ehr" and agent == "reference":
         per_category = 2  # the small default suite
-    options: dict[str, str] = {}
+    options: dict[str, object] = {}
+    if protocol not in ("auto", "tools", "text"):
+        raise _fail(f"--protocol must be tools, text or auto, not {protocol!r}")
+    if model:
+        if agent == "reference":
+            agent = "llm"
+        given = {
+            "model": model, "base_url": base_url, "api_key_env": api_key_env, "temperature": temperature,
+            "top_p": top_p, "max_tokens": max_tokens, "seed": seed, "protocol": protocol,
+            "max_concurrent_requests": max_concurrent_requests, "feedback": feedback or None,
+        }
+        options.update({k: v for k, v in given.items() if v is not None})
+    elif base_url or api_key_env or temperature is not None or top_p is not None or max_tokens is not None or seed is not None:
+        raise _fail("--base-url, --api-key-env and the sampling options need --model PROVIDER:NAME")
     for item in agent_option or []:
         key, sep, value = item.partition("=")
         if not sep:
@@ -96,30 +132,40 @@ def run(
     try:
         factory = load_agent(agent, options)
         factory()  # fail now, once, rather than once per episode
+
         with console.status("preparing tasks (the first use builds the data set)..."):
             chosen = select(suite, split=split_sel, limit=limit, per_category=per_category, categories=category)  # type: ignore[arg-type]
     except TaskSpecError as err:
         raise _fail(str(err)) from None
-    except (AgentLoadError, KeyError, FileNotFoundError, TypeError) as err:
+    except (AgentLoadError, KeyError, FileNotFoundError, TypeError, ValueError) as err:
         raise _fail(str(err).strip('"')) from None
+    except FatalModelError as err:
+        raise _fail(str(err), code=1) from None
     if not chosen:
         raise _fail(f"no tasks match suite={suite!r} split={split!r} categories={category}")
     try:
         ensure_kernelspecs_installed()
     except Exception as exc:  # only needed for JupyterLab / papermill, not for the run itself
         console.print(f"[yellow]could not install the kernelspecs ({exc}); run `kernelgym kernels install --user`[/yellow]")
-    target = out_dir or Path("runs") / f"{suite.replace(',', '+')}-{agent.replace(':', '.')}-{split or 'all'}"
+    who = model.replace("/", "_") if model else agent
+    target = out_dir or Path("runs") / f"{suite.replace(',', '+')}-{who.replace(':', '.')}-{split or 'all'}"
     console.print(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}")
     episode = EpisodeConfig(
-        max_turns=max_turns, time_budget=time_budget, limits=SessionLimits(cell_timeout=cell_timeout)
+        max_turns=max_turns, time_budget=time_budget, limits=SessionLimits(cell_timeout=cell_timeout),
+        feedback=feedback,
     )
-    summary = run_episodes(
-        chosen, factory, target,
-        RunOptions(
-            concurrency=concurrency, rollouts=rollouts, episode=episode, progress=progress,
-            meta={"suite": suite, "agent": agent, "agent_options": options, "split": split},
-        ),
-    )
+    try:
+        summary = run_episodes(
+            chosen, factory, target,
+            RunOptions(
+                concurrency=concurrency, rollouts=rollouts, episode=episode, progress=progress,
+                meta={"suite": suite, "agent": agent, "agent_options": options, "split": split,
+                      "model": model, "feedback": feedback},
+            ),
+        )
+    except FatalModelError as err:  # one clear message for the whole run, not one error per episode
+        raise _fail(f"{err}\nthe run was stopped; finished episodes are kept in {target} (run again to resume)",
+                    code=1) from None
     out.print(category_table(summary))
     out.print(f"results: {target / 'results.jsonl'}   notebooks: {target / 'episodes'}")
 
@@ -204,3 +250,105 @@ def tasks_check(paths: Annotated[list[Path], typer.Argument(help="Spec files or 
     if errors:
         raise typer.Exit(2)
     out.print(f"{len(files)} spec(s) OK")
+
+
+@app.command()
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (written by `kernelgym run`) to compare.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.png, report.html and report.json.")] = Path("report"),
+    price: Annotated[
+        Optional[list[str]],
+        typer.Option(help="[PATTERN=]PROMPT/COMPLETION USD per million tokens, e.g. openai:gpt-4o=2.5/10; repeatable."),
+    ] = None,
+    title: Annotated[str, typer.Option(help="Title of the HTML page.")] = "kernelgym report",
+) -> None:
+    """Compare runs side by side: success per family and category, turns, tokens, latency, cost."""
+    from kernelgym.report import ReportError, make_report, tables
+
+    try:
+        data, paths = make_report(run_dirs, out_dir, price, title)
+    except ReportError as err:
+        raise _fail(str(err)) from None
+    for table in tables(data):
+        out.print(table)
+    for note in data.get("notes", []):
+        console.print(f"[yellow]{note}[/yellow]", highlight=False)
+    written = "   ".join(f"{kind}: {path}" for kind, path in paths.items())
+    out.print(written, highlight=False, soft_wrap=True)
+
+
+@app.command("grade")
+def grade_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Notebooks, or folders searched for *.ipynb.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for graded notebooks and grades.jsonl.")] = Path("graded"),
+    concurrency: Annotated[int, typer.Option(min=1, help="Notebooks executing at once.")] = max(1, min(8, os.cpu_count() or 1)),
+    timeout: Annotated[float, typer.Option(help="Wall-clock seconds per notebook; then its kernel is killed.")] = 600.0,
+    cell_timeout: Annotated[Optional[float], typer.Option(help="Seconds before a cell is interrupted (default: --timeout).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
+    specs: SpecsOpt = None,
+) -> None:
+    """Re-execute notebooks with papermill in fresh kernels and grade them on the host.
+
+    Restores the canonical parameters, setup and verifier cells, flags tampering, checks that the
+    replayed answer is the recorded one. Exit code 1 if a notebook could not be graded or was
+    tampered with.
+    """
+    from kernelgym.grade import GradeOptions, run_with_progress, summary_table
+
+    _use_specs(specs)
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise _fail(f"not found: {', '.join(missing)}")
+    options = GradeOptions(concurrency=concurrency, timeout=timeout, cell_timeout=cell_timeout, progress=progress)
+    records = run_with_progress(paths, out_dir, options, console)
+    if not records:
+        raise _fail("no notebooks found")
+    out.print(summary_table(records))
+    out.print(f"grades: {out_dir / 'grades.jsonl'}   graded notebooks: {out_dir}", highlight=False, soft_wrap=True)
+    if any(r.error or r.tampered for r in records):
+        raise typer.Exit(1)
+
+
+@app.command("notebook")
+def notebook_cmd(
+    task_id: Annotated[str, typer.Argument(help="Task id, e.g. ehr/patient_age/00000.")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Notebook file (default <task id>.ipynb).")] = None,
+    specs: SpecsOpt = None,
+) -> None:
+    """Write a starter notebook for a task: solve it in JupyterLab, run it with papermill, grade it."""
+    from kernelgym.profiles import ensure_kernelspecs_installed
+    from kernelgym.starter import write_starter
+    from kernelgym.tasks import TaskSpecError
+
+    _use_specs(specs)
+    try:
+        path = write_starter(task_id, output)
+    except TaskSpecError as err:
+        raise _fail(str(err)) from None
+    except KeyError as err:
+        raise _fail(str(err).strip('"')) from None
+    try:
+        ensure_kernelspecs_installed()
+    except Exception as exc:  # only needed for JupyterLab / papermill
+        console.print(f"[yellow]could not install the kernelspecs ({exc}); run `kernelgym kernels install --user`[/yellow]")
+    out.print(str(path), highlight=False, soft_wrap=True)
+    console.print(
+        f"open it in JupyterLab, or run it with: papermill {path} out.ipynb -p task_id {task_id}; "
+        f"grade it with: kernelgym grade {path}", highlight=False, soft_wrap=True,
+    )
+
+
+@import_app.command("medcalc-bench")
+def import_medcalc_bench(
+    csv: Annotated[Path, typer.Argument(help="MedCalc-Bench test_data.csv (or .csv.gz).")],
+    labels: Annotated[str, typer.Option(help="original (v1.0 answers) | corrected (recomputed).")] = "original",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the spec YAML and JSONL.")] = Path("medcalc-bench"),
+) -> None:
+    """Turn the MedCalc-Bench CSV into a task family usable with `kernelgym run --specs DIR`."""
+    from kernelgym.importers.medcalc_bench import import_command
+
+    try:
+        message = import_command(csv, labels, out_dir)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        raise _fail(str(err)) from None
+    out.print(message, highlight=False, soft_wrap=True)

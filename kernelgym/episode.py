@@ -25,7 +25,8 @@ from nbformat import NotebookNode
 from pydantic import BaseModel, Field
 
 from kernelgym import notebook as nbk
-from kernelgym.grading import grade
+from kernelgym.grading import grade, grade_function
+from kernelgym.llm.errors import FatalModelError
 from kernelgym.session import CellOutcome, KernelSession, KernelStartError, SessionLimits, evidence_from
 from kernelgym.tasks import Instance, TaskInfo
 
@@ -70,6 +71,9 @@ class Observation(BaseModel):
     output: str | None = Field(default=None, description="the last cell's outputs as text")
     status: str | None = Field(default=None, description="ok | error | timeout (last cell)")
     submitted: bool = False
+    feedback: str | None = Field(
+        default=None, description="with EpisodeConfig.feedback: says the answer just submitted was wrong"
+    )
 
 
 @runtime_checkable
@@ -88,6 +92,9 @@ class EpisodeConfig:
     """What the agent sees of a cell's output; the middle is cut with a visible marker."""
     limits: SessionLimits | None = None
     verifier_timeout: float = 60.0
+    feedback: bool = False
+    """Tell the agent when a submitted answer is wrong (graded on the host) and let it try again
+    while turns remain. The verifier still grades the last submitted answer at the end."""
 
 
 class EpisodeResult(BaseModel):
@@ -170,6 +177,16 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def _answer_passes(inst: Instance, answer: Any) -> bool:
+    """Host-side check of a submitted answer, for feedback (the verifier still decides at the end)."""
+    if getattr(inst, "verifier", "answer") != "answer":
+        return True  # function tasks are graded on hidden inputs only by the verifier: no feedback
+    try:
+        return grade(answer, inst.ground_truth, inst.grader).passed
+    except Exception:
+        return False
+
+
 def agent_label(agent: Any) -> tuple[str, str | None, dict[str, Any]]:
     name = getattr(agent, "name", None) or type(agent).__name__
     return str(name), getattr(agent, "model", None), dict(getattr(agent, "sampling", {}) or {})
@@ -194,6 +211,7 @@ async def run_episode(
     started, t0 = _now(), time.monotonic()
     deadline = t0 + cfg.time_budget
     turns, stop, error = 0, None, None
+    wrong_answers = 0
     usage: dict[str, Any] = {}
     evidence: list[dict[str, Any]] = []
     own_dir = workdir is None
@@ -224,6 +242,8 @@ async def run_episode(
             except asyncio.TimeoutError:
                 stop = "time_budget"
                 break
+            except FatalModelError:  # bad credentials, unknown model...: stops the whole run
+                raise
             except Exception as exc:  # an agent bug ends its episode, not the run
                 stop, error = "agent_error", f"{type(exc).__name__}: {exc}"
                 break
@@ -232,7 +252,11 @@ async def run_episode(
                     usage[key] = usage.get(key, 0) + value
             if action.thought:
                 nbk.add_thought(nb, action.thought)
+            # raw model messages and per-call records (latency, retries, usage) go on the cell
+            cell_meta = {k: action.meta[k] for k in ("raw", "calls") if action.meta.get(k)}
             if action.kind == "stop":
+                if cell_meta and action.thought:
+                    nb.cells[-1].metadata.setdefault("kernelgym", {}).update(cell_meta)
                 stop = "agent_stopped"
                 break
             if action.kind == "code":
@@ -240,8 +264,7 @@ async def run_episode(
             else:
                 source = f"submit({nbk.python_literal(action.value)})"
             idx = nbk.add_action(nb, source, turns + 1)
-            if action.meta.get("raw"):
-                nb.cells[idx].metadata["kernelgym"]["raw"] = action.meta["raw"]
+            nb.cells[idx].metadata["kernelgym"].update(cell_meta)
             outcome = await session.run_cell(idx, timeout=max(1.0, deadline - time.monotonic()))
             turns += 1
             if outcome.status == "dead":
@@ -251,16 +274,22 @@ async def run_episode(
                 stop, error = "timeout_killed", "the cell did not stop after an interrupt; the kernel was killed"
                 break
             submitted = submitted or bool(outcome.answers)
+            feedback = None
             if outcome.answers:
-                stop = "answered"
-                break
+                if not (cfg.feedback and turns < cfg.max_turns) or _answer_passes(inst, outcome.answers[-1]):
+                    stop = "answered"
+                    break
+                wrong_answers += 1
+                left = cfg.max_turns - turns
+                feedback = (f"[kernelgym feedback: the submitted answer is not correct. You may try again: "
+                            f"{left} turn{'s' if left != 1 else ''} left.]")
             obs = Observation(
                 task=inst.public(), prompt=inst.prompt, turn=turns, max_turns=cfg.max_turns,
                 output=render_outputs(outcome, cfg.max_observation_chars, limits.cell_timeout),
-                status=outcome.status, submitted=submitted,
+                status=outcome.status, submitted=submitted, feedback=feedback,
             )
         if session.client is not None and not session.dead:
-            vidx = nbk.add_verifier(nb, "answer")
+            vidx = nbk.add_verifier(nb, inst.verifier, inst.verifier_args)
             vout = await session.run_cell(vidx, timeout=cfg.verifier_timeout)
             evidence = evidence_from(vout.cell)
     finally:
@@ -275,7 +304,10 @@ async def run_episode(
             shutil.rmtree(cwd, ignore_errors=True)
 
     assert stop is not None
-    if len(evidence) == 1 and evidence[0].get("submitted"):
+    if inst.verifier == "function" and len(evidence) == 1:
+        answer = evidence[0].get("outputs")
+        verdict = grade_function(evidence[0], list(inst.ground_truth or []), inst.grader)
+    elif inst.verifier == "answer" and len(evidence) == 1 and evidence[0].get("submitted"):
         answer = evidence[0].get("answer")
         verdict = grade(answer, inst.ground_truth, inst.grader)
     else:
@@ -303,6 +335,7 @@ async def run_episode(
                 "rollout": rollout, "start_time": started, "end_time": _now(), "turns": turns,
                 "stop_reason": stop, "duration_s": result.duration_s, "usage": usage, "error": error,
                 "max_turns": cfg.max_turns, "cell_timeout_s": limits.cell_timeout,
+                **({"feedback": True, "wrong_answers": wrong_answers} if cfg.feedback else {}),
             },
             "result": {
                 "passed": result.passed, "score": result.score, "answer": answer,

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Rule = Literal["exact", "numeric", "set", "list", "date", "datetime", "boolean"]
+Rule = Literal["exact", "numeric", "range", "set", "list", "date", "datetime", "boolean"]
 
 
 class Grader(BaseModel):
@@ -21,6 +21,8 @@ class Grader(BaseModel):
     - ``exact``: strings compared after trimming (and case-folding unless ``case_sensitive``);
       numbers compared as numbers.
     - ``numeric``: ``|a - e| <= max(abs_tol, rel_tol * |e|)``.
+    - ``range``: a number within ``[lower, upper]`` (bounds included), e.g. MedCalc-Bench's
+      [Lower Limit, Upper Limit]; the ground truth is shown but not used for the comparison.
     - ``set``: both sides as sets of normalised items (order and duplicates ignored).
     - ``list``: element-wise, order matters, each element normalised as under ``exact``
       (numbers with the tolerances).
@@ -37,6 +39,8 @@ class Grader(BaseModel):
     abs_tol: float = Field(default=0.0, ge=0)
     rel_tol: float = Field(default=0.0, ge=0)
     case_sensitive: bool = False
+    lower: float | None = Field(default=None, description="``range``: smallest accepted number")
+    upper: float | None = Field(default=None, description="``range``: largest accepted number")
 
     def describe(self) -> str:
         """One line a human (or a model) can read: how answers are compared."""
@@ -47,6 +51,8 @@ class Grader(BaseModel):
             if self.rel_tol:
                 parts.append(f"relative tolerance {self.rel_tol:g}")
             return "a number, " + (" or ".join(parts) if parts else "exact") + " accepted"
+        if self.rule == "range":
+            return f"a number from {self.lower:g} to {self.upper:g}"
         return {
             "exact": "exact match (whitespace and case ignored)",
             "set": "a list compared as a set (order and duplicates ignored)",
@@ -98,6 +104,16 @@ def _norm_text(x: Any, case_sensitive: bool) -> str:
 
 
 def _scalar_equal(a: Any, e: Any, g: Grader) -> bool:
+    # nested values (outputs of a function: lists of k-mers, dicts of counts) compare structurally
+    if isinstance(e, (list, tuple)):
+        return isinstance(a, (list, tuple)) and len(a) == len(e) and all(
+            _scalar_equal(x, y, g) for x, y in zip(a, e)
+        )
+    if isinstance(e, dict):
+        if not isinstance(a, dict):
+            return False
+        a_items, e_items = {str(k): v for k, v in a.items()}, {str(k): v for k, v in e.items()}
+        return a_items.keys() == e_items.keys() and all(_scalar_equal(a_items[k], v, g) for k, v in e_items.items())
     if _is_null(e) or _is_null(a):
         return _is_null(e) and _is_null(a)
     en = _as_number(e) if not isinstance(e, str) else None
@@ -105,7 +121,9 @@ def _scalar_equal(a: Any, e: Any, g: Grader) -> bool:
         an = _as_number(a)
         if an is None:
             return False
-        return math.isclose(an, en, rel_tol=g.rel_tol, abs_tol=max(g.abs_tol, 1e-9))
+        # relative to the expected value, as documented (math.isclose is relative to the larger of the
+        # two, which would accept 5.2 % above a +/-5 % band)
+        return abs(an - en) <= max(g.abs_tol, g.rel_tol * abs(en), 1e-9)
     return _norm_text(a, g.case_sensitive) == _norm_text(e, g.case_sensitive)
 
 
@@ -125,7 +143,10 @@ def _parse_when(x: Any, *, date_only: bool) -> dt.datetime | dt.date | None:
     try:
         parsed = dt.datetime.fromisoformat(x.strip().replace("T", " "))
     except ValueError:
-        return None
+        try:  # US month/day/year, as MedCalc-Bench asks for (08/31/2023)
+            parsed = dt.datetime.strptime(x.strip(), "%m/%d/%Y")
+        except ValueError:
+            return None
     return parsed.date() if date_only else parsed.replace(microsecond=0, tzinfo=None)
 
 
@@ -144,6 +165,13 @@ def _compare(answer: Any, expected: Any, g: Grader) -> tuple[bool, str]:
         return ok, "expected no answer (the data do not contain it)" + ("" if ok else f", got {answer!r}")
     if answer is None:
         return False, "no answer was submitted"
+    if g.rule == "range":
+        a = _as_number(answer)
+        if a is None or math.isnan(a) or g.lower is None or g.upper is None:
+            return False, f"expected a number, got {answer!r}"
+        eps = 1e-9 * max(1.0, abs(g.lower), abs(g.upper))
+        ok = g.lower - eps <= a <= g.upper + eps
+        return ok, f"{'match' if ok else 'mismatch'}: got {answer!r}, expected {expected!r} ({g.describe()})"
     if g.rule in ("exact", "numeric"):
         if g.rule == "numeric" and _as_number(answer) is None:
             return False, f"expected a number, got {answer!r}"
@@ -186,3 +214,33 @@ def _compare(answer: Any, expected: Any, g: Grader) -> tuple[bool, str]:
         _scalar_equal(a, e, g) for a, e in zip(ans_list, exp_list)
     )
     return ok, f"{'match' if ok else 'mismatch'}: got {ans_list!r}, expected {exp_list!r} (in order)"
+
+
+def grade_function(evidence: dict[str, Any], expected: list[Any], grader: Grader) -> Grade:
+    """Grade the outputs of an agent's function on hidden inputs (``function`` verifier evidence).
+
+    Each output is compared with its expected output under ``grader`` (nested lists and dicts
+    element by element). Passed only if every output matches; the score is the fraction that match.
+    Never raises.
+    """
+    try:
+        if not evidence.get("defined"):
+            name = evidence.get("name")
+            return Grade(passed=False, score=0.0, explanation=f"no function named {name!r} was defined")
+        outputs = list(evidence.get("outputs") or [])
+        errors = list(evidence.get("errors") or [])
+        if len(outputs) != len(expected):
+            return Grade(passed=False, score=0.0, explanation=f"{len(outputs)} outputs for {len(expected)} inputs")
+        errors += [None] * (len(outputs) - len(errors))
+        ok = [err is None and _scalar_equal(out, exp, grader) if not _is_null(exp) else _is_null(out) and err is None
+              for out, exp, err in zip(outputs, expected, errors)]
+        n_ok = sum(ok)
+        parts = [f"{n_ok}/{len(ok)} hidden inputs correct"]
+        for i, (good, out, exp, err) in enumerate(zip(ok, outputs, expected, errors)):
+            if not good:
+                got = f"raised {err}" if err else f"returned {out!r}"
+                parts.append(f"input {i + 1}: {got}, expected {exp!r}")
+                break
+        return Grade(passed=n_ok == len(ok) and bool(ok), score=n_ok / len(ok) if ok else 0.0, explanation="; ".join(parts))
+    except Exception as exc:
+        return Grade(passed=False, score=0.0, explanation=f"could not compare: {type(exc).__name__}: {exc}")

@@ -29,6 +29,8 @@ TAG_ACTION = "kernelgym-action"
 TAG_VERIFIER = "kernelgym-verifier"
 TAG_RESULT = "kernelgym-result"
 TAGS = (TAG_TASK, TAG_PARAMETERS, TAG_SETUP, TAG_THOUGHT, TAG_ACTION, TAG_VERIFIER, TAG_RESULT)
+TAG_RAISES = "raises-exception"
+"""nbclient/papermill tag, added beside ``kernelgym-action`` on action cells that raised."""
 
 VERIFIERS: dict[str, str] = {
     "answer": (
@@ -42,11 +44,38 @@ VERIFIERS: dict[str, str] = {
         "    except BaseException:\n"
         "        pass"
     ),
+    # rendered per instance: {name} and {inputs} become Python literals (the hidden inputs appear
+    # only here, in a cell that runs after the agent is done)
+    "function": (
+        "# kernelgym verifier (locked): calls your function on hidden inputs and reports its outputs\n"
+        "# as evidence; graded on the host.\n"
+        "try:\n"
+        "    import kernelgym.kernel.verify as _kg_verify\n"
+        "    _kg_verify.emit_function_evidence({name}, {inputs})\n"
+        "except BaseException as _kg_error:  # a verifier never raises: no evidence is a failed grade\n"
+        "    try:\n"
+        "        print('kernelgym verifier failed: ' + repr(_kg_error))\n"
+        "    except BaseException:\n"
+        "        pass"
+    ),
 }
 
 
-def verifier_source(spec_or_name: TaskSpec | str) -> str:
-    """The canonical source of a verifier cell."""
+def render_verifier(name: str, args: dict[str, Any] | None = None) -> str:
+    """The source of verifier ``name`` for one instance (``args``: its hidden verifier inputs)."""
+    template = VERIFIERS[name]
+    if name == "function":
+        args = args or {}
+        return template.replace("{name}", python_literal(str(args.get("name", "")))).replace(
+            "{inputs}", python_literal(list(args.get("inputs", [])))
+        )
+    return template
+
+
+def verifier_source(spec_or_name: TaskSpec | Instance | str) -> str:
+    """The canonical source of a verifier cell (an :class:`Instance` renders its hidden inputs)."""
+    if isinstance(spec_or_name, Instance):
+        return render_verifier(spec_or_name.verifier, spec_or_name.verifier_args)
     name = spec_or_name if isinstance(spec_or_name, str) else spec_or_name.verifier
     return VERIFIERS[name]
 
@@ -101,12 +130,13 @@ def add_thought(nb: NotebookNode, text: str) -> None:
 
 
 def add_action(nb: NotebookNode, source: str, turn: int) -> int:
-    nb.cells.append(_tagged(nbformat.v4.new_code_cell(source), TAG_ACTION, turn=turn))
+    # the checksum of the source as it ran lets `kernelgym grade` flag a cell edited afterwards
+    nb.cells.append(_tagged(nbformat.v4.new_code_cell(source), TAG_ACTION, turn=turn, checksum=checksum(source)))
     return len(nb.cells) - 1
 
 
-def add_verifier(nb: NotebookNode, name: str) -> int:
-    src = VERIFIERS[name]
+def add_verifier(nb: NotebookNode, name: str, args: dict[str, Any] | None = None) -> int:
+    src = render_verifier(name, args)
     cell = nbformat.v4.new_code_cell(src)
     cell.metadata["editable"] = False
     cell.metadata["deletable"] = False
@@ -115,15 +145,30 @@ def add_verifier(nb: NotebookNode, name: str) -> int:
     return len(nb.cells) - 1
 
 
-def add_result(nb: NotebookNode, result: dict[str, Any]) -> None:
+def result_markdown(result: dict[str, Any]) -> str:
+    """The text of a result cell (``kernelgym grade`` re-renders it to spot a forged one)."""
     verdict = "PASSED" if result.get("passed") else "FAILED"
-    text = (
+    return (
         f"### Result: **{verdict}** (score {result.get('score', 0):g})\n\n"
         f"- answer: `{json.dumps(result.get('answer'))}`\n"
         f"- expected: `{json.dumps(result.get('expected'))}`\n"
         f"- {result.get('explanation', '')}\n"
     )
-    cell = nbformat.v4.new_markdown_cell(text)
+
+
+def mark_errored_actions(nb: NotebookNode) -> None:
+    """Tag action cells that raised with ``raises-exception`` (nbclient's and papermill's convention),
+    so a plain ``papermill`` re-run goes on past them and still reaches the verifier."""
+    for cell in cells_with_tag(nb, TAG_ACTION):
+        tags = cell.metadata.setdefault("tags", [])
+        if TAG_RAISES not in tags and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            tags.append(TAG_RAISES)
+
+
+def add_result(nb: NotebookNode, result: dict[str, Any]) -> None:
+    """Append the result cell; this ends the episode, so errored action cells are tagged too."""
+    mark_errored_actions(nb)
+    cell = nbformat.v4.new_markdown_cell(result_markdown(result))
     cell.metadata["editable"] = False
     nb.cells.append(_tagged(cell, TAG_RESULT))
 

@@ -22,7 +22,7 @@ from kernelgym.tasks import resource_dir
 KERNEL_PREFIX = "kernelgym-"
 
 # data set name -> "module:function" returning a manifest with a .fingerprint
-DATASET_BUILDERS = {"ehr": "kernelgym.datasets.ehr:ensure_ehr"}
+DATASET_BUILDERS = {"ehr": "kernelgym.datasets.ehr:ensure_ehr", "biomed": "kernelgym.kernel.biomed:manifest"}
 
 
 def kernel_name(profile: str) -> str:

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from kernelgym import notebook as nbk
 from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, run_episode
+from kernelgym.llm.errors import FatalModelError
 from kernelgym.tasks import Instance, slug
 
 RESULTS = "results.jsonl"
@@ -41,6 +42,8 @@ class RunOptions:
     progress: bool = True
     meta: dict[str, Any] = field(default_factory=dict)
     """Recorded in summary.json (suite, agent, options...)."""
+    pool_size: int | None = None
+    """Warm kernels kept ready per profile (default: ``concurrency``; 0 starts each kernel on demand)."""
 
 
 def read_results(out_dir: Path) -> tuple[list[EpisodeResult], int]:
@@ -160,6 +163,8 @@ async def run_async(
             path = notebook_path(out_dir, inst.id, rollout)
             nbk.write(nb, path)
             result.notebook = str(path.relative_to(out_dir))
+        except FatalModelError:  # bad credentials, unknown model...: no episode can succeed, stop the run
+            raise
         except Exception as exc:  # a broken episode is recorded, the run goes on
             result = EpisodeResult(
                 task_id=inst.id, family=inst.family, category=inst.category, split=inst.split,
@@ -181,7 +186,14 @@ async def run_async(
                 for inst, k in pending:
                     await one(inst, k, bar)
 
-            await asyncio.gather(*(worker() for _ in range(max(1, opts.concurrency))))
+            pool_size = opts.concurrency if opts.pool_size is None else opts.pool_size
+            if pool_size > 0 and todo:
+                from kernelgym.pool import KernelPools
+
+                async with KernelPools(pool_size, profiles=sorted({inst.profile for inst, _ in todo})):
+                    await asyncio.gather(*(worker() for _ in range(max(1, opts.concurrency))))
+            else:
+                await asyncio.gather(*(worker() for _ in range(max(1, opts.concurrency))))
     finally:
         results_file.close()
     all_results, _ = read_results(out_dir)

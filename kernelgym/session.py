@@ -119,30 +119,43 @@ class KernelSession:
         await self.shutdown()
 
     async def start(self) -> None:
-        km = AsyncKernelManager(kernel_name=kernel_name(self.profile), kernel_spec_manager=spec_manager())
-        self.km = km
-        kwargs: dict[str, Any] = {"extra_arguments": ["--HistoryManager.hist_file=:memory:"]}
-        if self.cwd is not None:
-            kwargs["cwd"] = str(self.cwd)
-        if self.env is not None:
-            kwargs["env"] = self.env
-        # the kernel's own stderr (warnings, a failed preload's traceback) goes to a log, not the terminal
-        fd, log = tempfile.mkstemp(prefix="kernelgym-kernel-", suffix=".log")
-        self.log_path = Path(log)
-        with os.fdopen(fd, "w") as log_fh:
-            kwargs["stderr"] = log_fh
-            await km.start_kernel(**kwargs)
+        from kernelgym.pool import active_pools, wait_ready
+
+        pools = active_pools() if self.env is None else None
+        if pools is not None:  # inside a run: a warm kernel from the pool, its own working dir
+            try:
+                kernel = await pools.checkout(self.profile)
+            except RuntimeError as exc:
+                raise KernelStartError(f"the {kernel_name(self.profile)} kernel did not start: {exc}") from exc
+            self.km, self.log_path, kc = kernel.km, kernel.log_path, kernel.kc
+            self.cwd = kernel.cwd or self.cwd
+        else:
+            km = AsyncKernelManager(kernel_name=kernel_name(self.profile), kernel_spec_manager=spec_manager())
+            self.km = km
+            kwargs: dict[str, Any] = {"extra_arguments": ["--HistoryManager.hist_file=:memory:"]}
+            if self.cwd is not None:
+                kwargs["cwd"] = str(self.cwd)
+            if self.env is not None:
+                kwargs["env"] = self.env
+            # the kernel's own stderr (warnings, a failed preload's traceback) goes to a log, not the terminal
+            fd, log = tempfile.mkstemp(prefix="kernelgym-kernel-", suffix=".log")
+            self.log_path = Path(log)
+            with os.fdopen(fd, "w") as log_fh:
+                kwargs["stderr"] = log_fh
+                await km.start_kernel(**kwargs)
+            kc = km.client()
+            kc.start_channels()
         client = _CappedClient(
-            self.nb, km=km, timeout=int(max(1, self.limits.cell_timeout)), interrupt_on_timeout=True,
+            self.nb, km=self.km, timeout=int(max(1, self.limits.cell_timeout)), interrupt_on_timeout=True,
             allow_errors=True, record_timing=True, iopub_timeout=4, shutdown_kernel="immediate",
         )
         client.max_output_bytes = self.limits.max_output_bytes
-        kc = km.client()
-        kc.start_channels()
         client.kc = kc
         self.client = client
+        if pools is not None:
+            return
         try:
-            await kc.wait_for_ready(timeout=self.limits.start_timeout)
+            await wait_ready(kc, self.km, self.limits.start_timeout)
         except RuntimeError as exc:
             tail = self.log_tail()
             await self.shutdown()

@@ -30,6 +30,9 @@ from kernelgym.grading import Grader
 from kernelgym.kernel.paths import kernelgym_home
 
 Split = Literal["train", "test"]
+VerifierName = Literal["answer", "function"]
+"""``answer``: grade the value passed to ``submit()``. ``function``: call the agent's named function
+on hidden inputs (``verifier_args``) and grade its outputs against the expected outputs."""
 _NAME = r"^[a-z][a-z0-9_-]*$"
 
 
@@ -48,6 +51,12 @@ class Draft(BaseModel):
     inputs: dict[str, Any] = Field(default_factory=dict)
     answer: Any
     reference: list[str] = Field(description="code cells that solve it; the last calls submit(...)")
+    verifier: VerifierName | None = Field(default=None, description="None: the spec's verifier")
+    verifier_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="hidden verifier inputs, e.g. {'name': 'gc_content', 'inputs': [[arg, ...], ...]}; "
+        "they appear only in the verifier cell, which runs after the agent is done",
+    )
 
 
 class Category(BaseModel):
@@ -103,7 +112,7 @@ class TaskSpec(BaseModel):
         default="{question}\n\n{answer_format}",
         description="wraps each question; fields: {question}, {answer_format}, {inputs}",
     )
-    verifier: Literal["answer"] = "answer"
+    verifier: VerifierName = "answer"
     generator: GeneratorSpec | None = None
     instances: str | None = Field(default=None, description="JSONL file of instances, relative to the spec")
     categories: list[CategoryOverride] | None = None
@@ -138,6 +147,8 @@ class Instance(BaseModel):
     ground_truth: Any = None
     reference: list[str] = Field(default_factory=list)
     dataset_fingerprint: str | None = None
+    verifier: VerifierName = "answer"
+    verifier_args: dict[str, Any] = Field(default_factory=dict, description="hidden inputs of the verifier")
 
     def public(self) -> TaskInfo:
         """What an agent may see: everything but the ground truth and the reference solution."""
@@ -174,6 +185,8 @@ class JsonlInstance(BaseModel):
     split: Split | None = None
     answer_format: str = ""
     reference: list[str] = Field(default_factory=list)
+    verifier: VerifierName | None = None
+    verifier_args: dict[str, Any] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- loading specs
@@ -310,6 +323,7 @@ def _generate(spec: TaskSpec, dataset_fingerprint: str | None) -> list[Instance]
                         inputs=draft.inputs, answer_format=cat.answer_format, grader=grader,
                         ground_truth=draft.answer, reference=draft.reference,
                         dataset_fingerprint=dataset_fingerprint,
+                        verifier=draft.verifier or spec.verifier, verifier_args=draft.verifier_args,
                     )
                 )
     return out
@@ -339,6 +353,7 @@ def _from_jsonl(spec: TaskSpec) -> list[Instance]:
                 prompt=_render_prompt(spec, rec.question, rec.answer_format, rec.inputs),
                 inputs=rec.inputs, answer_format=rec.answer_format, grader=rec.grader,
                 ground_truth=rec.answer, reference=rec.reference,
+                verifier=rec.verifier or spec.verifier, verifier_args=rec.verifier_args,
             )
         )
     return out

@@ -26,7 +26,7 @@ def kernelgym_cli(*args: str) -> subprocess.CompletedProcess[str]:
         ("family: ok\ndescription: d\nprofile: ehr\ngenerator: {module: no.such.module}\n", "generator.module"),
         ("family: ok\ndescription: d\nprofile: ehr\ngenerator: {module: kernelgym.families.ehr}\ncategories: [no_such_category]\n", "categories.0"),
         ("family: ok\ndescription: d\nprofile: ehr\ninstances: missing.jsonl\n", "instances"),
-        ("family: [unclosed\n", "line 1"),
+        ("family: [unclosed\n", "line 2"),
     ],
 )
 def test_malformed_spec_names_file_and_field(tmp_path: Path, body: str, field: str) -> None:

@@ -1,4 +1,5 @@
-"""Agents: the built-in ``reference`` and ``replay`` agents, and loading agents by name.
+"""Agents: the built-in ``reference``, ``replay`` and ``llm`` (LangChain chat models) agents, and
+loading agents by name.
 
 An agent is any class whose instances have ``async act(self, obs) -> kernelgym.Action``. Load one
 by a built-in name or as ``module:Class``; options given as ``key=value`` are passed to its
@@ -17,6 +18,7 @@ from kernelgym.episode import Agent
 BUILTIN = {
     "reference": "kernelgym.agents.reference:ReferenceAgent",
     "replay": "kernelgym.agents.replay:ReplayAgent",
+    "llm": "kernelgym.agents.langchain:LangChainAgent",
 }
 
 

@@ -143,7 +143,10 @@ def _sq(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _retry(fn: Callable[[EhrContext, random.Random], Draft | None]) -> Callable[[EhrContext, random.Random], Draft | None]:
+Sampler = Callable[[EhrContext, random.Random], Draft | None]
+
+
+def _retry(fn: Sampler) -> Sampler:
     """Try a sampler a few times, so that one unlucky pick does not waste an attempt."""
 
     def wrapped(ctx: EhrContext, rng: random.Random) -> Draft | None:
@@ -380,7 +383,8 @@ def gen_hospital_length_of_stay(ctx: EhrContext, rng: random.Random) -> Draft | 
     q = rng.choice([
         "How many days did hospital admission {h} of patient {s} last, from admission to discharge?",
         "What was the length of stay, in days, of patient {s}'s hospital admission {h}?",
-        "Compute the hospital length of stay in days (discharge time minus admission time) of admission {h} (patient {s}).",
+        "Compute the hospital length of stay in days (discharge time minus admission time) "
+        "of admission {h} (patient {s}).",
         "For how many days was patient {s} in hospital during admission {h}?",
     ]).format(s=pick.subject_id, h=pick.hadm_id)
     ref = _cells(
@@ -443,8 +447,10 @@ def gen_days_between_admissions(ctx: EhrContext, rng: random.Random) -> Draft | 
     first, second = _ORDINALS[i], _ORDINALS[i + 1]
     if from_discharge:
         q = rng.choice([
-            "How many days passed between patient {s}'s discharge from their {a} hospital admission and the start of their {b} admission?",
-            "Patient {s} was readmitted to the hospital. How many days after the discharge of the {a} admission did the {b} admission begin?",
+            "How many days passed between patient {s}'s discharge from their {a} hospital admission "
+            "and the start of their {b} admission?",
+            "Patient {s} was readmitted to the hospital. How many days after the discharge of the {a} "
+            "admission did the {b} admission begin?",
         ])
         col = "dischtime"
     else:
@@ -454,7 +460,7 @@ def gen_days_between_admissions(ctx: EhrContext, rng: random.Random) -> Draft | 
         ])
         col = "admittime"
     ref = _cells(
-        f"""
+        """
         adm = admissions[admissions['subject_id'] == subject_id].sort_values('admittime').reset_index(drop=True)
         adm[['hadm_id', 'admittime', 'dischtime']]
         """,
@@ -547,8 +553,9 @@ def _sample_lab(
     return None if series is None else (int(hadm_id), int(subject_id), series)
 
 
-def _unit_phrase(series: LabSeries) -> str:
-    return f" (unit: {series.unit})" if series.unit else ""
+def _unit_phrase(unit: str | None) -> str:
+    # some exports lose non-ASCII units ('?F' for degrees Fahrenheit): better no unit than a garbled one
+    return f" (unit: {unit})" if unit and "?" not in unit else ""
 
 
 def _lab_inputs(subject_id: int, hadm_id: int, series: LabSeries) -> dict[str, Any]:
@@ -567,7 +574,7 @@ def _first_or_last_lab(ctx: EhrContext, rng: random.Random, last: bool) -> Draft
         'During admission {h}, what was patient {s}\'s {w} recorded "{lab}" lab result?',
         'Give the {w} measurement of the lab test "{lab}" for patient {s} in hospital stay {h}.',
         'Patient {s} had "{lab}" measured during admission {h}. What was the {w} value?',
-    ]).format(w=word, lab=series.label, s=subject_id, h=hadm_id) + _unit_phrase(series)
+    ]).format(w=word, lab=series.label, s=subject_id, h=hadm_id) + _unit_phrase(series.unit)
     if last:
         ref = _cells(
             """
@@ -619,7 +626,7 @@ def gen_max_lab_value(ctx: EhrContext, rng: random.Random) -> Draft | None:
         'What was patient {s}\'s highest "{lab}" result during admission {h}?',
         'During hospital stay {h}, what was the peak value of the lab test "{lab}" for patient {s}?',
         'Find the largest "{lab}" measurement recorded for patient {s} in admission {h}.',
-    ]).format(lab=series.label, s=subject_id, h=hadm_id) + _unit_phrase(series)
+    ]).format(lab=series.label, s=subject_id, h=hadm_id) + _unit_phrase(series.unit)
     ref = _cells(
         """
         label = lab_label.replace("'", "''")
@@ -684,7 +691,8 @@ def gen_hours_to_first_lab(ctx: EhrContext, rng: random.Random) -> Draft | None:
     q = rng.choice([
         'How many hours after the start of hospital admission {h} was "{lab}" first measured for patient {s}?',
         'How long, in hours, after being admitted (admission {h}) did patient {s} get their first "{lab}" lab test?',
-        'Patient {s} was admitted as admission {h}. How many hours passed between the admission time and the first "{lab}" result?',
+        'Patient {s} was admitted as admission {h}. How many hours passed between the admission time '
+        'and the first "{lab}" result?',
     ]).format(lab=series.label, s=subject_id, h=hadm_id)
     ref = _cells(
         """
@@ -719,7 +727,8 @@ def _codes_of_admission(
         return None
     hadm_id, subject_id = pick
     codes = [r[0] for r in ctx.rows(
-        f"SELECT DISTINCT CAST(icd9_code AS VARCHAR) FROM {table} WHERE hadm_id = ? AND icd9_code IS NOT NULL ORDER BY 1",
+        f"SELECT DISTINCT CAST(icd9_code AS VARCHAR) FROM {table} "
+        "WHERE hadm_id = ? AND icd9_code IS NOT NULL ORDER BY 1",
         [hadm_id],
     )]
     return int(hadm_id), int(subject_id), codes
@@ -796,7 +805,8 @@ def _populations(ctx: EhrContext) -> list[Population]:
                 "adm = admissions.merge(patients[['subject_id', 'gender']], on='subject_id')\n"
                 "adm = adm[adm['gender'] == gender]",
             ))
-        for col, words in (("admission_type", "{v} admissions"), ("insurance", "admissions of patients with {v} insurance")):
+        wording = {"admission_type": "{v} admissions", "insurance": "admissions of patients with {v} insurance"}
+        for col, words in wording.items():
             values = ctx.rows(
                 f"SELECT {col}, count(*) FROM admissions WHERE {col} IS NOT NULL "
                 "GROUP BY 1 HAVING count(*) >= 5 ORDER BY 1"
@@ -1004,7 +1014,10 @@ def gen_drug_total_dose(ctx: EhrContext, rng: random.Random) -> Draft | None:
     ref = _cells(
         """
         name = drug.replace("'", "''")
-        df = sql(f"SELECT startdate, dose_val_rx, dose_unit_rx FROM prescriptions WHERE hadm_id = {hadm_id} AND drug = '{name}'")
+        df = sql(f'''
+            SELECT startdate, dose_val_rx, dose_unit_rx FROM prescriptions
+            WHERE hadm_id = {hadm_id} AND drug = '{name}'
+        ''')
         df
         """,
         "submit(float(pd.to_numeric(df['dose_val_rx']).sum()))",
@@ -1136,12 +1149,13 @@ def gen_vital_sign_extreme(ctx: EhrContext, rng: random.Random) -> Draft | None:
         'During ICU stay {i}, what was patient {s}\'s {w} recorded value of "{v}"?',
         'Find the {w} "{v}" measurement in the chart of ICU stay {i} (patient {s}).',
     ]).format(w=word, v=label, s=subject_id, i=icustay_id)
-    if units == 1 and unit:
-        q += f" (unit: {unit})"
+    if units == 1:
+        q += _unit_phrase(unit)
     ref = _cells(
         """
         itemids = d_items.loc[d_items['label'] == vital_label, 'itemid']
-        values = chartevents.loc[(chartevents['icustay_id'] == icustay_id) & chartevents['itemid'].isin(itemids), 'valuenum']
+        in_stay = (chartevents['icustay_id'] == icustay_id) & chartevents['itemid'].isin(itemids)
+        values = chartevents.loc[in_stay, 'valuenum']
         values.describe()
         """,
         f"submit(float(values.{'max' if highest else 'min'}()))",
@@ -1308,69 +1322,69 @@ def gen_maybe_unanswerable(ctx: EhrContext, rng: random.Random) -> Draft | None:
 # ---------------------------------------------------------------- registry
 
 
-def _category(name: str, description: str, grader: Grader, answer_format: str, fn: Any) -> Category:
-    return Category(name=name, description=description, grader=grader, answer_format=answer_format, generate=fn)
-
-
 _LAB_NUMBER = "a number: the lab's numeric value (labevents.valuenum) in its recorded unit"
+_UNORDERED = "; order does not matter"
+
+# name, description, grader, answer format, sampler
+_TABLE: list[tuple[str, str, Grader, str, Sampler]] = [
+    ("patient_gender", "The recorded gender of a patient.",
+     TEXT, "the gender code as recorded in the patients table: M or F", gen_patient_gender),
+    ("patient_age_at_admission", "A patient's age in completed years when a hospital admission began.",
+     COUNT, "an integer: age in completed years (birthdays passed) at the admission time",
+     gen_patient_age_at_admission),
+    ("admission_count", "How many hospital admissions a patient has.",
+     COUNT, "an integer count", gen_admission_count),
+    ("admission_type", "The admission type of a hospital admission.",
+     TEXT, "the admission type as recorded, e.g. EMERGENCY, ELECTIVE, URGENT or NEWBORN", gen_admission_type),
+    ("admission_time", "When a patient was first (or most recently) admitted.",
+     WHEN, "a date and time as 'YYYY-MM-DD HH:MM:SS'", gen_admission_time),
+    ("hospital_length_of_stay", "Days from admission to discharge of a hospital admission.",
+     DURATION, "a number of days (fractional, e.g. 3.25)", gen_hospital_length_of_stay),
+    ("died_in_hospital", "Whether a patient died during a hospital admission.",
+     YESNO, "true or false", gen_died_in_hospital),
+    ("days_between_admissions", "Days between consecutive hospital admissions of a patient.",
+     DURATION, "a number of days (fractional, e.g. 41.5)", gen_days_between_admissions),
+    ("first_lab_value", "The first value of a lab test during a hospital admission.",
+     NUMBER, _LAB_NUMBER, gen_first_lab_value),
+    ("last_lab_value", "The last value of a lab test during a hospital admission.",
+     NUMBER, _LAB_NUMBER, gen_last_lab_value),
+    ("max_lab_value", "The highest value of a lab test during a hospital admission.",
+     NUMBER, _LAB_NUMBER, gen_max_lab_value),
+    ("lab_count_abnormal", "How many results of a lab test were flagged abnormal in an admission.",
+     COUNT, "an integer count", gen_lab_count_abnormal),
+    ("hours_to_first_lab", "Hours from hospital admission to the first result of a lab test.",
+     DURATION, "a number of hours (fractional, e.g. 5.75)", gen_hours_to_first_lab),
+    ("diagnoses_of_admission", "All ICD-9 diagnosis codes of a hospital admission.",
+     CODES, "a list of ICD-9 diagnosis codes as strings, as written in diagnoses_icd (e.g. ['4019', 'V4581'])"
+     + _UNORDERED, gen_diagnoses_of_admission),
+    ("procedures_of_admission", "All ICD-9 procedure codes of a hospital admission.",
+     CODES, "a list of ICD-9 procedure codes as strings, as written in procedures_icd (e.g. ['3893', '9604'])"
+     + _UNORDERED, gen_procedures_of_admission),
+    ("top_diagnoses", "The k most frequent diagnosis codes in a population of admissions.",
+     RANKED, "a list of ICD-9 codes as strings, most frequent first", gen_top_diagnoses),
+    ("top_drugs", "The k most frequently prescribed drugs in a population of admissions.",
+     RANKED, "a list of drug names exactly as written in prescriptions.drug, most frequent first", gen_top_drugs),
+    ("drug_route", "The route by which a drug was given during a hospital admission.",
+     TEXT, "the route as recorded in prescriptions.route, e.g. PO, IV or SC", gen_drug_route),
+    ("drug_total_dose", "The total prescribed dose of a drug during a hospital admission.",
+     NUMBER, "a number in the dose unit named in the question", gen_drug_total_dose),
+    ("icu_length_of_stay", "The length of an ICU stay in days.",
+     DURATION, "a number of days (fractional, e.g. 2.4167)", gen_icu_length_of_stay),
+    ("icu_first_careunit", "The care unit in which an ICU stay began.",
+     TEXT, "the care unit as recorded, e.g. MICU, SICU, CCU, CSRU or TSICU", gen_icu_first_careunit),
+    ("vital_sign_extreme", "The highest or lowest charted value of a vital sign during an ICU stay.",
+     NUMBER, "a number: the charted numeric value (chartevents.valuenum)", gen_vital_sign_extreme),
+    ("microbiology_organisms", "The organisms grown in the microbiology cultures of an admission.",
+     CODES, "a list of organism names exactly as written in microbiologyevents.org_name" + _UNORDERED,
+     gen_microbiology_organisms),
+    ("maybe_unanswerable",
+     "A lab value, drug route or ICU length of stay that the record may not contain "
+     "(about half are absent; then the answer is None).",
+     MAYBE, "the value asked for (a number or a string), or None if the record does not contain it",
+     gen_maybe_unanswerable),
+]
 
 CATEGORIES: dict[str, Category] = {
-    c.name: c
-    for c in [
-        _category("patient_gender", "The recorded gender of a patient.", TEXT,
-                  "the gender code as recorded in the patients table: M or F", gen_patient_gender),
-        _category("patient_age_at_admission", "A patient's age in completed years at the admission time of a hospital admission.",
-                  COUNT, "an integer: age in completed years (birthdays passed) at the admission time",
-                  gen_patient_age_at_admission),
-        _category("admission_count", "How many hospital admissions a patient has.", COUNT,
-                  "an integer count", gen_admission_count),
-        _category("admission_type", "The admission type of a hospital admission.", TEXT,
-                  "the admission type as recorded, e.g. EMERGENCY, ELECTIVE, URGENT or NEWBORN", gen_admission_type),
-        _category("admission_time", "When a patient was first (or most recently) admitted.", WHEN,
-                  "a date and time as 'YYYY-MM-DD HH:MM:SS'", gen_admission_time),
-        _category("hospital_length_of_stay", "Days from admission to discharge of a hospital admission.",
-                  DURATION, "a number of days (fractional, e.g. 3.25)", gen_hospital_length_of_stay),
-        _category("died_in_hospital", "Whether a patient died during a hospital admission.", YESNO,
-                  "true or false", gen_died_in_hospital),
-        _category("days_between_admissions", "Days between consecutive hospital admissions of a patient.",
-                  DURATION, "a number of days (fractional, e.g. 41.5)", gen_days_between_admissions),
-        _category("first_lab_value", "The first value of a lab test during a hospital admission.", NUMBER,
-                  _LAB_NUMBER, gen_first_lab_value),
-        _category("last_lab_value", "The last value of a lab test during a hospital admission.", NUMBER,
-                  _LAB_NUMBER, gen_last_lab_value),
-        _category("max_lab_value", "The highest value of a lab test during a hospital admission.", NUMBER,
-                  _LAB_NUMBER, gen_max_lab_value),
-        _category("lab_count_abnormal", "How many results of a lab test were flagged abnormal in an admission.",
-                  COUNT, "an integer count", gen_lab_count_abnormal),
-        _category("hours_to_first_lab", "Hours from hospital admission to the first result of a lab test.",
-                  DURATION, "a number of hours (fractional, e.g. 5.75)", gen_hours_to_first_lab),
-        _category("diagnoses_of_admission", "All ICD-9 diagnosis codes of a hospital admission.", CODES,
-                  "a list of ICD-9 diagnosis codes as strings, as written in diagnoses_icd (e.g. ['4019', 'V4581']); order does not matter",
-                  gen_diagnoses_of_admission),
-        _category("procedures_of_admission", "All ICD-9 procedure codes of a hospital admission.", CODES,
-                  "a list of ICD-9 procedure codes as strings, as written in procedures_icd (e.g. ['3893', '9604']); order does not matter",
-                  gen_procedures_of_admission),
-        _category("top_diagnoses", "The k most frequent diagnosis codes in a population of admissions.", RANKED,
-                  "a list of ICD-9 codes as strings, most frequent first", gen_top_diagnoses),
-        _category("top_drugs", "The k most frequently prescribed drugs in a population of admissions.", RANKED,
-                  "a list of drug names exactly as written in prescriptions.drug, most frequent first", gen_top_drugs),
-        _category("drug_route", "The route by which a drug was given during a hospital admission.", TEXT,
-                  "the route as recorded in prescriptions.route, e.g. PO, IV or SC", gen_drug_route),
-        _category("drug_total_dose", "The total prescribed dose of a drug during a hospital admission.", NUMBER,
-                  "a number in the dose unit named in the question", gen_drug_total_dose),
-        _category("icu_length_of_stay", "The length of an ICU stay in days.", DURATION,
-                  "a number of days (fractional, e.g. 2.4167)", gen_icu_length_of_stay),
-        _category("icu_first_careunit", "The care unit in which an ICU stay began.", TEXT,
-                  "the care unit as recorded, e.g. MICU, SICU, CCU, CSRU or TSICU", gen_icu_first_careunit),
-        _category("vital_sign_extreme", "The highest or lowest charted value of a vital sign during an ICU stay.",
-                  NUMBER, "a number: the charted numeric value (chartevents.valuenum)", gen_vital_sign_extreme),
-        _category("microbiology_organisms", "The organisms grown in the microbiology cultures of an admission.",
-                  CODES, "a list of organism names exactly as written in microbiologyevents.org_name; order does not matter",
-                  gen_microbiology_organisms),
-        _category("maybe_unanswerable",
-                  "A lab value, drug route or ICU length of stay that the record may not contain "
-                  "(about half are absent; then the answer is None).",
-                  MAYBE, "the value asked for (a number or a string), or None if the record does not contain it",
-                  gen_maybe_unanswerable),
-    ]
+    name: Category(name=name, description=desc, grader=grader, answer_format=fmt, generate=fn)
+    for name, desc, grader, fmt, fn in _TABLE
 }

@@ -26,3 +26,72 @@ def emit_answer_evidence() -> None:
         display({EVIDENCE_MIME: evidence, "text/plain": f"kernelgym evidence: {evidence!r}"}, raw=True)
     except BaseException as exc:  # noqa: BLE001
         print(f"kernelgym verifier could not emit evidence: {exc}")
+
+
+def _user_namespace() -> dict[str, Any]:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell.user_ns if shell is not None else {}
+
+
+def emit_function_evidence(name: str, inputs: list[list[Any]], time_limit: float = 5.0) -> None:
+    """Call the user's function ``name`` on each argument list of ``inputs``; emit the outputs.
+
+    Evidence: ``{"kind": "function", "name", "defined", "outputs", "errors"}``, one output and one
+    error (or ``None``) per input. An input whose call raises, runs longer than ``time_limit``
+    seconds or returns something that is not JSON-serialisable gets output ``None`` and its error;
+    the other inputs are still called. Nothing here raises.
+    """
+    evidence: dict[str, Any] = {"kind": "function", "name": name, "defined": False, "outputs": [], "errors": []}
+    EVIDENCE_MIME = "application/vnd.kernelgym.evidence+json"
+    try:
+        import copy
+        import signal
+        import threading
+
+        from kernelgym.kernel import EVIDENCE_MIME, to_jsonable  # noqa: F811
+
+        fn = _user_namespace().get(name)
+        evidence["defined"] = callable(fn)
+        if not callable(fn):
+            evidence["errors"] = [f"no function named {name!r} is defined"] * len(inputs)
+            evidence["outputs"] = [None] * len(inputs)
+        else:
+            use_alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+
+            class _TimeUp(BaseException):
+                pass
+
+            def _on_alarm(signum: int, frame: Any) -> None:
+                raise _TimeUp()
+
+            for args in inputs:
+                out, err = None, None
+                previous = signal.signal(signal.SIGALRM, _on_alarm) if use_alarm else None
+                try:
+                    if use_alarm:
+                        signal.setitimer(signal.ITIMER_REAL, time_limit)
+                    try:
+                        value = fn(*copy.deepcopy(list(args)))
+                    finally:
+                        if use_alarm:
+                            signal.setitimer(signal.ITIMER_REAL, 0)
+                    out = to_jsonable(value)
+                except _TimeUp:
+                    err = f"TimeoutError: the call ran longer than {time_limit:g} s"
+                except BaseException as exc:  # noqa: BLE001 - one failing input must not stop the rest
+                    err = f"{type(exc).__name__}: {exc}"[:500]
+                finally:
+                    if use_alarm:
+                        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+                evidence["outputs"].append(out)
+                evidence["errors"].append(err)
+    except BaseException as exc:  # noqa: BLE001 - the verifier must never raise
+        evidence["error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        from IPython.display import display
+
+        display({EVIDENCE_MIME: evidence, "text/plain": f"kernelgym evidence: {evidence!r}"}, raw=True)
+    except BaseException as exc:  # noqa: BLE001
+        print(f"kernelgym verifier could not emit evidence: {exc}")

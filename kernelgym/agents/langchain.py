@@ -1,0 +1,291 @@
+"""The LLM agent: any LangChain chat model (any provider, any OpenAI-compatible server) as a
+kernelgym agent. ``kernelgym run --model PROVIDER:NAME`` uses it; so does
+``kernelgym run --agent llm -O model=PROVIDER:NAME``.
+
+Per episode it keeps the conversation: the system prompt (task, kernel profile, rules, answer
+format, protocol), the task prompt, and for each turn the model's reply and the cell's output. It
+records, on each action, the model's text (the notebook's ``kernelgym-thought`` cells), the raw
+assistant messages, the per-call latency, retries and token usage as the server reported it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from kernelgym.episode import Action, Observation
+from kernelgym.llm.client import CallRecord, ContextOverflow, ModelSettings, call_model, make_chat_model
+from kernelgym.llm.errors import FatalModelError, ModelCallError
+from kernelgym.llm.prompts import system_prompt
+from kernelgym.llm.protocol import Parsed, message_text, parse_text_reply, parse_tool_reply, tool_schemas
+
+DEFAULT_CONTEXT_TOKENS = 32_768
+TRIM_MARKER = "[kernelgym: the output of cell {turn} ({chars:,} characters) was trimmed from the conversation to fit the model's context window; re-run code if you need it again]"
+
+
+def _opt(value: Any, kind: type) -> Any:
+    """Options arrive as strings from ``-O key=value``; ``none``/empty mean unset."""
+    if value is None:
+        return None
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        if text.lower() in ("", "none", "null"):
+            return None
+        if kind is bool:
+            return text.lower() in ("1", "true", "yes", "on")
+        return kind(text)
+    if isinstance(value, str) and value.strip().lower() in ("", "none", "null"):
+        return None
+    return kind(value)
+
+
+def _supports_tools(chat: Any) -> bool:
+    try:
+        from langchain_core.language_models import BaseChatModel
+    except ImportError:
+        return False
+    return type(chat).bind_tools is not BaseChatModel.bind_tools
+
+
+def _raw(message: Any) -> dict[str, Any]:
+    try:
+        from langchain_core.messages import message_to_dict
+
+        data = message_to_dict(message)["data"]
+    except Exception:
+        data = {"content": message_text(getattr(message, "content", ""))}
+    keep = ("content", "tool_calls", "invalid_tool_calls", "additional_kwargs", "response_metadata", "usage_metadata", "id")
+    return json.loads(json.dumps({k: data.get(k) for k in keep if data.get(k) not in (None, {}, [])}, default=str))
+
+
+class LangChainAgent:
+    """An LLM agent over any LangChain chat model.
+
+    Options (``-O key=value`` or ``kernelgym run`` flags): ``model`` (``PROVIDER:NAME``), ``base_url``,
+    ``api_key_env``, ``temperature``, ``top_p``, ``max_tokens``, ``seed``, ``protocol``
+    (``tools``, ``text`` or ``auto``: tools when the model supports tool calling),
+    ``max_concurrent_requests`` (shared by all episodes of a run), ``request_timeout``,
+    ``max_retries``, ``retry_base_delay``, ``context_tokens`` (default: the model's profile, else
+    32768), ``max_format_errors`` (malformed replies in a row before the episode is stopped),
+    ``max_observation_chars`` and ``max_turns`` (only told to the model), ``feedback``.
+    """
+
+    name = "llm"
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key_env: str | None = None,
+        temperature: float | str | None = None,
+        top_p: float | str | None = None,
+        max_tokens: int | str | None = None,
+        seed: int | str | None = None,
+        protocol: str = "auto",
+        max_concurrent_requests: int | str = 8,
+        request_timeout: float | str = 120.0,
+        max_retries: int | str = 6,
+        retry_base_delay: float | str = 1.0,
+        context_tokens: int | str | None = None,
+        max_format_errors: int | str = 3,
+        max_observation_chars: int | str | None = 4000,
+        feedback: bool | str = False,
+    ) -> None:
+        if not model or not isinstance(model, str):
+            raise ValueError("the llm agent needs a model: --model PROVIDER:NAME (e.g. openai:gpt-4o)")
+        self.settings = ModelSettings(
+            model=model, base_url=_opt(base_url, str), api_key_env=_opt(api_key_env, str),
+            temperature=_opt(temperature, float), top_p=_opt(top_p, float), max_tokens=_opt(max_tokens, int),
+            seed=_opt(seed, int), request_timeout=_opt(request_timeout, float) or 120.0,
+            max_retries=_opt(max_retries, int) or 0, retry_base_delay=_opt(retry_base_delay, float) or 0.0,
+            max_concurrent_requests=_opt(max_concurrent_requests, int) or 8,
+        )
+        if protocol not in ("auto", "tools", "text"):
+            raise ValueError(f"protocol must be tools, text or auto, not {protocol!r}")
+        self.model = model
+        self.chat = make_chat_model(self.settings)
+        self.requested_protocol = protocol
+        if protocol == "auto":
+            protocol = "tools" if _supports_tools(self.chat) else "text"
+        elif protocol == "tools" and not _supports_tools(self.chat):
+            raise FatalModelError(f"{model} does not support tool calling in LangChain: use --protocol text")
+        self.protocol: Literal["tools", "text"] = protocol  # type: ignore[assignment]
+        self.sampling: dict[str, Any] = {**self.settings.sampling(), "protocol": self.protocol}
+        profile = getattr(self.chat, "profile", None) or {}
+        self.context_tokens = _opt(context_tokens, int) or int(profile.get("max_input_tokens") or DEFAULT_CONTEXT_TOKENS)
+        self.max_format_errors = _opt(max_format_errors, int) or 0
+        self.max_observation_chars = _opt(max_observation_chars, int)
+        self.feedback = bool(_opt(feedback, bool))
+        self.messages: list[Any] = []
+        self._observations: list[tuple[int, int]] = []  # (message index, turn) of cell outputs
+        self._trimmed: set[int] = set()
+        self._pending_call: str | None = None
+        self._first: Observation | None = None
+        self._tokens_per_char = 0.25
+        self.trimmed_observations = 0
+
+    # ---------------------------------------------------------------- conversation
+
+    def _runnable(self) -> Any:
+        return self.chat.bind_tools(tool_schemas()) if self.protocol == "tools" else self.chat
+
+    def _start(self, obs: Observation) -> None:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        self._first = obs
+        self.messages = [SystemMessage(self._system_prompt(obs)), HumanMessage(obs.prompt)]
+
+    def _system_prompt(self, obs: Observation) -> str:
+        return system_prompt(
+            obs.task, protocol=self.protocol, max_turns=obs.max_turns,
+            max_observation_chars=self.max_observation_chars, feedback=self.feedback,
+        )
+
+    def _observe(self, obs: Observation) -> None:
+        from langchain_core.messages import HumanMessage, ToolMessage
+
+        output = obs.output if obs.output is not None else "[no output]"
+        feedback = getattr(obs, "feedback", None)
+        left = obs.max_turns - obs.turn
+        note = f"[{obs.turn} of {obs.max_turns} cells used; {left} left]"
+        if self.protocol == "tools" and self._pending_call is not None:
+            body = output + (f"\n\n{feedback}" if feedback else "") + f"\n\n{note}"
+            msg: Any = ToolMessage(body, tool_call_id=self._pending_call, status="error" if obs.status == "error" else "success")
+        else:
+            status = {"error": "raised an error", "timeout": "timed out"}.get(obs.status or "", "ran")
+            body = f"Cell {obs.turn} {status}. Output:\n```\n{output}\n```" + (f"\n\n{feedback}" if feedback else "") + f"\n\n{note}"
+            msg = HumanMessage(body)
+        self._pending_call = None
+        self.messages.append(msg)
+        self._observations.append((len(self.messages) - 1, obs.turn))
+
+    def _chars(self) -> int:
+        total = 0
+        for m in self.messages:
+            total += len(message_text(m.content))
+            for call in getattr(m, "tool_calls", None) or []:
+                total += len(json.dumps(call.get("args"), default=str)) + 20
+        return total
+
+    def estimated_tokens(self) -> int:
+        return int(self._chars() * self._tokens_per_char) + 8 * len(self.messages)
+
+    def fit_context(self, budget: int | None = None) -> int:
+        """Replace the oldest cell outputs by a visible marker until the conversation fits; returns how many."""
+        from langchain_core.messages import HumanMessage, ToolMessage
+
+        reserve = self.settings.max_tokens or min(4096, self.context_tokens // 4)
+        limit = (budget if budget is not None else self.context_tokens) - reserve
+        done = 0
+        for idx, turn in self._observations[:-1]:  # the newest output is what the model must see
+            if self.estimated_tokens() <= limit:
+                break
+            if idx in self._trimmed:
+                continue
+            old = self.messages[idx]
+            marker = TRIM_MARKER.format(turn=turn, chars=len(message_text(old.content)))
+            self.messages[idx] = (
+                ToolMessage(marker, tool_call_id=old.tool_call_id) if isinstance(old, ToolMessage) else HumanMessage(marker)
+            )
+            self._trimmed.add(idx)
+            done += 1
+        self.trimmed_observations += done
+        return done
+
+    async def _call(self) -> tuple[Any, CallRecord]:
+        self.fit_context()
+        chars = self._chars()
+        try:
+            reply, record = await call_model(self._runnable(), self.messages, self.settings)
+        except ContextOverflow:
+            if not self.fit_context(budget=int(self.estimated_tokens() * 0.7)):
+                raise
+            reply, record = await call_model(self._runnable(), self.messages, self.settings)
+        except ModelCallError as exc:
+            if not self._fall_back_to_text(exc):
+                raise
+            reply, record = await call_model(self._runnable(), self.messages, self.settings)
+        prompt = record.usage.get("prompt_tokens")
+        if prompt and chars:
+            self._tokens_per_char = min(1.0, max(0.05, prompt / chars))
+        return reply, record
+
+    def _fall_back_to_text(self, exc: ModelCallError) -> bool:
+        """With ``protocol=auto``: a server that rejects tools (e.g. vLLM without tool parsing) at the
+        first call gets the text protocol instead."""
+        from langchain_core.messages import SystemMessage
+
+        cause = exc.__cause__
+        status = getattr(cause, "status_code", None)
+        if not (self.requested_protocol == "auto" and self.protocol == "tools" and status in (400, 422)
+                and "tool" in str(exc).lower() and len(self.messages) == 2):
+            return False
+        self.protocol = "text"
+        self.sampling["protocol"] = "text"
+        assert self._first is not None
+        self.messages[0] = SystemMessage(self._system_prompt(self._first))
+        return True
+
+    # ---------------------------------------------------------------- the agent API
+
+    async def aclose(self) -> None:
+        """Close this agent's HTTP client (the episode loop calls it when the episode ends)."""
+        client = getattr(self.chat, "root_async_client", None)
+        close = getattr(client, "close", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:
+                pass
+
+    async def act(self, obs: Observation) -> Action:
+        from langchain_core.messages import HumanMessage, ToolMessage
+
+        if not self.messages:
+            self._start(obs)
+        else:
+            self._observe(obs)
+        raws: list[dict[str, Any]] = []
+        calls: list[dict[str, Any]] = []
+        usage: dict[str, float] = {}
+        notes: list[str] = []
+        parsed: Parsed | None = None
+        for _ in range(self.max_format_errors + 1):
+            reply, record = await self._call()
+            self.messages.append(reply)
+            raws.append(_raw(reply))
+            calls.append(record.as_dict())
+            for k, v in record.usage.items():
+                usage[k] = usage.get(k, 0) + v
+            usage["model_calls"] = usage.get("model_calls", 0) + 1
+            usage["model_latency_s"] = round(usage.get("model_latency_s", 0.0) + record.latency_s, 4)
+            usage["retries"] = usage.get("retries", 0) + record.attempts - 1
+            parsed = parse_tool_reply(reply) if self.protocol == "tools" else parse_text_reply(reply)
+            for cid, content in parsed.tool_replies:
+                self.messages.append(ToolMessage(content, tool_call_id=cid, status="error"))
+            if parsed.kind != "error":
+                break
+            usage["format_errors"] = usage.get("format_errors", 0) + 1
+            if parsed.thought:
+                notes.append(parsed.thought)
+            notes.append("> kernelgym: " + "; ".join(parsed.problems) + " (the model was told and asked again)")
+            if parsed.error:
+                self.messages.append(HumanMessage(parsed.error))
+        assert parsed is not None
+        if self.trimmed_observations:
+            usage["trimmed_observations"] = self.trimmed_observations
+            self.trimmed_observations = 0
+        meta: dict[str, Any] = {"raw": raws, "calls": calls, "usage": usage}
+        if parsed.kind != "error" and parsed.thought:
+            notes.append(parsed.thought)
+        if parsed.problems and parsed.kind != "error":
+            notes.append("> kernelgym: " + "; ".join(parsed.problems) + " (the model was told)")
+        if parsed.kind == "error":
+            notes.append(f"> kernelgym: {self.max_format_errors + 1} unusable replies in a row; the episode is stopped.")
+            return Action.stop(thought="\n\n".join(notes), **meta)
+        thought = "\n\n".join(notes) or None
+        if parsed.kind == "answer":
+            self._pending_call = parsed.call_id
+            return Action.answer(parsed.answer, thought=thought, **meta)
+        self._pending_call = parsed.call_id
+        return Action.code(parsed.code or "", thought=thought, **meta)

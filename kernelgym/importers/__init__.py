@@ -1,0 +1,1 @@
+"""Importers: turn external benchmark files into kernelgym task families (spec YAML + JSONL)."""

@@ -1,0 +1,156 @@
+"""Kernel side of starter notebooks (``kernelgym notebook TASK_ID``).
+
+A starter notebook's locked cells call these helpers with the task id of papermill's parameters
+cell and what was embedded when the notebook was written (the inputs and the verifier of its own
+task), so a starter runs in any kernel, sandboxed or not, without reaching the host:
+
+- :func:`task_inputs` (setup cell) returns the task's inputs;
+- :func:`verify` (verifier cell) runs the task's verifier, which emits the evidence;
+- :func:`show_verdict` (result cell) asks the host-side grader for passed/failed on that evidence.
+
+For another task id (``papermill starter.ipynb out.ipynb -p task_id OTHER``), and for every verdict,
+the host side is asked through a ``python -m kernelgym.starter`` subprocess. A sandboxed kernel
+cannot reach the host side (by design: the task store is hidden from kernels), so there these fail
+with a message saying what to do instead: ``papermill --engine kernelgym`` (kernelgym's papermill engine
+retargets the notebook and writes the verdict on the host) or ``kernelgym grade``.
+
+This module imports nothing of the host side, and the ground truth never enters the kernel: the host
+answers only passed/failed. ``kernelgym grade`` trusts none of it and re-grades on the host.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+EVIDENCE_MIME = "application/vnd.kernelgym.evidence+json"
+VERDICT_MIME = "application/vnd.kernelgym.verdict+json"
+HOST_TIMEOUT_S = 300.0
+ALTERNATIVES = "run it with `papermill --engine kernelgym ...` or grade it with `kernelgym grade`"
+
+_evidence: dict[str, list[dict[str, Any]]] = {}
+"""Evidence emitted by :func:`verify`, by task id."""
+
+
+class HostUnreachable(RuntimeError):
+    """The host side of kernelgym could not answer from this kernel (sandboxed, or no such task)."""
+
+
+def _host(command: str, task_id: str, payload: Any = None) -> Any:
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "kernelgym.starter", command, str(task_id)],
+            input=json.dumps(payload) if payload is not None else "",
+            check=False, capture_output=True, text=True, timeout=HOST_TIMEOUT_S,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise HostUnreachable(f"the host side of kernelgym is not reachable from this kernel ({exc})") from None
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
+        if "No module named" in lines[-1]:
+            raise HostUnreachable("the host side of kernelgym is not reachable from this kernel (a sandboxed kernel)")
+        raise HostUnreachable(lines[-1])
+    return json.loads(proc.stdout)
+
+
+def _display(bundle: dict[str, Any]) -> None:
+    from IPython.display import display
+
+    display(bundle, raw=True)
+
+
+def task_inputs(task_id: str, known: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The inputs of ``task_id``: embedded in ``known``, else asked of the host. Shows them."""
+    if task_id in known:
+        inputs = dict(known[task_id])
+        header = f"Task `{task_id}`"
+    else:
+        try:
+            record = _host("task", task_id)
+        except HostUnreachable as exc:
+            raise HostUnreachable(
+                f"task {task_id!r}: this notebook holds the inputs of {', '.join(map(repr, known))} only, "
+                f"and {exc}. Write a notebook for it with `kernelgym notebook {task_id}`, or {ALTERNATIVES}."
+            ) from None
+        inputs = dict(record.get("inputs") or {})
+        header = f"Task `{task_id}` (loaded from the host)\n\n{record.get('prompt', '')}"
+    shown = "\n".join(f"- `{k} = {v!r}`" for k, v in inputs.items()) or "(none)"
+    _display({"text/markdown": f"{header}\n\nInputs:\n{shown}", "text/plain": f"{task_id}: {inputs!r}"})
+    return inputs
+
+
+def _run_verifier(name: str, args: dict[str, Any]) -> None:
+    from kernelgym.kernel import verify as _verify
+
+    if name == "answer":
+        _verify.emit_answer_evidence()
+    elif name == "function":
+        _verify.emit_function_evidence(str(args.get("name", "")), list(args.get("inputs", [])))
+    else:
+        raise ValueError(f"unknown verifier {name!r}")
+
+
+def verify(task_id: str, known: dict[str, dict[str, Any]]) -> None:
+    """Run the verifier of ``task_id`` (``known``: ``{id: {"verifier": name, "args": {...}}}``).
+
+    Never raises: a verifier that cannot run emits no evidence, which grades as a failure.
+    """
+    captured: list[dict[str, Any]] = []
+    _evidence[str(task_id)] = captured
+    try:
+        spec = known.get(task_id) or _host("verifier", task_id)
+        from IPython import get_ipython
+
+        pub = get_ipython().display_pub
+        original = pub.publish
+        patched_before = "publish" in vars(pub)
+
+        def publish(data: Any, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(data, dict) and isinstance(data.get(EVIDENCE_MIME), dict):
+                captured.append(data[EVIDENCE_MIME])
+            return original(data, *args, **kwargs)
+
+        pub.publish = publish
+        try:
+            _run_verifier(str(spec.get("verifier", "answer")), dict(spec.get("args") or {}))
+        finally:
+            if patched_before:
+                pub.publish = original
+            else:
+                del pub.publish  # back to the class's method
+    except BaseException as exc:  # noqa: BLE001 - a verifier never raises
+        try:
+            print(f"kernelgym verifier failed: {exc}")
+        except BaseException:  # noqa: BLE001
+            pass
+
+
+def show_verdict(task_id: str) -> None:
+    """Show the host-side grader's verdict on the evidence of :func:`verify`. Never raises."""
+    try:
+        evidence = _evidence.get(str(task_id))
+        if evidence is None:
+            verdict: dict[str, Any] = {"passed": None, "summary": "the verifier cell did not run"}
+        else:
+            verdict = _host("verdict", task_id, evidence)
+            verdict["by"] = "host (asked from the kernel)"
+    except BaseException as exc:  # noqa: BLE001
+        verdict = {"passed": None, "summary": f"no verdict: {exc}; {ALTERNATIVES}."}
+    try:
+        _display(verdict_bundle(verdict))
+    except BaseException as exc:  # noqa: BLE001
+        print(f"kernelgym verdict: {verdict!r} ({exc!r})")
+
+
+def verdict_bundle(verdict: dict[str, Any]) -> dict[str, Any]:
+    """The display bundle of a verdict (also written by the host-side papermill engine)."""
+    word = {True: "PASSED", False: "FAILED"}.get(verdict.get("passed"), "UNKNOWN")
+    summary = verdict.get("summary", "")
+    by = f" (graded by the {verdict['by']})" if verdict.get("by") else ""
+    return {
+        VERDICT_MIME: verdict,
+        "text/markdown": f"### Verdict: **{word}**{by}\n\n{summary}",
+        "text/plain": f"kernelgym verdict: {word}. {summary}",
+    }

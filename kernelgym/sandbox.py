@@ -1,0 +1,359 @@
+"""Sandbox for every kernel: a private file system view, no network, resource limits, no orphans.
+
+Two halves:
+
+- **host side** (:class:`SandboxConfig`, :func:`plan`): decides what a kernel may see. Only the
+  profile's data (read-only), the Python environment (read-only), the kernel side of kernelgym
+  (``kernelgym/__init__.py`` and ``kernelgym/kernel/``), the profile's kernelspec folder, the
+  kernel's working directory and its socket folder (read-write). The task store
+  (``$KERNELGYM_HOME/tasks``), task specs, generators, ground truth and every other host file are
+  simply absent from the view.
+- **kernel side** (:func:`apply`): runs in a freshly forked, still single-threaded kernel process,
+  before any thread or socket exists, as root. Mechanisms, in order (each one measured by
+  :func:`probe` and recorded in ``docs/sandbox.md``):
+
+  1. ``setsid()``: the kernel leads its own process group (interrupts and kills reach its children).
+  2. ``unshare(CLONE_NEWNS | CLONE_NEWNET)``: a private mount namespace and an empty network
+     namespace (only a loopback that is down: no connection can be opened, not even to the host).
+  3. A tmpfs root with read-only bind mounts of the allowed paths, a fresh ``/proc`` (the kernel is
+     PID 1 of its own PID namespace, made by the fork server, so it sees only its own processes),
+     a private ``/tmp``, then ``pivot_root`` and a detach of the old root.
+  4. Resource limits: ``RLIMIT_AS`` (memory; an over-limit allocation raises ``MemoryError``),
+     ``RLIMIT_NPROC`` (processes and threads of the kernel's uid), ``RLIMIT_CORE`` 0.
+  5. A separate unprivileged uid/gid per kernel (``setgroups([])``, ``setgid``, ``setuid``): the
+     kernel holds no capability, so it can neither undo the mounts, nor raise its limits, nor signal
+     or trace processes of other users (its owner, other kernels).
+  6. ``PR_SET_PDEATHSIG(SIGKILL)`` (set after the uid change, which clears it): the kernel dies with
+     the fork server, which dies with the run.
+
+When the host does not run as root, steps 2-5 use a user namespace instead of a uid change
+(``unshare(CLONE_NEWUSER | ...)`` mapping the caller's uid), which keeps the same file system view.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import resource
+import signal
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+GiB = 1024**3
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+SYS_PIVOT_ROOT = 155  # x86_64
+SYS_SETNS = 308
+
+UID_BASE = 1_900_000
+"""Kernels run as ``UID_BASE + n`` (uids no account uses), one per live kernel of a fork server."""
+
+
+@dataclass
+class SandboxConfig:
+    """The sandbox settings of a kernel. Every field has an environment override (``KERNELGYM_SANDBOX*``)."""
+
+    enabled: bool = True
+    """Master switch (``KERNELGYM_SANDBOX=0`` turns every isolation below off)."""
+    filesystem: bool = True
+    """Private file system view (mount namespace, read-only binds, pivot_root)."""
+    network: bool = False
+    """Allow network access; False puts the kernel in an empty network namespace."""
+    memory_bytes: int = 4 * GiB
+    """Address-space limit of the kernel (RLIMIT_AS); 0 for none."""
+    max_processes: int = 256
+    """Processes plus threads the kernel's uid may have (RLIMIT_NPROC); 0 for none."""
+    separate_uid: bool = True
+    """Run the kernel as its own unprivileged uid when the host runs as root."""
+    tmp_bytes: int = 1 * GiB
+    """Size of the kernel's private /tmp (tmpfs)."""
+    extra_readonly: list[str] = field(default_factory=list)
+    """More host paths the kernel may read."""
+
+    @classmethod
+    def from_env(cls, base: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> SandboxConfig:
+        """Settings from ``base`` (e.g. the kernelspec's provisioner config), then environment overrides."""
+        env = dict(os.environ if env is None else env)
+        cfg = cls(**{k: v for k, v in (base or {}).items() if k in cls.__dataclass_fields__})
+
+        def flag(name: str) -> bool | None:
+            value = env.get(name)
+            return None if value is None else value.strip().lower() not in ("0", "false", "no", "off", "")
+
+        for attr, name in (("enabled", "KERNELGYM_SANDBOX"), ("filesystem", "KERNELGYM_SANDBOX_FS"),
+                           ("network", "KERNELGYM_SANDBOX_NETWORK"), ("separate_uid", "KERNELGYM_SANDBOX_UID")):
+            value = flag(name)
+            if value is not None:
+                setattr(cfg, attr, value)
+        for attr, name in (("memory_bytes", "KERNELGYM_MEMORY_LIMIT"), ("max_processes", "KERNELGYM_MAX_PROCESSES")):
+            if env.get(name):
+                setattr(cfg, attr, parse_size(env[name]))
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_size(text: str) -> int:
+    """``"4G"`` -> 4 GiB, ``"512M"``, ``"100000"``."""
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    for suffix, mult in (("K", 1024), ("M", 1024**2), ("G", GiB), ("T", 1024 * GiB)):
+        if text.endswith(suffix):
+            return int(float(text[:-1]) * mult)
+    return int(text)
+
+
+# ----------------------------------------------------------------------------------------------
+# host side: what a kernel may see
+
+
+def kernel_side_paths() -> list[str]:
+    """The files of kernelgym a kernel needs: the package marker and ``kernelgym/kernel/`` only."""
+    pkg = Path(__file__).resolve().parent
+    return [str(p) for p in (pkg / "__init__.py", pkg / "py.typed", pkg / "kernel") if p.exists()]
+
+
+def python_paths() -> list[str]:
+    """The Python environment: venv and base installation (resolved, so symlinks work)."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             str(Path(sys.executable).resolve().parent.parent)}
+    return sorted(p for p in paths if p and os.path.isdir(p))
+
+
+def hidden_paths() -> list[str]:
+    """Folders inside the allowed ones that must stay empty: host resources installed next to the venv."""
+    out = []
+    for entry in sys.path:
+        p = Path(entry) / "kernelgym" / "_resources"
+        if p.is_dir():
+            out.append(str(p))
+    return out
+
+
+def plan(cfg: SandboxConfig, *, readonly: list[str], workdir: str, sockdir: str) -> dict[str, Any]:
+    """The mount plan a forked kernel applies: a JSON-able dict (sent to the fork server)."""
+    system = [p for p in ("/usr", "/etc", "/opt/conda") if os.path.isdir(p)]
+    links = {p: os.readlink(p) for p in ("/bin", "/sbin", "/lib", "/lib64", "/lib32") if os.path.islink(p)}
+    system += [p for p in ("/bin", "/sbin", "/lib", "/lib64") if os.path.isdir(p) and not os.path.islink(p)]
+    ro = system + python_paths() + kernel_side_paths() + [os.path.abspath(p) for p in readonly]
+    ro += [os.path.abspath(p) for p in cfg.extra_readonly]
+    return {
+        "config": cfg.to_dict(),
+        "readonly": sorted(set(p for p in ro if os.path.exists(p))),
+        "hidden": hidden_paths(),
+        "symlinks": links,
+        "writable": [os.path.abspath(workdir), os.path.abspath(sockdir)],
+        "workdir": os.path.abspath(workdir),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# kernel side: runs in the forked child
+
+
+_libc: Any = None
+
+
+def libc() -> Any:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+        _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        _libc.unshare.argtypes = [ctypes.c_int]
+    return _libc
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def unshare(flags: int) -> None:
+    _check(libc().unshare(flags), f"unshare({flags:#x})")
+
+
+def setns(fd: int, nstype: int) -> None:
+    _check(libc().syscall(SYS_SETNS, fd, nstype), "setns")
+
+
+def mount(src: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+    _check(libc().mount(enc(src), enc(target), enc(fstype), flags, enc(data)), f"mount {src} on {target}")
+
+
+def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
+    _check(libc().prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+
+
+def _mkdirs(path: str) -> None:
+    os.makedirs(path, mode=0o755, exist_ok=True)
+
+
+def _bind(root: str, path: str, *, readonly: bool) -> None:
+    target = root + path
+    if os.path.isdir(path):
+        _mkdirs(target)
+    else:
+        _mkdirs(os.path.dirname(target))
+        if not os.path.exists(target):
+            open(target, "a").close()
+    mount(path, target, None, MS_BIND | MS_REC)
+    if readonly:
+        mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _build_root(root: str, mp: dict[str, Any], cfg: dict[str, Any]) -> None:
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    # /tmp first: the binds below often live under the host's /tmp (episode dirs, sockets, test data)
+    _mkdirs(root + "/tmp")
+    mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(cfg['tmp_bytes'])},mode=1777")
+    _mkdirs(root + "/dev")
+    for dev in ("null", "zero", "full", "random", "urandom", "tty"):
+        if os.path.exists("/dev/" + dev):
+            _bind(root, "/dev/" + dev, readonly=False)
+    _mkdirs(root + "/dev/shm")
+    mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
+    for name, dest in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                       ("stderr", "/proc/self/fd/2")):
+        os.symlink(dest, f"{root}/dev/{name}")
+    for path in mp["readonly"]:
+        _bind(root, path, readonly=True)
+    for path in mp["hidden"]:
+        if os.path.isdir(root + path):
+            mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
+    for path in mp["writable"]:
+        _bind(root, path, readonly=False)
+    for link, dest in mp["symlinks"].items():
+        if not os.path.lexists(root + link):
+            os.symlink(dest, root + link)
+    _mkdirs(root + "/proc")
+    try:  # a fresh procfs: in the kernel's own PID namespace it lists only the kernel's processes
+        mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | 8, "hidepid=2")  # 8 = MS_NOEXEC
+    except OSError:
+        mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | 8)
+    old = root + "/.oldroot"
+    os.mkdir(old)
+    _check(libc().syscall(SYS_PIVOT_ROOT, root.encode(), old.encode()), "pivot_root")
+    os.chdir("/")
+    _check(libc().umount2(b"/.oldroot", MNT_DETACH), "umount old root")
+    os.rmdir("/.oldroot")
+    mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def apply(mp: dict[str, Any] | None, *, uid: int, newroot: str, pid_namespace: bool) -> list[str]:
+    """Enter the sandbox described by ``mp`` (from :func:`plan`). Returns the mechanisms applied.
+
+    Must run in a single-threaded process. Raises OSError if a required step fails: a kernel that
+    cannot be isolated as configured must not start.
+    """
+    applied = ["setsid"]
+    os.setsid()
+    if mp is None or not mp["config"]["enabled"]:
+        set_pdeathsig()
+        return applied
+    cfg = mp["config"]
+    root_user = os.geteuid() == 0
+    drop_uid = root_user and cfg["separate_uid"]
+    if drop_uid:
+        for path in mp["writable"]:  # a fresh working dir and the socket dir belong to the kernel's uid
+            if path != mp["workdir"] or not os.listdir(path):
+                os.chown(path, uid, uid)
+    flags = 0
+    if cfg["filesystem"]:
+        flags |= CLONE_NEWNS
+    if not cfg["network"]:
+        flags |= CLONE_NEWNET
+    if flags and not root_user:
+        flags |= CLONE_NEWUSER
+    if flags:
+        real_uid, real_gid = os.getuid(), os.getgid()
+        unshare(flags)
+        if flags & CLONE_NEWUSER:
+            with open("/proc/self/setgroups", "w") as fh:
+                fh.write("deny")
+            with open("/proc/self/uid_map", "w") as fh:
+                fh.write(f"{real_uid} {real_uid} 1\n")
+            with open("/proc/self/gid_map", "w") as fh:
+                fh.write(f"{real_gid} {real_gid} 1\n")
+            applied.append("user-namespace")
+        if flags & CLONE_NEWNET:
+            applied.append("network-namespace")
+    if cfg["filesystem"]:
+        mount(None, "/", None, MS_REC | MS_PRIVATE)
+        _build_root(newroot, mp, cfg)
+        applied.append("mount-namespace+pivot_root")
+        if pid_namespace:
+            applied.append("pid-namespace")
+    os.chdir(mp["workdir"])
+    if cfg["memory_bytes"]:
+        resource.setrlimit(resource.RLIMIT_AS, (cfg["memory_bytes"], cfg["memory_bytes"]))
+        applied.append("rlimit-as")
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if drop_uid:
+        if cfg["max_processes"]:
+            resource.setrlimit(resource.RLIMIT_NPROC, (cfg["max_processes"], cfg["max_processes"]))
+            applied.append("rlimit-nproc")
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        applied.append(f"uid={uid}")
+    libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    set_pdeathsig()
+    return applied
+
+
+def probe() -> dict[str, Any]:
+    """Which isolation mechanisms this host allows (each tried in a throw-away child process)."""
+    def attempt(fn: Any) -> str:
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                fn()
+            except OSError as exc:
+                code = exc.errno or 1
+            except BaseException:
+                code = 255
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        return "ok" if code == 0 else (os.strerror(code) if 0 < code < 255 else "failed")
+
+    def landlock() -> None:
+        abi = libc().syscall(444, None, 0, 1)
+        if abi < 1:
+            raise OSError(ctypes.get_errno() or errno.ENOSYS, "landlock")
+
+    return {
+        "platform": sys.platform,
+        "root": os.geteuid() == 0,
+        "fork": hasattr(os, "fork"),
+        "mount+net namespace": attempt(lambda: unshare(CLONE_NEWNS | CLONE_NEWNET)),
+        "user namespace": attempt(lambda: unshare(CLONE_NEWUSER)),
+        "pid namespace": attempt(lambda: unshare(CLONE_NEWPID)),
+        "landlock": attempt(landlock),
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(probe(), indent=2))

@@ -1,0 +1,139 @@
+"""The synthetic ``medcalc`` family: 55 calculator categories on generated patient notes.
+
+The reference solution of every category reads the values back out of the note and computes the
+answer with the formula written out in the cell; here it runs in plain Python for many instances per
+category (fast), and in a real ``biomed`` kernel for a few.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import re
+from typing import Any
+
+import pytest
+
+from kernelgym.calculators import BY_SLUG, units
+from kernelgym.episode import Action, Observation, run_episode
+from kernelgym.families import medcalc as fam
+from kernelgym.grading import grade
+from kernelgym.tasks import Draft, Instance, load_spec, resource_dir
+
+N_PER_CATEGORY = 12
+
+
+def drafts(slug: str, n: int = N_PER_CATEGORY, seed: str = "test") -> list[Draft]:
+    rng = random.Random(f"{seed}/{slug}")
+    out = [fam.CATEGORIES[slug].generate(None, rng) for _ in range(n)]
+    assert all(d is not None for d in out)
+    return out  # type: ignore[return-value]
+
+
+def run_reference_in_python(draft: Draft) -> Any:
+    """Execute the reference cells as the kernel would: `note` defined, `submit` records the answer."""
+    submitted: list[Any] = []
+    namespace: dict[str, Any] = {"note": draft.inputs["note"], "submit": submitted.append}
+    for cell in draft.reference:
+        exec(compile(cell, "<cell>", "exec"), namespace)  # noqa: S102 - our own reference solution
+    assert len(submitted) == 1
+    return submitted[0]
+
+
+def test_the_spec_lists_55_categories_on_the_biomed_profile() -> None:
+    spec = load_spec(resource_dir("task_specs") / "medcalc.yaml")
+    assert spec.profile == "biomed" and spec.generator is not None
+    assert set(fam.CATEGORIES) == set(BY_SLUG) and len(fam.CATEGORIES) == 55
+    assert all(c.answer_format for c in fam.CATEGORIES.values())
+
+
+@pytest.mark.parametrize("slug", sorted(BY_SLUG))
+def test_reference_solution_reads_the_note_and_passes(slug: str) -> None:
+    cat = fam.CATEGORIES[slug]
+    for draft in drafts(slug):
+        note = draft.inputs["note"]
+        assert note in draft.question
+        answer = run_reference_in_python(draft)
+        verdict = grade(answer, draft.answer, cat.grader)
+        assert verdict.passed, (slug, verdict.explanation, note)
+        # the kernel side never imports host-side code, and the cells hold no answer literal
+        code = "\n".join(draft.reference)
+        assert "kernelgym" not in code
+        assert "submit(answer)" in draft.reference[-1]
+
+
+@pytest.mark.parametrize("slug", sorted(BY_SLUG))
+def test_wrong_answers_fail(slug: str) -> None:
+    cat = fam.CATEGORIES[slug]
+    draft = drafts(slug, 1)[0]
+    answer = draft.answer
+    calc = BY_SLUG[slug]
+    if calc.output == "decimal":
+        wrong: list[Any] = [answer * 1.06 if answer else 1.0, answer * 0.94 if answer else -1.0]
+    elif calc.output == "integer":
+        wrong = [answer + 1, answer - 1]
+    elif calc.output == "date":
+        wrong = ["1999-01-01"]
+    else:
+        wrong = [[answer[0], answer[1] + 1], [answer[0] + 1, answer[1]]]
+    for w in wrong:
+        assert not grade(w, answer, cat.grader).passed, (slug, w, answer)
+
+
+def test_generation_is_deterministic_and_varied() -> None:
+    for slug in ("apache_ii", "mme", "due_date", "heart_score"):
+        a, b = drafts(slug, 5, "x"), drafts(slug, 5, "x")
+        assert [d.model_dump() for d in a] == [d.model_dump() for d in b]
+        assert len({d.inputs["note"] for d in a}) == 5
+
+
+def test_notes_state_findings_as_absent_or_leave_them_out() -> None:
+    """Scores treat an unmentioned finding as absent; notes must exercise both phrasings."""
+    notes = [d.inputs["note"] for d in drafts("wells_dvt", 40)]
+    assert any("There is no " in n for n in notes) and any("significant for" in n for n in notes)
+    assert any(re.search(r"\bµmol/L\b", d.inputs["note"]) for d in drafts("ckd_epi_2021", 40))
+    assert any("°F" in d.inputs["note"] for d in drafts("centor", 40))
+
+
+def test_unit_expressions_match_the_host_side_converters() -> None:
+    checks = {
+        "creatinine": units.creatinine_mg_dl, "bilirubin": units.bilirubin_mg_dl, "glucose": units.glucose_mg_dl,
+        "calcium": units.calcium_mg_dl, "total_cholesterol": units.cholesterol_mg_dl,
+        "triglycerides": units.triglycerides_mg_dl, "albumin": units.albumin_g_dl, "weight": units.kilograms,
+        "height": units.centimetres, "temperature": units.celsius, "urea": units.bun_mg_dl,
+        "hemoglobin": units.hemoglobin_g_dl,
+    }
+    for qty, convert in checks.items():
+        for unit in fam.Q[qty].units:
+            host_unit = {"°C": "degrees celsius", "°F": "degrees fahrenheit"}.get(unit.label, unit.label)
+            for v in (1.0, 37.5, 120.0):
+                assert math.isclose(fam._canonical(unit, str(v)), convert(v, host_unit), rel_tol=1e-9), (qty, unit.label)
+
+
+class _PlayCells:
+    """An agent that runs given cells (the draft's reference), as the reference agent would."""
+
+    name = "cells"
+
+    def __init__(self, cells: list[str]) -> None:
+        self.cells = list(cells)
+
+    async def act(self, obs: Observation) -> Action:
+        if obs.status == "error":
+            return Action.stop(f"cell failed: {obs.output}")
+        return Action.code(self.cells.pop(0)) if self.cells else Action.stop("done")
+
+
+@pytest.mark.parametrize("slug", ["apache_ii", "steroid_conversion", "gestational_age"])
+def test_reference_passes_in_a_biomed_kernel(slug: str) -> None:
+    draft = drafts(slug, 1, "kernel")[0]
+    cat = fam.CATEGORIES[slug]
+    inst = Instance(
+        id=f"medcalc/{slug}/00000", family="medcalc", category=slug, split="test", profile="biomed",
+        prompt=draft.question, inputs=draft.inputs, answer_format=cat.answer_format, grader=cat.grader,
+        ground_truth=draft.answer, reference=draft.reference,
+    )
+    result, nb = asyncio.run(run_episode(inst, _PlayCells(draft.reference)))
+    assert result.passed, result.explanation
+    assert nb.metadata.kernelspec.name == "kernelgym-biomed"
