@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import os
 import selectors
 import signal
@@ -89,6 +90,33 @@ def _recv(sock: socket.socket, maxfds: int = 0) -> tuple[Any, list[int]]:
 # ----------------------------------------------------------------------------------------------
 # zygote
 
+SPARE_IDLE = 0.02
+"""Seconds without a request after which the zygote forks its next spare child."""
+
+
+class _Spare:
+    """A child forked ahead of time: it has prepared the static part of a sandbox plan (session,
+    namespaces, its root with the read-only binds) and waits on ``chan`` for a request."""
+
+    def __init__(self, pid: int, chan: socket.socket, plan: dict[str, Any] | None, stamp: list[Any]) -> None:
+        self.pid = pid
+        self.chan = chan
+        self.plan = plan
+        self.stamp = stamp
+
+
+def _stamp(plan: dict[str, Any] | None) -> list[Any]:
+    """Identity of what a plan binds: a folder replaced on the host since a spare bound it (a data
+    set rebuilt in place) makes the spare stale."""
+    out: list[Any] = []
+    for path in (plan or {}).get("readonly", []):
+        try:
+            st = os.stat(path)
+            out.append((st.st_dev, st.st_ino))
+        except OSError:
+            out.append(None)
+    return out
+
 
 class Zygote:
     """The fork server's state. Single-threaded by design."""
@@ -106,6 +134,11 @@ class Zygote:
         self.newroot = os.path.join(self.run_dir, "root")
         os.mkdir(self.newroot)
         self.owner = os.getppid()
+        self.app: Any = None  # the IPKernelApp built ahead of time (see prebuild_kernel_app)
+        self.spare: _Spare | None = None
+        self.spare_plan: dict[str, Any] | None = None  # static part of the last request's sandbox plan
+        self.want_spare = False  # set by a request, cleared when a spare cannot be made
+        self.spares_used = 0
 
     def prepare(self) -> None:
         """Import everything and load the profile's data; then freeze the heap for copy-on-write."""
@@ -122,6 +155,8 @@ class Zygote:
             exec(code, ns)  # noqa: S102 - the profile's own preload
         if threading.active_count() != 1:
             raise RuntimeError(f"the preload started threads ({threading.enumerate()}); a zygote must stay single-threaded")
+        if os.environ.get("KERNELGYM_PREBUILD", "1").strip().lower() not in ("0", "false", "no", "off"):
+            self.app = prebuild_kernel_app(ns, os.path.join(self.run_dir, "ipython"))
         try:  # a PID namespace per kernel: its descendants die with it (needs CAP_SYS_ADMIN)
             from kernelgym import sandbox
 
@@ -141,6 +176,8 @@ class Zygote:
                 os.close(fd)
         except OSError:
             pass
+        sys.stdout.flush()
+        sys.stderr.flush()
         gc.collect()
         gc.freeze()
 
@@ -163,7 +200,11 @@ class Zygote:
             sel.register(self.lifeline, selectors.EVENT_READ, "lifeline")
         self.sel = sel
         while True:
-            for key, _ in sel.select(timeout=1.0):
+            # a spare child is forked when the zygote has been idle for a moment, so that a burst
+            # of requests is not slowed down by it
+            want_spare = self.spare is None and self.want_spare
+            events = sel.select(timeout=SPARE_IDLE if want_spare else 1.0)
+            for key, _ in events:
                 what = key.data
                 if what == "accept":
                     conn, _ = listener.accept()
@@ -178,6 +219,8 @@ class Zygote:
             self.reap()
             if os.getppid() != self.owner:
                 self.exit()
+            if not events and want_spare:
+                self.make_spare()
 
     def handle(self, conn: socket.socket) -> None:
         try:
@@ -191,7 +234,8 @@ class Zygote:
             return
         op = req.get("op")
         if op == "ping":
-            _send(conn, {"pid": os.getpid(), "pid_namespace": self.pidns_fd is not None,
+            _send(conn, {"pid": os.getpid(), "pid_namespace": self.pidns_fd is not None, "prebuilt": self.app is not None,
+                         "spare": self.spare.pid if self.spare else None, "spares_used": self.spares_used,
                          "kernels": sorted(self.kernels), "names": sorted(k for k in self.ns if not k.startswith("_"))})
             conn.close()
             for fd in fds:
@@ -202,24 +246,30 @@ class Zygote:
             conn.close()
             return
         self.counter += 1
-        from kernelgym.sandbox import UID_BASE
+        from kernelgym.sandbox import UID_BASE, static_part
 
         uid = UID_BASE + ((os.getpid() % 2048) << 10) + (self.counter % 1024)
+        plan = static_part(req.get("sandbox"))
+        spare = self.take_spare(plan)
+        self.spare_plan, self.want_spare = plan, True  # the next spare is prepared for requests like this one
         try:
-            if self.pidns_fd is not None:
-                from kernelgym import sandbox
-
-                sandbox.setns(self.pidns_fd, sandbox.CLONE_NEWPID)
-                sandbox.unshare(sandbox.CLONE_NEWPID)
-            pid = os.fork()
+            if spare is not None:
+                pid = spare.pid
+                _send(spare.chan, {"req": req, "uid": uid}, fds)
+                spare.chan.close()
+                self.spares_used += 1
+            else:
+                pid = self.fork()
+                if pid == 0:
+                    self.child(req, fds, uid, None, None)  # never returns
         except OSError as exc:
+            if spare is not None:
+                self.kill(spare.pid)
             _send(conn, {"error": f"fork failed: {exc}"})
             conn.close()
             for fd in fds:
                 os.close(fd)
             return
-        if pid == 0:
-            self.child(conn, req, fds, uid)  # never returns
         for fd in fds:
             os.close(fd)
         conn.settimeout(None)
@@ -230,6 +280,49 @@ class Zygote:
             _send(conn, {"pid": pid, "uid": uid})
         except OSError:
             self.kill(pid)
+
+    def fork(self) -> int:
+        """``os.fork()``, the child being PID 1 of a new PID namespace where allowed."""
+        if self.pidns_fd is not None:
+            from kernelgym import sandbox
+
+            sandbox.setns(self.pidns_fd, sandbox.CLONE_NEWPID)
+            sandbox.unshare(sandbox.CLONE_NEWPID)
+        return os.fork()
+
+    # -- spare: a child forked and half-sandboxed ahead of the next request ----------------------
+
+    def make_spare(self) -> None:
+        plan = self.spare_plan
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            stamp = _stamp(plan)
+            pid = self.fork()
+        except OSError:
+            parent_end.close()
+            child_end.close()
+            self.want_spare = False  # do not retry in a loop; the next request asks again
+            return
+        if pid == 0:
+            parent_end.close()
+            self.child(None, [], 0, child_end, plan)  # never returns
+        child_end.close()
+        self.spare = _Spare(pid, parent_end, plan, stamp)
+
+    def take_spare(self, plan: dict[str, Any] | None) -> _Spare | None:
+        """The spare, if it was prepared for this plan and what it binds is still what the host has."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        if spare.plan == plan and spare.stamp == _stamp(plan):
+            try:
+                os.kill(spare.pid, 0)
+                return spare
+            except OSError:
+                pass
+        spare.chan.close()  # it exits at EOF
+        self.kill(spare.pid)
+        return None
 
     def on_conn(self, pid: int, conn: socket.socket) -> None:
         try:
@@ -256,6 +349,10 @@ class Zygote:
                 return
             if pid == 0:
                 return
+            if self.spare is not None and self.spare.pid == pid:  # a spare that died unused
+                self.spare.chan.close()
+                self.spare = None
+                self.want_spare = False  # no new spare until the next request (no fork loop)
             conn = self.kernels.pop(pid, None)
             if conn is not None:
                 try:
@@ -270,7 +367,7 @@ class Zygote:
                 conn.close()
 
     def exit(self) -> None:
-        for pid in list(self.kernels):
+        for pid in list(self.kernels) + ([self.spare.pid] if self.spare else []):
             self.kill(pid)
         try:
             os.unlink(self.sock_path)
@@ -283,21 +380,20 @@ class Zygote:
 
     # -- in the forked child ------------------------------------------------------------------
 
-    def child(self, conn: socket.socket, req: dict[str, Any], fds: list[int], uid: int) -> None:
+    def child(self, req: dict[str, Any] | None, fds: list[int], uid: int, chan: socket.socket | None,
+              plan: dict[str, Any] | None) -> None:
+        """A forked child: a kernel for ``req``, or (``chan`` given) a spare that prepares the static
+        part of its sandbox (``plan``), then waits on ``chan`` for its request."""
         code = 3
         try:
             signal.set_wakeup_fd(-1)
             for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
                 signal.signal(sig, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
-            names = req.get("fds", [])
-            devnull = os.open(os.devnull, os.O_RDWR)
-            stdio = {"stdin": devnull, "stdout": devnull, "stderr": devnull}
-            stdio.update(dict(zip(names, fds)))
-            for i, name in enumerate(("stdin", "stdout", "stderr")):
-                os.dup2(stdio[name], i)
+            if req is not None:
+                self.set_stdio(req, fds)
             lifeline = self.lifeline
-            keep = {0, 1, 2} | ({lifeline} if lifeline is not None else set())
+            keep = {0, 1, 2} | ({lifeline} if lifeline is not None else set()) | ({chan.fileno()} if chan else set())
             self.sel.close()
             lo = 3
             for fd in sorted(keep | {65536}):
@@ -306,8 +402,32 @@ class Zygote:
                     lo = fd + 1
             from kernelgym import sandbox
 
-            applied = sandbox.apply(req.get("sandbox"), uid=uid, newroot=self.newroot,
-                                    pid_namespace=self.pidns_fd is not None)
+            if chan is not None:
+                sandbox.set_pdeathsig()  # a spare dies with the zygote
+                if lifeline is not None:
+                    import select
+
+                    if select.select([lifeline], [], [], 0)[0]:
+                        os._exit(0)
+                failure: BaseException | None = None
+                try:
+                    applied = sandbox.prepare(plan, newroot=self.newroot, pid_namespace=self.pidns_fd is not None)
+                except Exception as exc:  # reported to the requester of this kernel, on its stderr
+                    failure = exc
+                msg, fds = _recv(chan, maxfds=3)
+                if msg is None:  # discarded, or the zygote is gone
+                    os._exit(0)
+                chan.close()
+                req, uid = msg["req"], msg["uid"]
+                self.set_stdio(req, fds)
+                if failure is not None:
+                    raise failure
+            else:
+                assert req is not None
+                applied = sandbox.prepare(sandbox.static_part(req.get("sandbox")), newroot=self.newroot,
+                                          pid_namespace=self.pidns_fd is not None)
+            applied = sandbox.finish(req.get("sandbox"), applied, uid=uid, newroot=self.newroot,
+                                     pid_namespace=self.pidns_fd is not None)
             if lifeline is not None:  # the owner died between fork and PDEATHSIG: do not start
                 import select
 
@@ -316,16 +436,20 @@ class Zygote:
                 os.close(lifeline)
             env = dict(req.get("env") or {})
             env.pop("JPY_PARENT_PID", None)  # the owner's pid means nothing in our PID namespace
+            fast = self.app is not None and set(req.get("argv") or []) <= PREBUILT_ARGV
+            if fast:  # the prebuilt app's profile (created in the kernel's own /tmp below)
+                env["IPYTHONDIR"] = self.app.ipython_dir
             env.setdefault("IPYTHONDIR", "/tmp/.ipython")
             env.setdefault("MPLCONFIGDIR", "/tmp/.matplotlib")
             env["HOME"] = req.get("home") or os.getcwd()
             env["KERNELGYM_SANDBOX_APPLIED"] = ",".join(applied)
+            env["KERNELGYM_FORKED"] = "prebuilt" if fast else "forked"
             os.environ.clear()
             os.environ.update(env)
             if req.get("cwd") and not (req.get("sandbox") or {}).get("config", {}).get("enabled"):
                 os.chdir(req["cwd"])
             signal.signal(signal.SIGTERM, lambda *_: os._exit(128 + signal.SIGTERM))
-            self.start_kernel(req)
+            self.start_kernel(req, fast)
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 0
@@ -336,19 +460,196 @@ class Zygote:
                 pass
         os._exit(code)
 
-    def start_kernel(self, req: dict[str, Any]) -> None:
-        from ipykernel.kernelapp import IPKernelApp
+    @staticmethod
+    def set_stdio(req: dict[str, Any], fds: list[int]) -> None:
+        """The requester's stdout/stderr (those it sent) as fds 1 and 2, /dev/null for the rest."""
+        devnull = os.open(os.devnull, os.O_RDWR)
+        stdio = {"stdin": devnull, "stdout": devnull, "stderr": devnull}
+        stdio.update(dict(zip(req.get("fds", []), fds)))
+        for i, name in enumerate(("stdin", "stdout", "stderr")):
+            os.dup2(stdio[name], i)
+        for fd in {devnull, *fds} - {0, 1, 2}:
+            os.close(fd)
 
+    def start_kernel(self, req: dict[str, Any], fast: bool) -> None:
         conn_file = os.path.join(tempfile.gettempdir(), f"kernel-{os.getpid()}.json")
         with open(conn_file, "w") as fh:
             json.dump(req["connection_info"], fh)
         gc.enable()
-        ns = self.ns
+        if fast:
+            app = finish_kernel_app(self.app, conn_file)
+        else:
+            if self.app is not None:  # the request asks for other settings: build the app from scratch
+                _clear_singletons()
+            from ipykernel.kernelapp import IPKernelApp
+
+            ns = self.ns
+            app = IPKernelApp.instance()
+            app.user_ns = ns
+            app.initialize([*req.get("argv", []), "-f", conn_file])
+            app.shell.user_ns_hidden.update({k: ns[k] for k in list(ns) if not k.startswith("_")})
+        _reseed()
+        app.start()
+
+
+# ----------------------------------------------------------------------------------------------
+# the kernel application, built ahead of time
+#
+# ipykernel's IPKernelApp.initialize() costs ~60 ms of CPU after every import is done: traitlets
+# configuration and command-line parsing, the profile, and above all the InteractiveShell (magics,
+# prefilters, completer, formatters, history). None of that needs a socket, a thread or the
+# kernel's identity, so the zygote does it once; a forked child only binds its sockets, starts
+# ipykernel's threads and wires them into the prebuilt kernel (what IPKernelApp.initialize and
+# init_kernel do after their configuration step). This depends on ipykernel's internals: it is used
+# only with the ipykernel versions it was written for (7.x), and a request with command-line
+# settings of its own gets an application built from scratch in the child.
+
+PREBUILT_ARGV = frozenset({"--HistoryManager.hist_file=:memory:"})
+"""Kernel arguments a prebuilt application already has (history in memory: a forked kernel's
+profile lives in its private /tmp, so an on-disk history would be gone at exit anyway)."""
+
+
+def _thread_count() -> int:
+    """Threads of this process, including native ones (ZMQ I/O threads; BLAS pools started at import)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
+def _clear_singletons() -> None:
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelapp import IPKernelApp
+    from ipykernel.zmqshell import ZMQInteractiveShell
+
+    for cls in (IPKernelApp, IPythonKernel, ZMQInteractiveShell):
+        cls.clear_instance()
+
+
+def prebuild_kernel_app(ns: dict[str, Any], ipython_dir: str) -> Any:
+    """Configure an IPKernelApp with ``ns`` as its user namespace and build its kernel and shell.
+
+    Runs in the zygote: no sockets, no threads. Returns None (children then build their own) when
+    this ipykernel is not one the child-side wiring was written for, or when anything fails.
+    """
+    try:
+        import ipykernel
+        from IPython.core.application import BaseIPythonApplication
+        from ipykernel.kernelapp import IPKernelApp
+
+        if ipykernel.version_info[0] != 7:
+            return None
+        threads = _thread_count()
+        os.environ["IPYTHONDIR"] = ipython_dir  # a fresh profile, the same for every kernel
         app = IPKernelApp.instance()
         app.user_ns = ns
-        app.initialize([*req.get("argv", []), "-f", conn_file])
-        app.shell.user_ns_hidden.update({k: ns[k] for k in list(ns) if not k.startswith("_")})
-        app.start()
+        BaseIPythonApplication.initialize(app, sorted(PREBUILT_ARGV))
+        app.init_pdb()
+        kernel = app.kernel_class.instance(
+            parent=app, session=app.session, log=app.log, profile_dir=app.profile_dir, user_ns=ns,
+        )
+        app.kernel = kernel
+        # preloaded names are the kernel's environment, not the user's variables (%who hides them)
+        kernel.shell.user_ns_hidden.update({k: ns[k] for k in list(ns) if not k.startswith("_")})
+        app.init_shell()
+        app.init_extensions()
+        # traitlets sends every record to its handlers, which drop those below log_level: drop
+        # them before they are built (ipykernel logs a dozen debug lines while it binds sockets)
+        level = min((h.level for h in app.log.handlers), default=logging.NOTSET)
+        if level > app.log.level:
+            app.log.setLevel(level)
+        if _thread_count() != threads or threading.active_count() != 1:
+            raise RuntimeError("building the kernel application started a thread")
+        return app
+    except BaseException:
+        sys.stderr.write(f"kernelgym: kernels will build their application after the fork:\n{traceback.format_exc()}")
+        try:
+            _clear_singletons()
+        except Exception:
+            pass
+        return None
+
+
+def finish_kernel_app(app: Any, conn_file: str) -> Any:
+    """In the forked child: what ``IPKernelApp.initialize`` does after its configuration step,
+    with the kernel and shell built by :func:`prebuild_kernel_app`. Returns the app, ready to start."""
+    import uuid
+
+    from zmq.eventloop.zmqstream import ZMQStream
+
+    kernel = app.kernel
+    shell = kernel.shell
+    # the identity of this kernel, not the zygote's
+    app.session.pid = os.getpid()
+    app.session.session = str(uuid.uuid4())
+    kernel.ident = str(uuid.uuid4())
+    app.connection_file = conn_file
+    pdir = app.profile_dir
+    os.makedirs(pdir.location, exist_ok=True)
+    pdir.check_dirs()
+    # ipykernel's IPKernelApp.initialize, after BaseIPythonApplication.initialize and init_pdb
+    app.init_blackhole()
+    app.init_connection_file()
+    app.init_poller()
+    app.init_sockets()
+    app.init_heartbeat()
+    app.write_connection_file()
+    app.log_connection_info()
+    app.init_io()
+    app.init_signal()
+    # ipykernel's IPKernelApp.init_kernel, minus the construction of the kernel
+    if app.shell_channel_thread:
+        shell_stream = ZMQStream(app.shell_socket, app.shell_channel_thread.io_loop)
+        app.shell_channel_thread.shell_stream = shell_stream
+    else:
+        shell_stream = ZMQStream(app.shell_socket)
+    control_stream = ZMQStream(app.control_socket, app.control_thread.io_loop)
+    debugpy_stream = ZMQStream(app.debugpy_socket, app.control_thread.io_loop)
+    app.control_thread.start()
+    if app.shell_channel_thread:
+        app.shell_channel_thread.start()
+    kernel.control_stream = control_stream
+    kernel.debugpy_stream = debugpy_stream
+    kernel.debug_shell_socket = app.debug_shell_socket
+    kernel.shell_stream = shell_stream
+    kernel.control_thread = app.control_thread
+    kernel.shell_channel_thread = app.shell_channel_thread
+    kernel.iopub_thread = app.iopub_thread
+    kernel.iopub_socket = app.iopub_socket
+    kernel.stdin_socket = app.stdin_socket
+    kernel._stdout, kernel._stderr = sys.stdout, sys.stderr
+    if getattr(kernel, "debugger", None) is not None:
+        kernel.debugger = kernel.debugger_class(
+            kernel.log, debugpy_stream, kernel._publish_debug_event, app.debug_shell_socket, kernel.session,
+            kernel._kernel_modules, kernel.debug_just_my_code, kernel.filter_internal_frames,
+        )
+    # ipykernel's IPythonKernel.__init__: the shell's publishers use the kernel's sockets
+    shell.displayhook.pub_socket = kernel.iopub_socket
+    shell.display_pub.pub_socket = kernel.iopub_socket
+    if os.environ.get("JPY_SESSION_NAME"):
+        shell.user_ns["__session__"] = shell.user_ns_hidden["__session__"] = os.environ["JPY_SESSION_NAME"]
+    kernel.record_ports({name + "_port": port for name, port in app._ports.items()})
+    app.displayhook.get_execution_count = lambda: kernel.execution_count
+    # what the shell took from the zygote's process: working directory, home, environment
+    shell.starting_dir = os.getcwd()
+    shell.home_dir = os.path.expanduser("~")
+    shell.init_environment()
+    shell.history_manager.reset(new_session=True)
+    # the rest of IPKernelApp.initialize (init_shell and init_extensions ran in the zygote)
+    app.init_path()
+    app.init_gui_pylab()
+    app.init_code()
+    return app
+
+
+def _reseed() -> None:
+    """Forked children share their parent's random state; give each its own, as a fresh process has."""
+    np = sys.modules.get("numpy")
+    if np is not None:
+        try:
+            np.random.seed()
+        except Exception:
+            pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -545,31 +846,39 @@ async def request_kernel(
 
 
 async def wait_for_kernel_info(connection_info: dict[str, Any], kernel: ForkedKernel, timeout: float) -> dict[str, Any]:
-    """Send ``kernel_info_request`` with short polls until the kernel answers; its reply content."""
+    """Send ``kernel_info_request`` and wait until the kernel answers; its reply content.
+
+    The request is queued by ZMQ until the kernel has bound its shell socket, and the reply wakes
+    this coroutine at once (an asyncio socket: no polling interval on the critical path).
+    """
     import zmq
+    import zmq.asyncio
     from jupyter_client.session import Session
 
     ci = connection_info
     key = ci["key"].encode() if isinstance(ci["key"], str) else ci["key"]
     session = Session(key=key, signature_scheme=ci.get("signature_scheme", "hmac-sha256"))
-    ctx = _probe_context()
-    sock = ctx.socket(zmq.DEALER)
+    sock = zmq.asyncio.Socket(_probe_context(), zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RECONNECT_IVL, 2)
     sock.setsockopt(zmq.IDENTITY, session.bsession)
     url = f"ipc://{ci['ip']}-{ci['shell_port']}" if ci["transport"] == "ipc" else f"tcp://{ci['ip']}:{ci['shell_port']}"
     sock.connect(url)
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
+    sent = -1.0
     try:
         while True:
-            session.send(sock, "kernel_info_request", {})
-            for _ in range(4):
-                if sock.poll(0):
-                    _, msg_list = session.feed_identities(sock.recv_multipart())
-                    msg = session.deserialize(msg_list)
-                    if msg["msg_type"] == "kernel_info_reply":
-                        return msg["content"]
-                await asyncio.sleep(0.005)
+            now = time.monotonic()
+            if now - sent > 1.0:  # once, and again every second in case a request was lost
+                session.send(sock, "kernel_info_request", {})
+                sent = now
+            if await sock.poll(50, zmq.POLLIN):
+                _, msg_list = session.feed_identities(await sock.recv_multipart())
+                msg = session.deserialize(msg_list)
+                if msg["msg_type"] == "kernel_info_reply":
+                    return msg["content"]
+                continue
             if kernel.poll() is not None:
                 raise ZygoteError(f"the forked kernel exited with {kernel.returncode} before it was ready")
             if time.monotonic() > deadline:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Rule = Literal["exact", "numeric", "range", "set", "list", "date", "datetime", "boolean"]
+Rule = Literal["exact", "numeric", "range", "set", "list", "date", "datetime", "boolean", "auroc"]
 
 
 class Grader(BaseModel):
@@ -28,6 +28,10 @@ class Grader(BaseModel):
       (numbers with the tolerances).
     - ``date`` / ``datetime``: parsed and compared at that precision.
     - ``boolean``: yes/no, true/false, 1/0.
+    - ``auroc``: predictions for a cohort, graded by the area under the ROC curve against the
+      ground truth, a mapping ``{id: 0 or 1}``. The answer maps every id to a score (a dict, ids as
+      strings or numbers) or is a list of scores in the ground truth's id order; passes when the
+      AUROC is at least ``threshold``. The grade's score is the AUROC.
 
     A ground truth of ``None`` means "the data do not contain it": only ``None`` (or an empty
     string / "none" / "null" / "unanswerable") passes.
@@ -41,6 +45,7 @@ class Grader(BaseModel):
     case_sensitive: bool = False
     lower: float | None = Field(default=None, description="``range``: smallest accepted number")
     upper: float | None = Field(default=None, description="``range``: largest accepted number")
+    threshold: float | None = Field(default=None, ge=0, le=1, description="``auroc``: smallest passing AUROC")
 
     def describe(self) -> str:
         """One line a human (or a model) can read: how answers are compared."""
@@ -52,7 +57,11 @@ class Grader(BaseModel):
                 parts.append(f"relative tolerance {self.rel_tol:g}")
             return "a number, " + (" or ".join(parts) if parts else "exact") + " accepted"
         if self.rule == "range":
+            if self.lower is None or self.upper is None:
+                return "a number within a range (no bounds given: nothing passes)"
             return f"a number from {self.lower:g} to {self.upper:g}"
+        if self.rule == "auroc":
+            return f"a score for every id, graded by AUROC (at least {self.threshold or 0.5:g} passes)"
         return {
             "exact": "exact match (whitespace and case ignored)",
             "set": "a list compared as a set (order and duplicates ignored)",
@@ -152,11 +161,75 @@ def _parse_when(x: Any, *, date_only: bool) -> dt.datetime | dt.date | None:
 
 def grade(answer: Any, expected: Any, grader: Grader) -> Grade:
     """Compare ``answer`` with ``expected`` under ``grader``; never raises."""
+    if grader.rule == "auroc":
+        return _grade_auroc(answer, expected, grader)
     try:
         ok, why = _compare(answer, expected, grader)
     except Exception as exc:  # a malformed answer is a wrong answer, not a crash
         ok, why = False, f"could not compare: {type(exc).__name__}: {exc}"
     return Grade(passed=ok, score=1.0 if ok else 0.0, explanation=why)
+
+
+def _id_key(x: Any) -> str:
+    n = _as_number(x)
+    return str(int(n)) if n is not None and math.isfinite(n) and n == int(n) else str(x).strip()
+
+
+def auroc(labels: list[int], scores: list[float]) -> float:
+    """Area under the ROC curve (the Mann-Whitney statistic; tied scores count one half)."""
+    pairs = sorted(zip(scores, labels), key=lambda p: p[0])
+    n_pos = sum(1 for _, y in pairs if y)
+    n_neg = len(pairs) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("the ground truth needs both classes")
+    rank_sum, i = 0.0, 0
+    while i < len(pairs):
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+            j += 1
+        mid_rank = (i + 1 + j) / 2  # 1-based ranks i+1 .. j share their mean
+        rank_sum += mid_rank * sum(1 for k in range(i, j) if pairs[k][1])
+        i = j
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def _grade_auroc(answer: Any, expected: Any, g: Grader) -> Grade:
+    def fail(why: str) -> Grade:
+        return Grade(passed=False, score=0.0, explanation=why)
+
+    try:
+        if not isinstance(expected, dict) or not expected:
+            return fail("the ground truth is not a mapping of ids to labels")
+        ids = [_id_key(k) for k in expected]
+        labels = [1 if bool(int(v)) else 0 for v in expected.values()]
+        if isinstance(answer, dict):
+            given = {_id_key(k): v for k, v in answer.items()}
+            missing = [i for i in ids if i not in given]
+            if missing:
+                return fail(f"no prediction for {len(missing)} of {len(ids)} ids (e.g. {missing[:3]})")
+            raw = [given[i] for i in ids]
+        elif isinstance(answer, (list, tuple)):
+            if len(answer) != len(ids):
+                return fail(f"{len(answer)} predictions for {len(ids)} ids")
+            raw = list(answer)
+        else:
+            return fail(f"expected a dict of id -> score (or a list of scores), got {type(answer).__name__}")
+        scores = []
+        for r in raw:
+            n = _as_number(r)
+            if n is None or not math.isfinite(n):
+                return fail(f"every prediction must be a finite number, got {r!r}")
+            scores.append(n)
+        value = auroc(labels, scores)
+    except Exception as exc:  # a malformed answer is a wrong answer, not a crash
+        return fail(f"could not compare: {type(exc).__name__}: {exc}")
+    threshold = 0.5 if g.threshold is None else g.threshold
+    ok = value >= threshold
+    return Grade(
+        passed=ok, score=round(value, 6),
+        explanation=f"AUROC {value:.4f} over {len(ids)} ids ({sum(labels)} positive); "
+                    f"{'passes' if ok else 'below'} the threshold {threshold:g}",
+    )
 
 
 def _compare(answer: Any, expected: Any, g: Grader) -> tuple[bool, str]:

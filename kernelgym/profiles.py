@@ -15,14 +15,21 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 from kernelgym.tasks import resource_dir
 
 KERNEL_PREFIX = "kernelgym-"
 
 # data set name -> "module:function" returning a manifest with a .fingerprint
-DATASET_BUILDERS = {"ehr": "kernelgym.datasets.ehr:ensure_ehr", "biomed": "kernelgym.kernel.biomed:manifest"}
+DATASET_BUILDERS = {
+    "ehr": "kernelgym.datasets.ehr:ensure_ehr", "biomed": "kernelgym.kernel.biomed:manifest",
+    # imported, never built: raises FileNotFoundError naming `kernelgym data import mimic3 PATH`
+    "mimic3": "kernelgym.importers.mimic3:ensure_mimic3",
+    # derived from ehr / mimic3: the test cohort cut at its prediction time (ehr_predict family)
+    "ehr-predict": "kernelgym.families.ehr_predict:ensure_predict_ehr",
+    "ehr-predict-mimic3": "kernelgym.families.ehr_predict:ensure_predict_mimic3",
+}
 
 
 def kernel_name(profile: str) -> str:
@@ -110,19 +117,36 @@ def installed_kernelspecs() -> dict[str, str]:
     return {k: v for k, v in KernelSpecManager().find_kernel_specs().items() if k.startswith(KERNEL_PREFIX)}
 
 
+def _is_current(profile: str, installed_dir: str) -> bool:
+    """Whether an installed kernelspec folder is what :func:`install_kernelspecs` would write now:
+    the whole ``kernel.json`` (argv, metadata.kernel_provisioner and its sandbox config...) and every
+    other file of the profile (its preload)."""
+    dest, src = Path(installed_dir), profile_dir(profile)
+    try:
+        if json.loads((dest / "kernel.json").read_text()) != _spec_dict(profile):
+            return False
+        for path in src.rglob("*"):
+            if path.is_file() and path.name != "kernel.json" and "__pycache__" not in path.parts:
+                if (dest / path.relative_to(src)).read_bytes() != path.read_bytes():
+                    return False
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def ensure_kernelspecs_installed() -> None:
-    """Install the kernelspecs into ``sys.prefix`` if any is missing or out of date."""
+    """Install the kernelspecs if any is missing or differs from this installation's profiles.
+
+    They go into ``sys.prefix``, or into the user's Jupyter folder when a stale copy there would
+    shadow the ``sys.prefix`` one.
+    """
+    from jupyter_core.paths import jupyter_data_dir
+
+    user_kernels = (Path(jupyter_data_dir()) / "kernels").resolve()
     installed = installed_kernelspecs()
-    for profile in profiles():
-        name = kernel_name(profile)
-        try:
-            current = KernelSpecManager().get_kernel_spec(name)
-        except NoSuchKernel:
-            break
-        if name not in installed or current.argv != _spec_dict(profile)["argv"]:
-            break
-        if (Path(current.resource_dir) / "preload.py").read_text() != (profile_dir(profile) / "preload.py").read_text():
-            break
-    else:
+    stale = [installed.get(kernel_name(p)) for p in profiles() if not _is_current(p, installed.get(kernel_name(p), ""))]
+    if not stale:
         return
     install_kernelspecs()
+    if any(d and Path(d).resolve().parent == user_kernels for d in stale):
+        install_kernelspecs(user=True)

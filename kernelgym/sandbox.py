@@ -221,6 +221,7 @@ def _bind(root: str, path: str, *, readonly: bool) -> None:
 
 
 def _build_root(root: str, mp: dict[str, Any], cfg: dict[str, Any]) -> None:
+    """The kernel's root, except its writable folders (see :func:`_enter_root`)."""
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
     # /tmp first: the binds below often live under the host's /tmp (episode dirs, sockets, test data)
     _mkdirs(root + "/tmp")
@@ -239,8 +240,6 @@ def _build_root(root: str, mp: dict[str, Any], cfg: dict[str, Any]) -> None:
     for path in mp["hidden"]:
         if os.path.isdir(root + path):
             mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
-    for path in mp["writable"]:
-        _bind(root, path, readonly=False)
     for link, dest in mp["symlinks"].items():
         if not os.path.lexists(root + link):
             os.symlink(dest, root + link)
@@ -249,6 +248,12 @@ def _build_root(root: str, mp: dict[str, Any], cfg: dict[str, Any]) -> None:
         mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | 8, "hidepid=2")  # 8 = MS_NOEXEC
     except OSError:
         mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | 8)
+
+
+def _enter_root(root: str, mp: dict[str, Any]) -> None:
+    """Bind the kernel's writable folders into its root, switch to it and lock it read-only."""
+    for path in mp["writable"]:
+        _bind(root, path, readonly=False)
     old = root + "/.oldroot"
     os.mkdir(old)
     _check(libc().syscall(SYS_PIVOT_ROOT, root.encode(), old.encode()), "pivot_root")
@@ -258,24 +263,26 @@ def _build_root(root: str, mp: dict[str, Any], cfg: dict[str, Any]) -> None:
     mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def apply(mp: dict[str, Any] | None, *, uid: int, newroot: str, pid_namespace: bool) -> list[str]:
-    """Enter the sandbox described by ``mp`` (from :func:`plan`). Returns the mechanisms applied.
+def static_part(mp: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What :func:`prepare` uses of a plan: everything but the kernel's own writable folders."""
+    if mp is None:
+        return None
+    return {k: mp[k] for k in ("config", "readonly", "hidden", "symlinks")}
 
-    Must run in a single-threaded process. Raises OSError if a required step fails: a kernel that
-    cannot be isolated as configured must not start.
+
+def prepare(mp: dict[str, Any] | None, *, newroot: str, pid_namespace: bool) -> list[str]:
+    """First half of :func:`apply`: what does not depend on the kernel's uid or folders.
+
+    A fork server runs it in a spare child ahead of requests (only :func:`static_part` of ``mp`` is
+    used): session, namespaces, and the root with its read-only binds, not yet entered.
+    Returns the mechanisms applied so far.
     """
     applied = ["setsid"]
     os.setsid()
     if mp is None or not mp["config"]["enabled"]:
-        set_pdeathsig()
         return applied
     cfg = mp["config"]
     root_user = os.geteuid() == 0
-    drop_uid = root_user and cfg["separate_uid"]
-    if drop_uid:
-        for path in mp["writable"]:  # a fresh working dir and the socket dir belong to the kernel's uid
-            if path != mp["workdir"] or not os.listdir(path):
-                os.chown(path, uid, uid)
     flags = 0
     if cfg["filesystem"]:
         flags |= CLONE_NEWNS
@@ -299,6 +306,22 @@ def apply(mp: dict[str, Any] | None, *, uid: int, newroot: str, pid_namespace: b
     if cfg["filesystem"]:
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         _build_root(newroot, mp, cfg)
+    return applied
+
+
+def finish(mp: dict[str, Any] | None, applied: list[str], *, uid: int, newroot: str, pid_namespace: bool) -> list[str]:
+    """Second half of :func:`apply`, after :func:`prepare` of the same plan's static part."""
+    if mp is None or not mp["config"]["enabled"]:
+        set_pdeathsig()
+        return applied
+    cfg = mp["config"]
+    drop_uid = os.geteuid() == 0 and cfg["separate_uid"]
+    if drop_uid:
+        for path in mp["writable"]:  # a fresh working dir and the socket dir belong to the kernel's uid
+            if path != mp["workdir"] or not os.listdir(path):
+                os.chown(path, uid, uid)
+    if cfg["filesystem"]:
+        _enter_root(newroot, mp)
         applied.append("mount-namespace+pivot_root")
         if pid_namespace:
             applied.append("pid-namespace")
@@ -318,6 +341,16 @@ def apply(mp: dict[str, Any] | None, *, uid: int, newroot: str, pid_namespace: b
     libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     set_pdeathsig()
     return applied
+
+
+def apply(mp: dict[str, Any] | None, *, uid: int, newroot: str, pid_namespace: bool) -> list[str]:
+    """Enter the sandbox described by ``mp`` (from :func:`plan`). Returns the mechanisms applied.
+
+    Must run in a single-threaded process. Raises OSError if a required step fails: a kernel that
+    cannot be isolated as configured must not start.
+    """
+    applied = prepare(mp, newroot=newroot, pid_namespace=pid_namespace)
+    return finish(mp, applied, uid=uid, newroot=newroot, pid_namespace=pid_namespace)
 
 
 def probe() -> dict[str, Any]:

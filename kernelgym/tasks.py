@@ -57,6 +57,9 @@ class Draft(BaseModel):
         description="hidden verifier inputs, e.g. {'name': 'gc_content', 'inputs': [[arg, ...], ...]}; "
         "they appear only in the verifier cell, which runs after the agent is done",
     )
+    grader: Grader | None = Field(
+        default=None, description="None: the category's grader (or the spec's override for it)"
+    )
 
 
 class Category(BaseModel):
@@ -270,15 +273,41 @@ def _all_specs() -> dict[str, TaskSpec]:
 
 
 def families() -> dict[str, TaskSpec]:
-    """Every known family, by name."""
+    """Every known family, by name (data-set variants such as ``ehr-mimic3`` are not listed)."""
     return dict(_all_specs())
 
 
+def variant_profile(profile: str, dataset: str) -> str | None:
+    """The profile that runs ``profile``'s tasks on data set ``dataset`` (``ehr`` + ``mimic3`` ->
+    ``ehr-mimic3``), or None when kernelgym ships no such profile."""
+    candidate = f"{profile}-{dataset}"
+    try:
+        return candidate if (resource_dir("kernels") / candidate / "kernel.json").is_file() else None
+    except FileNotFoundError:
+        return None
+
+
+def variant_name(family: str, dataset: str) -> str:
+    """The family name of ``family`` run on data set ``dataset``: ``<family>-<dataset>``."""
+    return f"{family}-{dataset}"
+
+
 def get_spec(family: str) -> TaskSpec:
+    """A family's spec; ``<family>-<dataset>`` is ``<family>`` generated on another data set (its
+    profile ``<profile>-<dataset>``, e.g. ``ehr-mimic3`` for the imported MIMIC-III)."""
     specs = _all_specs()
-    if family not in specs:
-        raise KeyError(f"unknown task family {family!r}; known: {', '.join(sorted(specs)) or 'none'}")
-    return specs[family]
+    if family in specs:
+        return specs[family]
+    base, sep, dataset = family.rpartition("-")
+    while sep:
+        spec = specs.get(base)
+        if spec is not None and spec.generator is not None:
+            profile = variant_profile(spec.profile, dataset)
+            if profile is not None:
+                return spec.model_copy(update={"family": family, "profile": profile})
+        head, sep, tail = base.rpartition("-")
+        base, dataset = head, f"{tail}-{dataset}"
+    raise KeyError(f"unknown task family {family!r}; known: {', '.join(sorted(specs)) or 'none'}")
 
 
 # ---------------------------------------------------------------- generating instances
@@ -300,7 +329,7 @@ def _generate(spec: TaskSpec, dataset_fingerprint: str | None) -> list[Instance]
     cats: dict[str, Category] = module.CATEGORIES
     chosen = spec.categories or [CategoryOverride(name=n) for n in cats]
     out: list[Instance] = []
-    with module.open_context() as ctx:
+    with _open_generator_context(module, spec.profile) as ctx:
         for over in chosen:
             cat = cats[over.name]
             grader = over.grader or cat.grader
@@ -320,13 +349,23 @@ def _generate(spec: TaskSpec, dataset_fingerprint: str | None) -> list[Instance]
                         id=iid, family=spec.family, category=cat.name,
                         split=_split_of(iid, spec.generator.test_fraction), profile=spec.profile,
                         prompt=_render_prompt(spec, draft.question, cat.answer_format, draft.inputs),
-                        inputs=draft.inputs, answer_format=cat.answer_format, grader=grader,
+                        inputs=draft.inputs, answer_format=cat.answer_format, grader=draft.grader or grader,
                         ground_truth=draft.answer, reference=draft.reference,
                         dataset_fingerprint=dataset_fingerprint,
                         verifier=draft.verifier or spec.verifier, verifier_args=draft.verifier_args,
                     )
                 )
     return out
+
+
+def _open_generator_context(module: Any, profile: str) -> contextlib.AbstractContextManager[Any]:
+    """``module.open_context()``; with ``profile=`` when it takes one (a family that runs on several
+    data sets opens the data of the profile it generates for)."""
+    import inspect
+
+    if "profile" in inspect.signature(module.open_context).parameters:
+        return module.open_context(profile=profile)
+    return module.open_context()
 
 
 def _from_jsonl(spec: TaskSpec) -> list[Instance]:
@@ -412,12 +451,21 @@ def select(
     limit: int | None = None,
     per_category: int | None = None,
     categories: list[str] | None = None,
+    dataset: str | None = None,
 ) -> list[Instance]:
     """Pick instances of a suite (a family name, ``all``, or comma-separated names).
 
     Order is deterministic and interleaves categories, so ``--limit`` gives a balanced sample.
+    ``dataset`` (e.g. ``mimic3``) runs every family of the suite on that data set instead
+    (the ``<family>-<dataset>`` variants); with ``all``, the families that have such a variant.
     """
     names = sorted(families()) if suite == "all" else [s.strip() for s in suite.split(",") if s.strip()]
+    if dataset:
+        if suite == "all":
+            names = [n for n in names if variant_profile(get_spec(n).profile, dataset)]
+        names = [variant_name(n, dataset) for n in names]
+        for n in names:
+            get_spec(n)  # a clear KeyError for a family without that data set
     pool: list[Instance] = []
     for name in names:
         pool.extend(_instances(name))

@@ -29,7 +29,12 @@ from kernelgym.episode import render_outputs
 from kernelgym.grading import Grade, grade
 from kernelgym.llm.prompts import system_prompt
 from kernelgym.llm.protocol import (
-    RUN_CELL, RUN_CELL_DESCRIPTION, SUBMIT_ANSWER, SUBMIT_ANSWER_DESCRIPTION, RunCellArgs, SubmitAnswerArgs,
+    RUN_CELL,
+    RUN_CELL_DESCRIPTION,
+    SUBMIT_ANSWER,
+    SUBMIT_ANSWER_DESCRIPTION,
+    RunCellArgs,
+    SubmitAnswerArgs,
 )
 from kernelgym.session import KernelSession, SessionLimits, evidence_from
 from kernelgym.tasks import Instance, get_instance

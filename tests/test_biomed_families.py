@@ -37,6 +37,20 @@ CATEGORIES = [(fam, name) for fam, mod in FAMILIES.items() for name in mod.CATEG
 IDS = [f"{fam}/{name}" for fam, name in CATEGORIES]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _stop_biomed_fork_servers() -> Iterator[None]:
+    """Leave the test process as we found it: stop the biomed fork server(s) these tests started
+    (other modules count the fork servers of this process)."""
+    yield
+    from kernelgym import forkserver
+
+    with forkserver._zlock:
+        for key, zygote in list(forkserver._zygotes.items()):
+            if any(os.path.join("kernels", "biomed") in str(p) or "kernelgym-biomed" in str(p) for p in key[1]):
+                zygote.close()
+                del forkserver._zygotes[key]
+
+
 @pytest.fixture(scope="module")
 def contexts() -> Iterator[dict[str, Any]]:
     with contextlib.ExitStack() as stack:
@@ -217,6 +231,46 @@ def test_answers_inside_the_band_pass_and_just_outside_fail(contexts: dict[str, 
         assert not grade(None, d.answer, cat.grader).passed
 
 
+# ---------------------------------------------------------------- reference cells on the host
+
+
+@pytest.fixture(scope="module")
+def kernel_namespace() -> dict[str, Any]:
+    """The user namespace of a biomed kernel, built by running the profile's preload in-process."""
+    from kernelgym.profiles import profile_dir
+
+    ns: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile((profile_dir("biomed") / "preload.py").read_text(), "preload.py", "exec"), ns)  # noqa: S102
+    return ns
+
+
+@pytest.mark.parametrize(("fam", "name"), CATEGORIES, ids=IDS)
+def test_reference_cells_reproduce_the_answer_on_the_host(
+    contexts: dict[str, Any], kernel_namespace: dict[str, Any], fam: str, name: str
+) -> None:
+    """More drafts than the kernel run can afford: each reference, run in a copy of the kernel's
+    namespace, recomputes the ground truth (biostat: lifelines in the reference against the host's
+    statsmodels shortcuts for Kaplan-Meier and log-rank)."""
+    cat = FAMILIES[fam].CATEGORIES[name]
+    for d in drafts(contexts[fam], fam, name, 4, seed="host"):
+        submitted: list[Any] = []
+        ns = {**kernel_namespace, **copy.deepcopy(d.inputs), "submit": submitted.append, "print": lambda *a, **k: None}
+        with contextlib.redirect_stdout(None):
+            for cell in d.reference:
+                exec(cell, ns)  # noqa: S102 - the family's own reference solution
+        assert submitted, "the reference never submitted"
+        if d.verifier == "function":
+            fn = ns[d.verifier_args["name"]]
+            outputs = [fn(*copy.deepcopy(args)) for args in d.verifier_args["inputs"]]
+            evidence = {"defined": True, "outputs": json.loads(json.dumps(outputs)), "errors": [None] * len(outputs)}
+            verdict = grade_function(evidence, d.answer, cat.grader)
+        else:
+            from kernelgym.kernel import to_jsonable
+
+            verdict = grade(to_jsonable(submitted[-1]), d.answer, cat.grader)
+        assert verdict.passed, (d.question, verdict.explanation)
+
+
 # ---------------------------------------------------------------- ground truth against published values
 
 
@@ -364,7 +418,7 @@ def test_code_writing_right_function_passes_and_verifier_cell_is_rendered(small_
     assert result.passed and result.score == 1.0, result.explanation
     [cell] = nbk.cells_with_tag(nb, nbk.TAG_VERIFIER)
     assert cell.source == nbk.verifier_source(inst) and cell.metadata.kernelgym.checksum == nbk.checksum(cell.source)
-    assert json.dumps(inst.verifier_args["inputs"][0][0]) in cell.source  # hidden inputs only here
+    assert repr(inst.verifier_args["inputs"][0][0]) in cell.source  # hidden inputs only here
     assert cell.metadata.kernelgym.verifier == "function"
 
 

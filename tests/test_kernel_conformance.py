@@ -14,10 +14,11 @@ import pytest
 
 jkt = pytest.importorskip("jupyter_kernel_test")
 
-from kernelgym.profiles import install_kernelspecs, kernel_name, profiles  # noqa: E402
+from kernelgym.profiles import ensure_profile_data, install_kernelspecs, kernel_name, profiles  # noqa: E402
 
 
 class _ProfileKernelTests(jkt.KernelTests):
+    __test__ = False  # the base class; one subclass per profile below
     profile = "ehr"
     language_name = "python"
     file_extension = ".py"
@@ -43,8 +44,11 @@ class _ProfileKernelTests(jkt.KernelTests):
     def setUpClass(cls) -> None:
         from test_forkserver import ensure_ehr_data
 
-        if cls.profile == "ehr":
-            ensure_ehr_data()
+        ensure_ehr_data()  # the small data set of the test session, before anything builds a big one
+        try:
+            ensure_profile_data(cls.profile)
+        except (FileNotFoundError, ImportError) as exc:  # e.g. imported MIMIC-III: not in CI
+            raise unittest.SkipTest(f"no data for profile {cls.profile!r}: {str(exc).splitlines()[0]}") from None
         install_kernelspecs(user=True)  # JUPYTER_DATA_DIR points into the test session's home
         cls.kernel_name = kernel_name(cls.profile)
         super().setUpClass()
@@ -53,6 +57,6 @@ class _ProfileKernelTests(jkt.KernelTests):
 
 # one test class per shipped profile (Gymnasium-style: every registered environment is checked)
 for _profile in profiles():
-    _name = f"Test{_profile.capitalize()}KernelConformance"
-    globals()[_name] = type(_name, (_ProfileKernelTests, unittest.TestCase), {"profile": _profile})
+    _name = f"Test{_profile.title().replace('-', '')}KernelConformance"
+    globals()[_name] = type(_name, (_ProfileKernelTests, unittest.TestCase), {"profile": _profile, "__test__": True})
 del _profile, _name

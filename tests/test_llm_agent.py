@@ -19,14 +19,14 @@ import pytest
 
 pytest.importorskip("langchain_openai")
 
-from kernelgym import notebook as nbk  # noqa: E402
-from kernelgym.agents import load_agent  # noqa: E402
-from kernelgym.episode import EpisodeConfig, EpisodeResult, run_episode  # noqa: E402
-from kernelgym.llm.errors import FatalModelError  # noqa: E402
-from kernelgym.runner import RunOptions, read_results, run_async  # noqa: E402
-from kernelgym.tasks import Instance, get_instance, select  # noqa: E402
+from openai_stub import OpenAIStub, Reply, by_turn, calls, error, text, tool_call
 
-from openai_stub import OpenAIStub, Reply, by_turn, calls, error, text, tool_call  # noqa: E402
+from kernelgym import notebook as nbk
+from kernelgym.agents import load_agent
+from kernelgym.episode import EpisodeConfig, EpisodeResult, run_episode
+from kernelgym.llm.errors import FatalModelError
+from kernelgym.runner import RunOptions, read_results, run_async
+from kernelgym.tasks import Instance, get_instance, select
 
 KEY_ENV = "KG_TEST_STUB_KEY"
 MODEL = "openai:stub-model"
@@ -274,7 +274,7 @@ def test_report_compares_two_runs(two_runs: dict[str, Any], tmp_path: Path) -> N
     proc = subprocess.run(
         [sys.executable, "-m", "kernelgym", "report", str(two_runs["a"]), str(two_runs["b"]), "--out", str(out),
          "--price", "openai:stub-model=1/2", "--title", "stub comparison"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+        check=False, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
     )
     assert proc.returncode == 0, proc.stderr
     text_out = proc.stdout
@@ -300,7 +300,7 @@ def test_unknown_model_stops_the_run_at_once(stub: OpenAIStub, tasks: list[Insta
     t0 = time.monotonic()
     with pytest.raises(FatalModelError, match="does not know model 'no-such-model'"):
         asyncio.run(run_async(tasks, factory, tmp_path / "run", RunOptions(concurrency=2, progress=False)))
-    assert time.monotonic() - t0 < 30
+    assert time.monotonic() - t0 < 60  # generous: a loaded machine; the request count is the real check
     assert len(stub.chat_requests()) <= 2  # no retries; no episode after the first failure
     assert read_results(tmp_path / "run")[0] == []
 
@@ -308,7 +308,7 @@ def test_unknown_model_stops_the_run_at_once(stub: OpenAIStub, tasks: list[Insta
 def _cli(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--no-progress", *args],
-        capture_output=True, text=True, timeout=180, env={**os.environ, "COLUMNS": "200", **env},
+        check=False, capture_output=True, text=True, timeout=180, env={**os.environ, "COLUMNS": "200", **env},
     )
 
 
@@ -319,7 +319,7 @@ def test_bad_credentials_stop_the_run_with_a_clear_message(stub: OpenAIStub, tmp
     assert proc.returncode == 1, proc.stderr
     assert "rejected the credentials (HTTP 401" in proc.stderr and "$KG_WRONG_KEY" in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert time.monotonic() - t0 < 60
+    assert time.monotonic() - t0 < 120  # generous: a loaded machine; the request count is the real check
     assert 1 <= len(stub.chat_requests()) <= 2  # one attempt per running episode, no retries
     assert read_results(tmp_path / "run")[0] == []
 

@@ -116,3 +116,19 @@ def test_import_command_writes_runnable_families(tmp_path: Path, monkeypatch: py
             assert not grade(value, mb.original_answer(row), mb.original_grader(row)).passed
             checked += 1
     assert checked > 0
+
+
+def test_registry_lists_the_entities_each_calculator_reads(rows: list[mb.Row]) -> None:
+    """Every key of every row's Relevant Entities is either read by its calculator or known noise."""
+    from kernelgym.calculators import REGISTRY
+
+    noise = {  # keys v1.0 extracted that the published calculator does not use
+        "Chronic Renal Failure", "Continuous veno-venous hemodialysis for ≥24 hours in the past week",
+        ("Occipital, parietal or temporal scalp hematoma; history of level of conciousness (LOC) ≥5 sec; "
+        "not acting normally per parent or severe mechanism of injury?"),
+        "Altered mental status for PECARN head injury criteria",
+        "cycle length",  # given for the conception date, which is LMP + 14 days whatever the cycle
+    }
+    for row in rows:
+        unread = set(row.entities) - set(REGISTRY[row.calculator_id].entities) - noise
+        assert not unread, (row.row_number, row.calculator_id, unread)

@@ -14,10 +14,22 @@ import json
 from typing import Any, Literal
 
 from kernelgym.episode import Action, Observation
-from kernelgym.llm.client import CallRecord, ContextOverflow, ModelSettings, call_model, make_chat_model
+from kernelgym.llm.client import (
+    CallRecord,
+    ContextOverflow,
+    ModelSettings,
+    call_model,
+    make_chat_model,
+)
 from kernelgym.llm.errors import FatalModelError, ModelCallError
 from kernelgym.llm.prompts import system_prompt
-from kernelgym.llm.protocol import Parsed, message_text, parse_text_reply, parse_tool_reply, tool_schemas
+from kernelgym.llm.protocol import (
+    Parsed,
+    message_text,
+    parse_text_reply,
+    parse_tool_reply,
+    tool_schemas,
+)
 
 DEFAULT_CONTEXT_TOKENS = 32_768
 TRIM_MARKER = "[kernelgym: the output of cell {turn} ({chars:,} characters) was trimmed from the conversation to fit the model's context window; re-run code if you need it again]"

@@ -98,14 +98,13 @@ class EhrContext:
 
 
 @contextlib.contextmanager
-def open_context(data_dir: Path | str | None = None) -> Iterator[EhrContext]:
-    """Open the EHR data set (default: the built ``ehr`` data set, building it if missing)."""
+def open_context(data_dir: Path | str | None = None, *, profile: str | None = None) -> Iterator[EhrContext]:
+    """Open the EHR data set (default: the built ``ehr`` data set, building it if missing; with
+    ``profile``, the data set of that profile, e.g. ``ehr-mimic3`` for the imported MIMIC-III)."""
     if data_dir is None:
-        from kernelgym.datasets.ehr import ensure_ehr
-        from kernelgym.kernel.paths import dataset_dir
+        from kernelgym.families.ehr_data import profile_data_dir
 
-        ensure_ehr()
-        data_dir = dataset_dir("ehr")
+        data_dir = profile_data_dir(profile or "ehr")
     root = Path(data_dir)
     files = sorted(p for p in root.glob("*.parquet") if _TABLE_NAME.match(p.stem.lower()))
     if not files:

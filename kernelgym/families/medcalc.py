@@ -22,7 +22,7 @@ import random
 import re
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -30,7 +30,7 @@ from kernelgym.calculators import BY_SLUG, Calculator
 from kernelgym.grading import Grader
 from kernelgym.tasks import Category, Draft
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 # ---------------------------------------------------------------- quantities and units
@@ -206,9 +206,8 @@ class Note:
         """One of several values, each written as a sentence with a distinctive phrase."""
         values = list(options)
         value = self.rng.choices(values, weights=weights)[0]
-        if default is not None and value == default and omit and self.rng.random() < omit:
-            pass  # not mentioned: the default applies
-        else:
+        unmentioned = default is not None and value == default and self.rng.random() < omit  # the default applies
+        if not unmentioned:
             self.sentences.append(options[value].format(she=self.she, her=self.her, her_l=self.her.lower()))
         self.kwargs[kw] = value
         markers = {v: _marker(s) for v, s in options.items()}
@@ -433,7 +432,6 @@ class Spec:
     question: str
     build: Callable[[Note], str]
     """Fills the note's fields and returns the presentation phrase; may raise _Reject."""
-    extra_code: Callable[[Note], list[str]] = field(default=lambda note: [])
 
 
 class _Reject(Exception):
@@ -826,12 +824,10 @@ def _apache(n: Note) -> str:
     n.quantity("wbc_10e3_ul", "wbc", 0.8, 45)
     n.quantity("gcs", "gcs", 0, 0, value=float(n.rng.randint(5, 15)), where="neuro")
     n.statement("acute_renal_failure", "{she} has acute kidney injury.", None, 0.25)
-    chronic = n.statement("chronic_health", "{she} has a history of severe organ insufficiency (cirrhosis).",
-                          None, 0.3)
+    n.statement("chronic_health", "{she} has a history of severe organ insufficiency (cirrhosis).", None, 0.3)
     n.choice("admission", {"nonoperative": "{she} is admitted to the ICU without surgery.",
                            "emergency_postoperative": "{she} is admitted to the ICU after emergency surgery.",
                            "elective_postoperative": "{she} is admitted to the ICU after elective surgery."})
-    _ = chronic
     return "is admitted to the intensive care unit with septic shock"
 
 

@@ -386,7 +386,8 @@ class Attribution:
     row: int
     calculator_id: int
     errata: tuple[str, ...]
-    """Errata relevant to this row: putting any one of them back changes the answer."""
+    """The errata that explain this row: each one is needed to reproduce v1.0's answer (or, if the
+    answer is not reproduced, each one alone changes kernelgym's answer)."""
     reproduced: bool
     """Putting back all of the calculator's errata gives v1.0's answer."""
 
@@ -403,6 +404,10 @@ def attribute(row: mb.Row) -> Attribution:
     """Which errata explain this row's departure from v1.0."""
     correct = mb.recompute(row)
     candidates = [e.id for e in errata_for(row.calculator_id)]
-    relevant = tuple(eid for eid in candidates if not _same(row, emulate(row, {eid}), correct))
     reproduced = bool(candidates) and mb.agrees(row, emulate(row, set(candidates)))
-    return Attribution(row.row_number, row.calculator_id, relevant, reproduced)
+    needed: tuple[str, ...] = ()
+    if reproduced:
+        needed = tuple(eid for eid in candidates if not mb.agrees(row, emulate(row, set(candidates) - {eid})))
+    if not needed:
+        needed = tuple(eid for eid in candidates if not _same(row, emulate(row, {eid}), correct))
+    return Attribution(row.row_number, row.calculator_id, needed, reproduced)

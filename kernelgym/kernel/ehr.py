@@ -13,22 +13,29 @@ from typing import Any
 from kernelgym.kernel.paths import dataset_dir
 
 
-def data_path() -> Path:
-    """The folder of the EHR data set this kernel reads."""
-    path = dataset_dir("ehr")
+_HOW_TO_MAKE = {
+    "ehr": "run `kernelgym data build ehr`",
+    "mimic3": "import it with `kernelgym data import mimic3 PATH`",
+}
+
+
+def data_path(name: str = "ehr") -> Path:
+    """The folder of the EHR data set this kernel reads (``ehr``, ``mimic3``, ``ehr-predict``...)."""
+    path = dataset_dir(name)
     if not (path / "manifest.json").is_file():
+        how = _HOW_TO_MAKE.get(name, "run `kernelgym kernels install` (it prepares every profile's data)")
         raise FileNotFoundError(
-            f"the EHR data set is not built at {path}; run `kernelgym data build ehr` "
+            f"the {name} data set is not at {path}; {how} "
             "(or set KERNELGYM_HOME to where it was built)"
         )
     return path
 
 
-def load_tables() -> dict[str, Any]:
-    """Every table as a pandas DataFrame, by lower-case MIMIC name."""
+def load_tables(name: str = "ehr") -> dict[str, Any]:
+    """Every table of data set ``name`` as a pandas DataFrame, by lower-case MIMIC name."""
     import pandas as pd
 
-    root = data_path()
+    root = data_path(name)
     return {p.stem: pd.read_parquet(p) for p in sorted(root.glob("*.parquet"))}
 
 

@@ -164,7 +164,7 @@ def system_prompt(
     if feedback:
         rules.append("If a submitted answer is wrong you will be told, and may try again while cells remain.")
     sections = [
-        "You are an expert in clinical data science. You solve a task by running Python code in a "
+        "You are an expert in biomedical and clinical data science. You solve a task by running Python code in a "
         "persistent Jupyter kernel (IPython) that already holds the task's data.",
         "## The kernel\n" + describe_profile(task.profile),
     ]

@@ -176,7 +176,7 @@ def parse_tool_reply(message: Any) -> Parsed:
     return Parsed(kind="error", tool_replies=replies, thought=thought, problems=problems)
 
 
-_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+.-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S)
+_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+.-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.MULTILINE | re.DOTALL)
 _PYTHON = {"", "python", "py", "python3", "ipython", "ipython3", "py3"}
 
 

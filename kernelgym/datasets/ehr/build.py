@@ -90,6 +90,7 @@ def build_ehr(out_dir: Path | str | None = None, *, patients: int = 1000, seed: 
         if progress:
             print(f"[ehr {time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
+    say(f"building {patients:,} patients (seed {seed}) into {out}")
     try:
         writers = TableWriters(tmp, EHR_TABLES)
         try:
@@ -101,10 +102,12 @@ def build_ehr(out_dir: Path | str | None = None, *, patients: int = 1000, seed: 
             for start, stop, rows in _simulated_chunks(seed, patients, workers, say):
                 tables = chunk_tables(rows, ids, row_offsets)
                 ids.advance(rows)
+                written = []
                 for table in EHR_TABLES:
                     if table in tables:
-                        say(f"patients {start + 1:,}-{stop:,}: {table} +{tables[table].num_rows:,} rows")
                         writers.write(table, tables[table])
+                        written.append(f"{table} +{tables[table].num_rows:,}")
+                say(f"patients {start + 1:,}-{stop:,}: wrote " + ", ".join(written))
         finally:
             writers.close()
         manifest = EhrManifest(

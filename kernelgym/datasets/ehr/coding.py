@@ -166,7 +166,7 @@ def admission_row(ctx: Ctx, a: Admission) -> None:
     else:
         adm_type = "URGENT" if rng.random() < 0.04 else "EMERGENCY"
         location = pick(rng, (("EMERGENCY ROOM ADMIT", 0.75), ("TRANSFER FROM HOSP/EXTRAM", 0.18),
-                               ("CLINIC REFERRAL/PREMATURE", 0.05), ("TRANSFER FROM SKILLED NUR", 0.02)))
+                              ("CLINIC REFERRAL/PREMATURE", 0.05), ("TRANSFER FROM SKILLED NUR", 0.02)))
         if adm_type == "URGENT":
             location = "TRANSFER FROM HOSP/EXTRAM"
     ed_reg = ed_out = NULL_TIME
@@ -179,9 +179,9 @@ def admission_row(ctx: Ctx, a: Admission) -> None:
     else:
         frail = a.age > 75 or a.sev > 1.4
         disch_loc = pick(rng, (("HOME", 0.1 if frail else 0.35), ("HOME HEALTH CARE", 0.25),
-                                ("SNF", 0.35 if frail else 0.12), ("REHAB/DISTINCT PART HOSP", 0.15),
-                                ("LONG TERM CARE HOSPITAL", 0.05), ("HOSPICE-HOME", 0.02),
-                                ("HOME WITH HOME IV PROVIDR", 0.02), ("LEFT AGAINST MEDICAL ADVI", 0.01)))
+                               ("SNF", 0.35 if frail else 0.12), ("REHAB/DISTINCT PART HOSP", 0.15),
+                               ("LONG TERM CARE HOSPITAL", 0.05), ("HOSPICE-HOME", 0.02),
+                               ("HOME WITH HOME IV PROVIDR", 0.02), ("LEFT AGAINST MEDICAL ADVI", 0.01)))
     insurance = pick(rng, _INSURANCE_OLD if a.age >= 65 else _INSURANCE_YOUNG)
     ctx.out.add("admissions", (
         p.subject_id, a.adm, a.t0, disch, disch if a.dies else NULL_TIME, adm_type, location,

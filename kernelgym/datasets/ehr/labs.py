@@ -170,14 +170,11 @@ def _measure(ctx: Ctx, a: Admission, draws: dict[str, list[float]]) -> None:
             "charttime": np.repeat(minutes, m),
             "valuenum": vals.reshape(-1),
         })
-        inside = vals[times >= 0]
-        for j, itemid in enumerate(spec.itemids.tolist()):
-            prev = a.lab_values.get(itemid)
-            a.lab_values[itemid] = inside[:, j] if prev is None else np.concatenate([prev, inside[:, j]])
+        a.lab_values.update(zip(spec.itemids.tolist(), vals[times >= 0].T))  # panels share no item
         if panel in ("bmp", "lytes"):  # low K / Mg are repleted the same day
             days = (minutes - day0) // MIN_PER_DAY
             limit, found = (3.5, a.low_k_days) if panel == "bmp" else (1.7, a.low_mg_days)
-            found.update(int(d) for d, v in zip(days, vals[:, 1]) if v < limit and d >= 0)
+            found.update(np.unique(days[(vals[:, 1] < limit) & (days >= 0)]).tolist())
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order_idx = np.lexsort((merged["itemid"], merged["charttime"]))
     ctx.out.add_arrays("labevents", {k: v[order_idx] for k, v in merged.items()})

@@ -165,16 +165,16 @@ def microbiology(ctx: Ctx, a: Admission) -> None:
     def organism(source: str) -> str:
         if source == "urine":
             return pick(rng, (("ESCHERICHIA COLI", 0.5), ("KLEBSIELLA PNEUMONIAE", 0.15),
-                               ("PROTEUS MIRABILIS", 0.1), ("ENTEROCOCCUS SP.", 0.1),
-                               ("PSEUDOMONAS AERUGINOSA", 0.08), ("YEAST", 0.07)))
+                              ("PROTEUS MIRABILIS", 0.1), ("ENTEROCOCCUS SP.", 0.1),
+                              ("PSEUDOMONAS AERUGINOSA", 0.08), ("YEAST", 0.07)))
         if source == "lung":
             return pick(rng, (("STAPH AUREUS COAG +", 0.3), ("PSEUDOMONAS AERUGINOSA", 0.2),
-                               ("STREPTOCOCCUS PNEUMONIAE", 0.2), ("KLEBSIELLA PNEUMONIAE", 0.15),
-                               ("ESCHERICHIA COLI", 0.1), ("KLEBSIELLA OXYTOCA", 0.05)))
+                              ("STREPTOCOCCUS PNEUMONIAE", 0.2), ("KLEBSIELLA PNEUMONIAE", 0.15),
+                              ("ESCHERICHIA COLI", 0.1), ("KLEBSIELLA OXYTOCA", 0.05)))
         if source == "skin":
             return pick(rng, (("STAPH AUREUS COAG +", 0.8), ("STREPTOCOCCUS PNEUMONIAE", 0.2)))
         return pick(rng, (("ESCHERICHIA COLI", 0.4), ("STAPH AUREUS COAG +", 0.3),
-                           ("KLEBSIELLA PNEUMONIAE", 0.2), ("ENTEROCOCCUS SP.", 0.1)))
+                          ("KLEBSIELLA PNEUMONIAE", 0.2), ("ENTEROCOCCUS SP.", 0.1)))
 
     h = float(rng.uniform(0.1, 2.5))
     infected = a.source is not None
