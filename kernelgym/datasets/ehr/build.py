@@ -197,5 +197,14 @@ def ensure_ehr(out_dir: Path | str | None = None) -> EhrManifest:
     defaults (1,000 patients, seed 0)."""
     folder = Path(out_dir) if out_dir is not None else default_dir()
     if (folder / "manifest.json").is_file():
-        return load_manifest(folder)
+        manifest = load_manifest(folder)
+        if manifest.generator_version == GENERATOR_VERSION or manifest.name != "ehr":
+            return manifest
+        # built by an older generator: rebuild with the same size and seed so tasks match the code
+        print(
+            f"kernelgym: the EHR data set at {folder} was built by generator {manifest.generator_version}; "
+            f"rebuilding with {GENERATOR_VERSION} ({manifest.patients} patients, seed {manifest.seed})",
+            file=sys.stderr,
+        )
+        return build_ehr(folder, patients=manifest.patients, seed=manifest.seed)
     return build_ehr(folder)
