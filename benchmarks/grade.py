@@ -9,8 +9,9 @@ Both sides execute the same notebooks on the same machine, in kernels of the tas
 - ``kernelgym grade DIR --concurrency K``: one process; restores the canonical cells, executes every
   notebook with papermill (kernelgym's engine) in a fresh kernel, grades on the host;
 - baseline: ``papermill in.ipynb out.ipynb`` as a subprocess per notebook, one after the other (a
-  shell loop), with the installed ``kernelgym-<profile>`` kernelspec. ``--baseline-sample M`` runs
-  only M of them and extrapolates the total from their mean (printed as an estimate).
+  shell loop), with the installed ``kernelgym-<profile>`` kernelspec (``--baseline-env
+  KERNELGYM_FORK=0`` for an ordinary kernel launch instead of the fork server). ``--baseline-sample
+  M`` runs only M of them and extrapolates the total from their mean (printed as an estimate).
 
 Prints per-notebook medians, totals and the ratio of the totals. Uses ``$KERNELGYM_HOME`` (the data
 set is built on first use); ``--home DIR`` to use another.
@@ -77,7 +78,8 @@ def bench_papermill(notebooks: list[Path], args: argparse.Namespace, work: Path)
     times, failed = [], 0
     for nb in sample:
         t0 = time.monotonic()
-        proc = subprocess.run(["papermill", str(nb), str(out / nb.name), "--no-progress-bar"], check=False, capture_output=True, text=True)
+        proc = subprocess.run([args.papermill, str(nb), str(out / nb.name), "--no-progress-bar"], check=False,
+                              capture_output=True, text=True, env={**os.environ, **args.baseline_env})
         times.append(time.monotonic() - t0)
         failed += proc.returncode != 0
     return times, failed
@@ -91,13 +93,18 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=max(2, min(8, os.cpu_count() or 2)))
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--baseline-sample", type=int, default=0, help="run only M papermill calls and extrapolate")
+    ap.add_argument("--baseline-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="environment of the papermill calls, e.g. KERNELGYM_FORK=0 (ordinary kernel launch)")
     ap.add_argument("--home", help="KERNELGYM_HOME to use")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
+    args.baseline_env = dict(kv.split("=", 1) for kv in args.baseline_env)
     if args.home:
         os.environ["KERNELGYM_HOME"] = args.home
-    if shutil.which("papermill") is None:
-        sys.exit("papermill is not on PATH")
+    beside = Path(sys.executable).with_name("papermill")
+    args.papermill = shutil.which("papermill") or (str(beside) if beside.is_file() else None)
+    if args.papermill is None:
+        sys.exit("papermill is not installed")
     from kernelgym.profiles import ensure_kernelspecs_installed
 
     ensure_kernelspecs_installed()  # the baseline's papermill finds kernelgym-<profile> kernels
@@ -111,7 +118,8 @@ def main() -> None:
         p_each, p_failed = bench_papermill(notebooks, args, work)
         p_total = sum(p_each) if not args.baseline_sample else statistics.mean(p_each) * len(notebooks)
         estimate = f" (estimated from a sample of {len(p_each)})" if args.baseline_sample else ""
-        print(f"papermill x{len(p_each)}: median {statistics.median(p_each):.2f} s per notebook, "
+        env = " ".join(f"{k}={v}" for k, v in args.baseline_env.items())
+        print(f"papermill x{len(p_each)}{' with ' + env if env else ''}: median {statistics.median(p_each):.2f} s per notebook, "
               f"{p_total:.1f} s total{estimate}, {p_failed} exited non-zero")
         print(f"ratio (papermill total / kernelgym grade total): {p_total / g_wall:.2f}x")
         print(f"ratio of per-notebook medians (papermill call / kernelgym grade wall per notebook): "

@@ -11,7 +11,8 @@ Prints medians and ratios, all measured in this one run:
   "ready" = ``start_kernel()`` returned and a client got a ``kernel_info`` reply (plus, for (a), the
   data-loading cell finished). jupyter_client's ``wait_for_ready`` adds a fixed 0.2 s IOPub flush to
   any kernel and is therefore not used.
-- PSS per extra kernel with ``--live`` forked kernels alive (``/proc/<pid>/smaps_rollup``),
+- PSS per extra kernel with ``--live`` forked kernels alive (``/proc/<pid>/smaps_rollup`` of the fork
+  server and all its descendants, with and without the live kernels),
 - reference-agent episode throughput on the ``ehr`` suite, forked+pool versus a cold start per episode.
 """
 
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -68,7 +70,7 @@ async def cold_python3(load: str) -> float:
 
     t0 = time.perf_counter()
     km = AsyncKernelManager(kernel_name="python3")
-    await km.start_kernel()
+    await km.start_kernel(stderr=subprocess.DEVNULL)  # (its warning about TCP without encryption)
     kc = km.client()
     kc.start_channels()
     await kc.wait_for_ready(timeout=120)  # an ordinary kernel needs IOPub up before the cell
@@ -80,16 +82,34 @@ async def cold_python3(load: str) -> float:
     return dt
 
 
-async def forked(kernel_name: str) -> tuple[float, Any, Any]:
+def cpu_ms(pid: int) -> float:
+    """CPU time of a process, all its threads, from ``/proc/<pid>/task/*/schedstat`` (ns resolution)."""
+    total = 0
+    for path in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e6
+
+
+async def forked(kernel_name: str, cpu: list[tuple[float, float]] | None = None) -> tuple[float, Any, Any]:
+    """A forked kernel through ``AsyncKernelManager(kernel_name=...)``, ready; optionally records
+    (owner CPU ms, kernel CPU ms) spent on the way: with other load on the machine, the wall time
+    is mostly waiting for a CPU, the CPU time is what the start costs."""
     from jupyter_client.manager import AsyncKernelManager
 
+    c0 = cpu_ms(os.getpid())
     t0 = time.perf_counter()
     km = AsyncKernelManager(kernel_name=kernel_name)
     await km.start_kernel()
     kc = km.client()
     kc.start_channels()
     await kernel_info(kc)
-    return time.perf_counter() - t0, km, kc
+    dt = time.perf_counter() - t0
+    if cpu is not None:
+        cpu.append((cpu_ms(os.getpid()) - c0, cpu_ms(km.provisioner.pid)))
+    return dt, km, kc
 
 
 def med(xs: list[float]) -> float:
@@ -121,7 +141,8 @@ async def main() -> None:
     ehr = kernel_name("ehr")
     size_mb = sum(p.stat().st_size for p in data_path().glob("*.parquet")) / 1e6
     load = "from kernelgym.kernel.ehr import load_tables\nglobals().update(load_tables())"
-    print(f"ehr data: {size_mb:.1f} MB of Parquet at {data_path()}; {os.cpu_count()} CPUs; repeats={args.repeats}")
+    print(f"ehr data: {size_mb:.1f} MB of Parquet at {data_path()}; {os.cpu_count()} CPUs; repeats={args.repeats}; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
     # (a) cold python3 + data load
     cold = [await cold_python3(load) for _ in range(max(3, args.repeats // 2))]
@@ -129,9 +150,10 @@ async def main() -> None:
     first, km, kc = await forked(ehr)
     kc.stop_channels()
     await km.shutdown_kernel(now=True)
-    fork_times = []
+    fork_times: list[float] = []
+    fork_cpu: list[tuple[float, float]] = []
     for _ in range(args.repeats):
-        dt, km, kc = await forked(ehr)
+        dt, km, kc = await forked(ehr, fork_cpu)
         fork_times.append(dt)
         kc.stop_channels()
         await km.shutdown_kernel(now=True)
@@ -154,21 +176,24 @@ async def main() -> None:
     print("\ntime to a ready kernel with the ehr data loaded (median)")
     print(f"  (a) python3 cold start + data load     {a * 1000:8.1f} ms")
     print(f"  (b) forked, KernelManager(kernelgym-ehr){b * 1000:7.1f} ms   {a / b:6.1f}x faster than (a)   (first start incl. zygote: {first * 1000:.0f} ms)")
+    print(f"      CPU per (b) start: owner {med([o for o, _ in fork_cpu]):.1f} ms, kernel {med([k for _, k in fork_cpu]):.1f} ms"
+          f" (incl. its spare's sandbox preparation)")
     print(f"  (c) warm pool checkout                 {c * 1000:8.2f} ms   {a / c:6.0f}x faster than (a)")
 
     # PSS with N live kernels
     from kernelgym import forkserver
 
     zygote = next(z for z in forkserver._zygotes.values() if z.alive())
-    base = pss_kb(zygote.proc.pid)
+    await asyncio.sleep(1.0)  # the zygote's spare child is part of the fork server's cost
+    base = tree_pss_kb(zygote.proc.pid)
     live = []
     for _ in range(args.live):
         _, km, kc = await forked(ehr)
         live.append((km, kc))
     await asyncio.sleep(1.0)
-    total = pss_kb(zygote.proc.pid) + sum(tree_pss_kb(km.provisioner.pid) for km, _ in live)
+    total = tree_pss_kb(zygote.proc.pid)  # zygote, spare, kernels and their children
     per = (total - base) / args.live / 1024
-    print(f"\nmemory: zygote alone {base / 1024:.0f} MB PSS; with {args.live} live kernels {total / 1024:.0f} MB;"
+    print(f"\nmemory: zygote and spare {base / 1024:.0f} MB PSS; with {args.live} live kernels {total / 1024:.0f} MB;"
           f" {per:.1f} MB PSS per extra kernel")
     for km, kc in live:
         kc.stop_channels()
@@ -193,6 +218,7 @@ async def main() -> None:
               f"{dt:.1f} s, {rates[label]:.2f} episodes/s, passed {summary['total']['passed']}/{len(tasks)}")
     os.environ.pop("KERNELGYM_FORK", None)
     print(f"throughput ratio forked+pool / cold: {rates['forked+pool'] / rates['cold']:.1f}x")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,17 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Build and locate the embedded data sets.", no_args_is_help=True)
 kernels_app = typer.Typer(help="Install and list the kernelgym-<profile> kernelspecs.", no_args_is_help=True)
-tasks_app = typer.Typer(help="List and check task families.", no_args_is_help=True)
+tasks_app = typer.Typer(help="List, show, count and check task families.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(kernels_app, name="kernels")
 app.add_typer(tasks_app, name="tasks")
 import_app = typer.Typer(help="Import external benchmarks as task families.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+export_app = typer.Typer(
+    help="Export runs as training data: sft (chat messages), dpo (preference pairs), kto, verl (RL prompts).",
+    no_args_is_help=True,
+)
+app.add_typer(export_app, name="export")
 
 console = Console(stderr=True)
 out = Console()
@@ -88,11 +93,15 @@ def run(
     seed: Annotated[Optional[int], typer.Option(help="Sampling seed sent to the model.", rich_help_panel="LLM agent")] = None,
     protocol: Annotated[str, typer.Option(
         help="tools (run_cell/submit_answer tool calls) | text (```python blocks, submit() in code) | "
-             "auto (tools when the model supports tool calling).", rich_help_panel="LLM agent")] = "auto",
+             "auto (tools when the model supports tool calling) | medagentgym (MedAgentGym's request_info, "
+             "validate_code, debug, terminal as tools; docs/medagentgym.md).", rich_help_panel="LLM agent")] = "auto",
     feedback: Annotated[bool, typer.Option(
         "--feedback", help="Tell the agent when a submitted answer is wrong; it may try again while turns remain.")] = False,
     max_concurrent_requests: Annotated[int, typer.Option(
         min=1, help="Model requests in flight at once, shared by all episodes.", rich_help_panel="LLM agent")] = 8,
+    dataset: Annotated[Optional[str], typer.Option(
+        help="Run the suite's families on another data set, e.g. mimic3 (imported with `kernelgym data import "
+             "mimic3 PATH`): the <family>-<dataset> variants, in the kernelgym-<profile>-<dataset> kernels.")] = None,
 ) -> None:
     """Run episodes in parallel; write results.jsonl, summary.json and episode notebooks."""
     from kernelgym.llm.errors import FatalModelError
@@ -111,8 +120,8 @@ def run(
     if per_category is None and limit is None and suite == "ehr" and agent == "reference":
         per_category = 2  # the small default suite
     options: dict[str, object] = {}
-    if protocol not in ("auto", "tools", "text"):
-        raise _fail(f"--protocol must be tools, text or auto, not {protocol!r}")
+    if protocol not in ("auto", "tools", "text", "medagentgym"):
+        raise _fail(f"--protocol must be tools, text, auto or medagentgym, not {protocol!r}")
     if model:
         if agent == "reference":
             agent = "llm"
@@ -134,7 +143,8 @@ def run(
         factory()  # fail now, once, rather than once per episode
 
         with console.status("preparing tasks (the first use builds the data set)..."):
-            chosen = select(suite, split=split_sel, limit=limit, per_category=per_category, categories=category)  # type: ignore[arg-type]
+            chosen = select(suite, split=split_sel, limit=limit, per_category=per_category, categories=category,  # type: ignore[arg-type]
+                            dataset=dataset)
     except TaskSpecError as err:
         raise _fail(str(err)) from None
     except (AgentLoadError, KeyError, FileNotFoundError, TypeError, ValueError) as err:
@@ -148,7 +158,8 @@ def run(
     except Exception as exc:  # only needed for JupyterLab / papermill, not for the run itself
         console.print(f"[yellow]could not install the kernelspecs ({exc}); run `kernelgym kernels install --user`[/yellow]")
     who = model.replace("/", "_") if model else agent
-    target = out_dir or Path("runs") / f"{suite.replace(',', '+')}-{who.replace(':', '.')}-{split or 'all'}"
+    suite_label = suite.replace(',', '+') + (f"@{dataset}" if dataset else "")
+    target = out_dir or Path("runs") / f"{suite_label}-{who.replace(':', '.')}-{split or 'all'}"
     console.print(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}")
     episode = EpisodeConfig(
         max_turns=max_turns, time_budget=time_budget, limits=SessionLimits(cell_timeout=cell_timeout),
@@ -159,7 +170,7 @@ def run(
             chosen, factory, target,
             RunOptions(
                 concurrency=concurrency, rollouts=rollouts, episode=episode, progress=progress,
-                meta={"suite": suite, "agent": agent, "agent_options": options, "split": split,
+                meta={"suite": suite, "dataset": dataset, "agent": agent, "agent_options": options, "split": split,
                       "model": model, "feedback": feedback},
             ),
         )
@@ -186,13 +197,38 @@ def data_build(
 
 
 @data_app.command("path")
-def data_path(name: Annotated[str, typer.Argument(help="Data set name: ehr")] = "ehr") -> None:
+def data_path(name: Annotated[str, typer.Argument(help="Data set name: ehr, mimic3, ehr-predict, ...")] = "ehr") -> None:
     """Print the folder of a data set."""
     from kernelgym.kernel.paths import dataset_dir
+    from kernelgym.profiles import DATASET_BUILDERS
 
-    if name != "ehr":
-        raise _fail(f"unknown data set {name!r}; known: ehr")
+    if name not in DATASET_BUILDERS:
+        raise _fail(f"unknown data set {name!r}; known: {', '.join(sorted(DATASET_BUILDERS))}")
     out.print(str(dataset_dir(name)), highlight=False, soft_wrap=True)
+
+
+data_import_app = typer.Typer(help="Import real data sets into kernelgym's layout.", no_args_is_help=True)
+data_app.add_typer(data_import_app, name="import")
+
+
+@data_import_app.command("mimic3")
+def data_import_mimic3(
+    path: Annotated[Path, typer.Argument(help="Folder of the MIMIC-III CSV files (PhysioNet layout: ADMISSIONS.csv.gz, ...).")],
+    all_tables: Annotated[bool, typer.Option("--all-tables", help="Also import the tables the ehr profile does not "
+                                             "use (CPTEVENTS, INPUTEVENTS_CV, NOTEEVENTS, ...).")] = False,
+) -> None:
+    """Import MIMIC-III (the demo or the full v1.4 release) as the `mimic3` data set.
+
+    Then run any EHR family on it with `kernelgym run --dataset mimic3` (kernels kernelgym-ehr-mimic3
+    and kernelgym-ehr-predict-mimic3).
+    """
+    from kernelgym.importers.mimic3 import import_mimic3
+
+    try:
+        manifest = import_mimic3(path, all_tables=all_tables, progress=True)
+    except FileNotFoundError as err:
+        raise _fail(str(err)) from None
+    out.print(json.dumps(manifest.model_dump(), indent=2, default=str))
 
 
 @kernels_app.command("install")
@@ -208,7 +244,10 @@ def kernels_install(
     for name, path in install_kernelspecs(user=user):
         out.print(f"installed {name} -> {path}", highlight=False)
     for profile in profiles():
-        ensure_profile_data(profile)
+        try:
+            ensure_profile_data(profile)
+        except FileNotFoundError as err:  # imported data sets (mimic3) are not built here
+            console.print(f"[yellow]{profile}: {err}[/yellow]", highlight=False, soft_wrap=True)
 
 
 @kernels_app.command("list")
@@ -234,6 +273,57 @@ def tasks_list(specs: SpecsOpt = None) -> None:
         raise _fail(str(err)) from None
     for name, spec in sorted(fams.items()):
         out.print(f"{name}\tprofile={spec.profile}\t{spec.description}", highlight=False)
+
+
+@tasks_app.command("show")
+def tasks_show(
+    task_id: Annotated[str, typer.Argument(help="Task id, e.g. ehr_qa/vital_mean/00003.")],
+    public: Annotated[bool, typer.Option("--public", help="Only what the agent sees (no ground truth, no reference).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The instance as JSON.")] = False,
+    specs: SpecsOpt = None,
+) -> None:
+    """Show one task instance: prompt, inputs, grading rule, ground truth and reference solution."""
+    from kernelgym.task_stats import show_instance
+    from kernelgym.tasks import TaskSpecError
+
+    _use_specs(specs)
+    try:
+        inst, text = show_instance(task_id, public=public)
+    except TaskSpecError as err:
+        raise _fail(str(err)) from None
+    except (KeyError, FileNotFoundError) as err:
+        raise _fail(str(err).strip('"')) from None
+    if as_json:
+        data = inst.public().model_dump() if public else inst.model_dump()
+        out.print_json(json.dumps(data, default=str))
+    else:
+        out.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+@tasks_app.command("stats")
+def tasks_stats(
+    suite: Annotated[str, typer.Option(help="Family name, comma-separated names, or 'all'.")] = "all",
+    dataset: Annotated[Optional[str], typer.Option(help="Count the <family>-<dataset> variants, e.g. mimic3.")] = None,
+    categories: Annotated[bool, typer.Option("--categories", help="One row per category.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (families, categories, counts per split).")] = False,
+    specs: SpecsOpt = None,
+) -> None:
+    """Count task instances per family (and category) and split; generates them on first use."""
+    from kernelgym.task_stats import stats_table, task_stats
+    from kernelgym.tasks import TaskSpecError
+
+    _use_specs(specs)
+    try:
+        with console.status("counting task instances (the first use generates them)..."):
+            stats = task_stats(suite, dataset)
+    except TaskSpecError as err:
+        raise _fail(str(err)) from None
+    except (KeyError, FileNotFoundError) as err:
+        raise _fail(str(err).strip('"')) from None
+    if as_json:
+        out.print_json(json.dumps(stats))
+    else:
+        out.print(stats_table(stats, by_category=categories))
 
 
 @tasks_app.command("check")
@@ -281,7 +371,7 @@ def report(
 def grade_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Notebooks, or folders searched for *.ipynb.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for graded notebooks and grades.jsonl.")] = Path("graded"),
-    concurrency: Annotated[int, typer.Option(min=1, help="Notebooks executing at once.")] = max(1, min(8, os.cpu_count() or 1)),
+    concurrency: Annotated[int, typer.Option(min=1, help="Notebooks executing at once (default: 2 per CPU, at most 8).")] = min(8, 2 * (os.cpu_count() or 1)),
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds per notebook; then its kernel is killed.")] = 600.0,
     cell_timeout: Annotated[Optional[float], typer.Option(help="Seconds before a cell is interrupted (default: --timeout).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
@@ -352,3 +442,150 @@ def import_medcalc_bench(
     except (FileNotFoundError, ValueError, KeyError) as err:
         raise _fail(str(err)) from None
     out.print(message, highlight=False, soft_wrap=True)
+
+
+@import_app.command("medagentgym")
+def import_medagentgym(
+    data_dir: Annotated[Path, typer.Argument(help="MedAgentGym's data folder (medcalcbench/, npowerai/, biocoder/, ...).")],
+    only: Annotated[Optional[str], typer.Option(help="Only these data sets, comma-separated (e.g. medcalcbench,npowerai).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the spec YAMLs, JSONLs and the import report.")] = Path("medagentgym"),
+) -> None:
+    """Turn MedAgentGym's task files into task families with correct graders (`kernelgym run --specs DIR`).
+
+    Records that cannot be graded soundly are left out and listed with their reasons in
+    DIR/medagentgym-import.json. EHR data sets are checked against `kernelgym data import mimic3`.
+    """
+    from kernelgym.importers.medagentgym import import_command
+
+    try:
+        message = import_command(data_dir, out_dir, only)
+    except (FileNotFoundError, ValueError) as err:
+        raise _fail(str(err)) from None
+    out.print(message, highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------- export (training data)
+
+RunDirsArg = Annotated[list[Path], typer.Argument(help="Run folders written by `kernelgym run`.")]
+OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Output file (.jsonl or .parquet).")]
+FormatOpt = Annotated[Optional[str], typer.Option("--format", help="jsonl | parquet (default: from the file suffix).")]
+ProtocolOpt = Annotated[str, typer.Option(
+    help="How to write the actions of agents that are not LLM agents (reference, replay, yours): tools "
+         "(run_cell/submit_answer tool calls) | text (```python blocks). LLM episodes keep their own.")]
+KeepErrorsOpt = Annotated[bool, typer.Option(
+    "--keep-format-errors", help="Keep the model's unusable replies (malformed tool calls, no code block) and "
+                                 "the errors they drew, exactly as the model saw them.")]
+ObsCharsOpt = Annotated[Optional[int], typer.Option(
+    min=100, help="The output limit the system prompt states: the LLM agent's -O max_observation_chars "
+                  "if the runs set it (default 4000).")]
+
+
+def _export(kind: str, run_dirs: list[Path], output: Path, fmt: Optional[str], specs: Optional[list[Path]], **opts: object) -> None:
+    from kernelgym.export import ExportError, export
+
+    _use_specs(specs)
+    if fmt not in (None, "jsonl", "parquet"):
+        raise _fail(f"--format must be jsonl or parquet, not {fmt!r}")
+    missing = [str(p) for p in run_dirs if not p.exists()]
+    if missing:
+        raise _fail(f"not found: {', '.join(missing)}")
+    try:
+        report = export(kind, run_dirs, output, fmt=fmt, **opts)  # type: ignore[arg-type]
+    except ExportError as err:
+        raise _fail(str(err)) from None
+    out.print(report.summary(), highlight=False, soft_wrap=True)
+    if report.rows == 0:
+        console.print("[red]error:[/red] no rows were written (see the reasons above)", highlight=False)
+        raise typer.Exit(1)
+
+
+@export_app.command("sft")
+def export_sft(
+    run_dirs: RunDirsArg,
+    output: OutputOpt,
+    fmt: FormatOpt = None,
+    include_failed: Annotated[bool, typer.Option("--include-failed", help="Also export failed episodes.")] = False,
+    protocol: ProtocolOpt = "tools",
+    keep_format_errors: KeepErrorsOpt = False,
+    max_observation_chars: ObsCharsOpt = None,
+    specs: SpecsOpt = None,
+) -> None:
+    """One conversation per passed episode: {"messages": [...], "tools": [...]} (TRL SFTTrainer, chat templates)."""
+    _export("sft", run_dirs, output, fmt, specs, include_failed=include_failed, protocol=protocol,
+            keep_format_errors=keep_format_errors, max_observation_chars=max_observation_chars)
+
+
+@export_app.command("dpo")
+def export_dpo(
+    run_dirs: RunDirsArg,
+    output: OutputOpt,
+    fmt: FormatOpt = None,
+    pairing: Annotated[str, typer.Option(
+        help="all: every (passed, failed) pair of a task | unique: each episode in at most one pair.")] = "all",
+    max_pairs_per_task: Annotated[Optional[int], typer.Option(min=1, help="At most N pairs per task.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the pair shuffle (which pairs a cap keeps).")] = 0,
+    protocol: ProtocolOpt = "tools",
+    keep_format_errors: KeepErrorsOpt = False,
+    max_observation_chars: ObsCharsOpt = None,
+    specs: SpecsOpt = None,
+) -> None:
+    """Preference pairs {"prompt", "chosen", "rejected"} from passed and failed episodes of the same task (TRL DPOTrainer)."""
+    _export("dpo", run_dirs, output, fmt, specs, pairing=pairing, max_pairs_per_task=max_pairs_per_task, seed=seed,
+            protocol=protocol, keep_format_errors=keep_format_errors, max_observation_chars=max_observation_chars)
+
+
+@export_app.command("kto")
+def export_kto(
+    run_dirs: RunDirsArg,
+    output: OutputOpt,
+    fmt: FormatOpt = None,
+    protocol: ProtocolOpt = "tools",
+    keep_format_errors: KeepErrorsOpt = False,
+    max_observation_chars: ObsCharsOpt = None,
+    specs: SpecsOpt = None,
+) -> None:
+    """Unpaired preferences {"prompt", "completion", "label"}: label = the episode passed (TRL KTOTrainer)."""
+    _export("kto", run_dirs, output, fmt, specs, protocol=protocol, keep_format_errors=keep_format_errors,
+            max_observation_chars=max_observation_chars)
+
+
+@export_app.command("verl")
+def export_verl(
+    output: OutputOpt,
+    run_dirs: Annotated[Optional[list[Path]], typer.Argument(help="Run folders: export the tasks they ran.")] = None,
+    suite: Annotated[Optional[str], typer.Option(help="Also export the tasks of this suite (family names or 'all').")] = None,
+    split: Annotated[Optional[str], typer.Option(help="With --suite: train | test | all.")] = "train",
+    category: Annotated[Optional[list[str]], typer.Option(help="With --suite: only these categories; repeatable.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="With --suite: at most N tasks.")] = None,
+    fmt: FormatOpt = None,
+    protocol: Annotated[str, typer.Option(help="The system prompt's protocol: tools | text.")] = "tools",
+    max_turns: Annotated[int, typer.Option(min=1, help="Turn limit told in the system prompt.")] = 15,
+    max_observation_chars: Annotated[int, typer.Option(min=100)] = 4000,
+    specs: SpecsOpt = None,
+) -> None:
+    """verl RL data: Parquet rows with data_source, prompt, ability, reward_model, extra_info.
+
+    Score them with kernelgym.rewards.compute_score (verl custom_reward_function).
+    """
+    from kernelgym.tasks import TaskSpecError, select
+
+    _use_specs(specs)
+    if not run_dirs and not suite:
+        raise _fail("give run folders, or --suite (e.g. --suite ehr --split train)")
+    if protocol not in ("tools", "text"):
+        raise _fail(f"--protocol must be tools or text, not {protocol!r}")
+    instances = []
+    if suite:
+        if split not in (None, "train", "test", "all"):
+            raise _fail(f"--split must be train, test or all, not {split!r}")
+        try:
+            instances = select(suite, split=None if split in (None, "all") else split, categories=category,  # type: ignore[arg-type]
+                               limit=limit)
+        except TaskSpecError as err:
+            raise _fail(str(err)) from None
+        except KeyError as err:
+            raise _fail(str(err).strip('"')) from None
+    if fmt is None and output.suffix not in (".jsonl", ".json"):
+        fmt = "parquet"
+    _export("verl", list(run_dirs or []), output, fmt, None, instances=instances, protocol=protocol,
+            max_turns=max_turns, max_observation_chars=max_observation_chars)

@@ -187,6 +187,12 @@ def _answer_passes(inst: Instance, answer: Any) -> bool:
         return False
 
 
+def wrong_answer_feedback(left: int) -> str:
+    """What an agent is told (with ``EpisodeConfig.feedback``) after a wrong answer, ``left`` turns before the end."""
+    return (f"[kernelgym feedback: the submitted answer is not correct. You may try again: "
+            f"{left} turn{'s' if left != 1 else ''} left.]")
+
+
 def agent_label(agent: Any) -> tuple[str, str | None, dict[str, Any]]:
     name = getattr(agent, "name", None) or type(agent).__name__
     return str(name), getattr(agent, "model", None), dict(getattr(agent, "sampling", {}) or {})
@@ -280,9 +286,7 @@ async def run_episode(
                     stop = "answered"
                     break
                 wrong_answers += 1
-                left = cfg.max_turns - turns
-                feedback = (f"[kernelgym feedback: the submitted answer is not correct. You may try again: "
-                            f"{left} turn{'s' if left != 1 else ''} left.]")
+                feedback = wrong_answer_feedback(cfg.max_turns - turns)
             obs = Observation(
                 task=inst.public(), prompt=inst.prompt, turn=turns, max_turns=cfg.max_turns,
                 output=render_outputs(outcome, cfg.max_observation_chars, limits.cell_timeout),
@@ -335,6 +339,7 @@ async def run_episode(
                 "rollout": rollout, "start_time": started, "end_time": _now(), "turns": turns,
                 "stop_reason": stop, "duration_s": result.duration_s, "usage": usage, "error": error,
                 "max_turns": cfg.max_turns, "cell_timeout_s": limits.cell_timeout,
+                "max_observation_chars": cfg.max_observation_chars,
                 **({"feedback": True, "wrong_answers": wrong_answers} if cfg.feedback else {}),
             },
             "result": {

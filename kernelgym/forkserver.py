@@ -2,24 +2,31 @@
 
 The zygote (``python -m kernelgym.forkserver``) imports the profile's libraries and the modules
 ipykernel otherwise imports lazily at start, runs the profile's preload once (DataFrames in memory),
-calls ``gc.freeze()`` and then waits on a Unix socket. It never starts a thread, an event loop or a
-ZMQ context: each request forks a child that
+builds the kernel application (configuration, ``IPythonKernel`` and its ``InteractiveShell``: see
+:func:`prebuild_kernel_app`), calls ``gc.freeze()`` and then waits on a Unix socket. It never starts
+a thread, an event loop or a ZMQ context. Each kernel is a forked child that
 
 - becomes PID 1 of its own PID namespace where allowed (its descendants die with it),
 - enters its sandbox (:mod:`kernelgym.sandbox`): session, mount/network namespaces, limits, uid,
   ``PR_SET_PDEATHSIG``,
-- builds an ``IPKernelApp`` whose user namespace is the preloaded one and binds its own sockets
-  (IPC paths in a folder of its own, so concurrent kernels never collide),
+- binds its own sockets (IPC paths in a folder of its own, so concurrent kernels never collide),
+  starts ipykernel's threads and wires them into the prebuilt kernel (:func:`finish_kernel_app`),
 
 and the zygote answers the requester with the child's pid. The requester (the provisioner, see
 :func:`request_kernel`) reports the kernel ready only when it answers ``kernel_info``.
+
+Off the critical path: when idle, the zygote forks a *spare* child that prepares the part of the
+sandbox every kernel shares (namespaces, its root with the read-only binds) and waits; the next
+request with the same sandbox plan is handed to it, so a request costs neither the ``fork()`` of a
+large process (page tables: 5-20 ms) nor the mounts.
 
 Host side and zygote never share task data: this module imports nothing of kernelgym's host side.
 
 Protocol, one Unix stream connection per kernel: the client sends one length-prefixed JSON request
 (with its stdout/stderr file descriptors attached), the zygote answers ``{"pid": N}`` (or
 ``{"error": ...}``), and later ``{"exit": status}`` when the kernel exits. Closing the connection
-kills the kernel; the zygote exits (killing its kernels) when its owner's lifeline pipe closes.
+kills the kernel; the zygote exits (killing its kernels and its spare) when its owner's lifeline
+pipe closes.
 """
 
 from __future__ import annotations
@@ -139,6 +146,9 @@ class Zygote:
         self.spare_plan: dict[str, Any] | None = None  # static part of the last request's sandbox plan
         self.want_spare = False  # set by a request, cleared when a spare cannot be made
         self.spares_used = 0
+        from kernelgym.sandbox import UID_BASE
+
+        self.uid_base = UID_BASE + ((os.getpid() % 2048) << 10)  # kernel n runs as uid_base + n % 1024
 
     def prepare(self) -> None:
         """Import everything and load the profile's data; then freeze the heap for copy-on-write."""
@@ -149,6 +159,9 @@ class Zygote:
                 pass
         ns = self.ns
         ns["__name__"] = "__main__"
+        # as in a kernel started the ordinary way, where IPKernelApp.initialize sets it before the
+        # preload runs: matplotlib reads it once, at import
+        os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
         for path in self.preloads:
             with open(path) as fh:
                 code = compile(fh.read(), path, "exec")
@@ -236,6 +249,7 @@ class Zygote:
         if op == "ping":
             _send(conn, {"pid": os.getpid(), "pid_namespace": self.pidns_fd is not None, "prebuilt": self.app is not None,
                          "spare": self.spare.pid if self.spare else None, "spares_used": self.spares_used,
+                         "requests": self.counter, "uid_base": self.uid_base,
                          "kernels": sorted(self.kernels), "names": sorted(k for k in self.ns if not k.startswith("_"))})
             conn.close()
             for fd in fds:
@@ -246,25 +260,27 @@ class Zygote:
             conn.close()
             return
         self.counter += 1
-        from kernelgym.sandbox import UID_BASE, static_part
+        from kernelgym.sandbox import static_part
 
-        uid = UID_BASE + ((os.getpid() % 2048) << 10) + (self.counter % 1024)
+        uid = self.uid_base + (self.counter % 1024)
         plan = static_part(req.get("sandbox"))
         spare = self.take_spare(plan)
         self.spare_plan, self.want_spare = plan, True  # the next spare is prepared for requests like this one
-        try:
-            if spare is not None:
-                pid = spare.pid
+        pid = 0
+        if spare is not None:
+            try:
                 _send(spare.chan, {"req": req, "uid": uid}, fds)
-                spare.chan.close()
+                pid = spare.pid
                 self.spares_used += 1
-            else:
+            except OSError:  # it died meanwhile: fork one for this request
+                self.kill(spare.pid)
+            spare.chan.close()
+        try:
+            if not pid:
                 pid = self.fork()
                 if pid == 0:
                     self.child(req, fds, uid, None, None)  # never returns
         except OSError as exc:
-            if spare is not None:
-                self.kill(spare.pid)
             _send(conn, {"error": f"fork failed: {exc}"})
             conn.close()
             for fd in fds:
@@ -395,6 +411,10 @@ class Zygote:
             lifeline = self.lifeline
             keep = {0, 1, 2} | ({lifeline} if lifeline is not None else set()) | ({chan.fileno()} if chan else set())
             self.sel.close()
+            # the zygote's sockets: forget their fds (closed below) so that no garbage collection
+            # in the kernel closes an fd number that has been reused by then
+            for sock in [self.listener, *self.kernels.values()]:
+                sock.detach()
             lo = 3
             for fd in sorted(keep | {65536}):
                 if fd >= lo:
@@ -472,7 +492,19 @@ class Zygote:
             os.close(fd)
 
     def start_kernel(self, req: dict[str, Any], fast: bool) -> None:
-        conn_file = os.path.join(tempfile.gettempdir(), f"kernel-{os.getpid()}.json")
+        # next to the kernel's IPC sockets: its own folder (every kernel is PID 1 of its namespace,
+        # and without a private /tmp a name like kernel-<pid>.json would be shared)
+        ci = req["connection_info"]
+        conn_file = os.path.join(os.path.dirname(ci["ip"]), "kernel.json") if ci.get("transport") == "ipc" else ""
+        try:  # a restarted kernel's predecessor (another uid) left its own there
+            if conn_file:
+                os.unlink(conn_file)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            conn_file = ""
+        if not conn_file or not os.access(os.path.dirname(conn_file), os.W_OK):
+            conn_file = os.path.join(tempfile.mkdtemp(prefix="kernelgym-kernel-"), "kernel.json")
         with open(conn_file, "w") as fh:
             json.dump(req["connection_info"], fh)
         gc.enable()
@@ -553,6 +585,16 @@ def prebuild_kernel_app(ns: dict[str, Any], ipython_dir: str) -> Any:
         kernel.shell.user_ns_hidden.update({k: ns[k] for k in list(ns) if not k.startswith("_")})
         app.init_shell()
         app.init_extensions()
+        # InteractiveShellApp.init_code: unless it runs code of its own (exec_lines...), what it does
+        # is the same for every kernel, except $PYTHONSTARTUP, which a child runs if it has one
+        if not (app.exec_lines or app.exec_files or app.code_to_run or app.module_to_run or app.file_to_run):
+            startup = os.environ.pop("PYTHONSTARTUP", None)
+            try:
+                app.init_code()
+            finally:
+                if startup is not None:
+                    os.environ["PYTHONSTARTUP"] = startup
+            app.kernelgym_code_done = True
         # traitlets sends every record to its handlers, which drop those below log_level: drop
         # them before they are built (ipykernel logs a dozen debug lines while it binds sockets)
         level = min((h.level for h in app.log.handlers), default=logging.NOTSET)
@@ -635,10 +677,18 @@ def finish_kernel_app(app: Any, conn_file: str) -> Any:
     shell.home_dir = os.path.expanduser("~")
     shell.init_environment()
     shell.history_manager.reset(new_session=True)
-    # the rest of IPKernelApp.initialize (init_shell and init_extensions ran in the zygote)
+    # the rest of IPKernelApp.initialize (init_shell and init_extensions ran in the zygote, and
+    # init_code too unless it runs configured code)
     app.init_path()
     app.init_gui_pylab()
-    app.init_code()
+    if not getattr(app, "kernelgym_code_done", False):
+        app.init_code()
+    elif os.environ.get("PYTHONSTARTUP"):
+        app._run_startup_files()
+        if app.hide_initial_ns:  # as init_code does after the startup files
+            shell.user_ns_hidden.update(shell.user_ns)
+        sys.stdout.flush()
+        sys.stderr.flush()
     return app
 
 
@@ -738,9 +788,21 @@ _zlock = threading.Lock()
 
 
 def get_zygote(preloads: list[str], env: dict[str, str]) -> ZygoteHandle:
-    """This process's fork server for a profile's preload files and data location (started on first use)."""
+    """This process's fork server for a profile's preload files and data location (started on first use).
+
+    Preloads are keyed by content, not path: an installed copy of a kernelspec (papermill, JupyterLab)
+    and kernelgym's own profile folder share one zygote.
+    """
+    import hashlib
+
     keys = ("KERNELGYM_HOME", "PYTHONPATH", "PATH")
-    key = (os.getpid(), tuple(preloads), *(env.get(k) for k in keys))
+    digests = []
+    for path in preloads:
+        try:
+            digests.append(hashlib.sha256(Path(path).read_bytes()).hexdigest())
+        except OSError:
+            digests.append(path)
+    key = (os.getpid(), tuple(digests), *(env.get(k) for k in keys))
     with _zlock:
         z = _zygotes.get(key)
         if z is None or not z.alive():
@@ -848,8 +910,9 @@ async def request_kernel(
 async def wait_for_kernel_info(connection_info: dict[str, Any], kernel: ForkedKernel, timeout: float) -> dict[str, Any]:
     """Send ``kernel_info_request`` and wait until the kernel answers; its reply content.
 
-    The request is queued by ZMQ until the kernel has bound its shell socket, and the reply wakes
-    this coroutine at once (an asyncio socket: no polling interval on the critical path).
+    With IPC transport the probe connects once the kernel's shell socket file exists (a ZMQ socket
+    connected earlier retries every few ms in its I/O thread: CPU taken from the starting kernel);
+    the reply wakes this coroutine at once (an asyncio socket: no polling interval).
     """
     import zmq
     import zmq.asyncio
@@ -858,14 +921,24 @@ async def wait_for_kernel_info(connection_info: dict[str, Any], kernel: ForkedKe
     ci = connection_info
     key = ci["key"].encode() if isinstance(ci["key"], str) else ci["key"]
     session = Session(key=key, signature_scheme=ci.get("signature_scheme", "hmac-sha256"))
-    sock = zmq.asyncio.Socket(_probe_context(), zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.RECONNECT_IVL, 2)
-    sock.setsockopt(zmq.IDENTITY, session.bsession)
-    url = f"ipc://{ci['ip']}-{ci['shell_port']}" if ci["transport"] == "ipc" else f"tcp://{ci['ip']}:{ci['shell_port']}"
-    sock.connect(url)
     start = time.monotonic()
     deadline = start + timeout
+    if ci["transport"] == "ipc":
+        path = f"{ci['ip']}-{ci['shell_port']}"
+        url = f"ipc://{path}"
+        while not os.path.exists(path):
+            if kernel.poll() is not None:
+                raise ZygoteError(f"the forked kernel exited with {kernel.returncode} before it was ready")
+            if time.monotonic() > deadline:
+                raise ZygoteError(f"the forked kernel did not bind its sockets within {timeout:g} s")
+            await asyncio.sleep(0.002)
+    else:
+        url = f"tcp://{ci['ip']}:{ci['shell_port']}"
+    sock = zmq.asyncio.Socket(_probe_context(), zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RECONNECT_IVL, 10)
+    sock.setsockopt(zmq.IDENTITY, session.bsession)
+    sock.connect(url)
     sent = -1.0
     try:
         while True:

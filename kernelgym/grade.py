@@ -57,6 +57,8 @@ GRADES = "grades.jsonl"
 INJECTED_PARAMETERS = "injected-parameters"
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
 VERDICT_MIME = "application/vnd.kernelgym.verdict+json"
+NO_VERIFIER_STOPS = ("kernel_died", "timeout_killed", "kernel_start_failed")
+"""Episodes that end this way had no kernel left to run a verifier in: none was recorded."""
 
 
 class GradeError(ValueError):
@@ -431,7 +433,8 @@ def prepare(nb: NotebookNode) -> Prepared:
         setup_cell = nbformat.v4.new_code_cell(nbk.setup_source(inst))
         setup_cell.metadata["tags"] = [nbk.TAG_SETUP]
         cells.insert(params_at + 1, setup_cell)
-    if verifiers == 0 and (strict or kind == starter.KIND):
+    stop = (meta.get("episode") or {}).get("stop_reason")
+    if verifiers == 0 and (strict or kind == starter.KIND) and stop not in NO_VERIFIER_STOPS:
         reasons.append("the verifier cell is missing")
     if strict:
         recorded_turns = ((meta.get("episode") or {}).get("turns"))

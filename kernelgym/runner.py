@@ -16,7 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from nbformat import NotebookNode
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -44,6 +46,32 @@ class RunOptions:
     """Recorded in summary.json (suite, agent, options...)."""
     pool_size: int | None = None
     """Warm kernels kept ready per profile (default: ``concurrency``; 0 starts each kernel on demand)."""
+    executor: EpisodeExecutor | None = None
+    """Where episodes run: None runs them in this process; e.g. :class:`kernelgym.ray_backend.RayExecutor`
+    runs them on a Ray cluster. The driver writes results, notebooks and the summary the same way."""
+
+
+Record = Callable[[Instance, int, "EpisodeResult | None", "NotebookNode | None", "str | None"], None]
+"""``record(instance, rollout, result, notebook, crash)``: the run's bookkeeping for one finished
+episode (``crash``: why an episode produced no result; then ``result`` and ``notebook`` are None)."""
+
+
+class EpisodeExecutor(Protocol):
+    """Runs a run's episodes somewhere else (see :attr:`RunOptions.executor`).
+
+    ``execute`` runs every ``(instance, rollout)`` of ``todo`` once and calls ``record`` exactly once
+    per item, in the driver's event loop; ``status(text)`` shows ``text`` next to the progress bar.
+    It may raise :class:`~kernelgym.llm.errors.FatalModelError` to stop the run.
+    """
+
+    async def execute(
+        self, todo: list[tuple[Instance, int]], agent_factory: Callable[[], Agent], config: EpisodeConfig,
+        record: Record, status: Callable[[str], None],
+    ) -> None: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What summary.json records about the backend (``run.backend``)."""
+        ...
 
 
 def read_results(out_dir: Path) -> tuple[list[EpisodeResult], int]:
@@ -153,41 +181,60 @@ async def run_async(
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("passed {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("{task.fields[hosts]}"),
         console=console, disable=not opts.progress, transient=False,
     )
+    bar: Any = None
 
-    async def one(inst: Instance, rollout: int, bar: Any) -> None:
+    def record(inst: Instance, rollout: int, result: EpisodeResult | None, nb: NotebookNode | None,
+               crash: str | None = None) -> None:
         nonlocal passed
         try:
-            result, nb = await run_episode(inst, agent_factory(), config=opts.episode, rollout=rollout)
+            if result is None or nb is None:
+                raise RuntimeError(crash or "no result")
             path = notebook_path(out_dir, inst.id, rollout)
             nbk.write(nb, path)
             result.notebook = str(path.relative_to(out_dir))
-        except FatalModelError:  # bad credentials, unknown model...: no episode can succeed, stop the run
-            raise
         except Exception as exc:  # a broken episode is recorded, the run goes on
+            why = crash if result is None and crash else f"{type(exc).__name__}: {exc}"
             result = EpisodeResult(
                 task_id=inst.id, family=inst.family, category=inst.category, split=inst.split,
                 rollout=rollout, agent="?", passed=False, score=0.0, expected=inst.ground_truth,
                 turns=0, stop_reason="agent_error", duration_s=0.0,
-                error=f"episode crashed: {type(exc).__name__}: {exc}", started_at="",
+                error=f"episode crashed: {why}", started_at="",
             )
         results_file.append(result)
         new.append(result)
         passed += result.passed
         progress.update(bar, advance=1, passed=passed)
 
+    async def one(inst: Instance, rollout: int) -> None:
+        try:
+            result, nb = await run_episode(inst, agent_factory(), config=opts.episode, rollout=rollout)
+        except FatalModelError:  # bad credentials, unknown model...: no episode can succeed, stop the run
+            raise
+        except Exception as exc:
+            record(inst, rollout, None, None, f"{type(exc).__name__}: {exc}")
+        else:
+            record(inst, rollout, result, nb)
+
     try:
         with progress:
-            bar = progress.add_task("episodes", total=len(todo), passed=0)
+            bar = progress.add_task("episodes", total=len(todo), passed=0, hosts="")
             pending = iter(todo)  # workers share one iterator: memory stays flat for huge runs
 
             async def worker() -> None:
                 for inst, k in pending:
-                    await one(inst, k, bar)
+                    await one(inst, k)
 
             pool_size = opts.concurrency if opts.pool_size is None else opts.pool_size
-            if pool_size > 0 and todo:
+            if opts.executor is not None:
+                if todo:
+                    await opts.executor.execute(
+                        todo, agent_factory, opts.episode, record,
+                        lambda text: progress.update(bar, hosts=text),
+                    )
+            elif pool_size > 0 and todo:
                 from kernelgym.pool import KernelPools
 
                 async with KernelPools(pool_size, profiles=sorted({inst.profile for inst, _ in todo})):
@@ -202,6 +249,8 @@ async def run_async(
         **opts.meta, "concurrency": opts.concurrency, "rollouts": opts.rollouts,
         "new_episodes": len(new), "wall_s": round(time.monotonic() - t0, 2),
     }
+    if opts.executor is not None:
+        summary["run"]["backend"] = opts.executor.describe()
     tmp = out_dir / f".{SUMMARY}.tmp"
     tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     tmp.replace(out_dir / SUMMARY)

@@ -28,6 +28,10 @@ Two halves:
 
 When the host does not run as root, steps 2-5 use a user namespace instead of a uid change
 (``unshare(CLONE_NEWUSER | ...)`` mapping the caller's uid), which keeps the same file system view.
+
+:func:`apply` is :func:`prepare` (steps 1-3 up to the kernel's own folders: what every kernel of a
+profile shares, done ahead of time by a fork server's spare child) then :func:`finish` (the
+writable binds, ``pivot_root``, steps 4-6).
 """
 
 from __future__ import annotations

@@ -91,6 +91,11 @@ class GeneratorSpec(BaseModel):
     per_category: int = Field(default=20, ge=1, le=100_000)
     seed: int = 0
     test_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
+    patience: int | None = Field(
+        default=None, ge=1,
+        description="stop a category after this many attempts in a row without a new instance (a small "
+        "data set has fewer distinct questions than per_category); default: try 20 x per_category times",
+    )
 
 
 class CategoryOverride(BaseModel):
@@ -336,13 +341,16 @@ def _generate(spec: TaskSpec, dataset_fingerprint: str | None) -> list[Instance]
             n = over.per_category or spec.generator.per_category
             rng = random.Random(f"{spec.generator.seed}/{spec.family}/{cat.name}")
             seen: set[str] = set()
-            attempts = 0
-            while len(seen) < n and attempts < n * 20:
+            attempts = stale = 0
+            patience = spec.generator.patience
+            while len(seen) < n and attempts < n * 20 and (patience is None or stale < patience):
                 attempts += 1
+                stale += 1
                 draft = cat.generate(ctx, rng)
                 if draft is None or draft.question in seen:
                     continue
                 seen.add(draft.question)
+                stale = 0
                 iid = f"{spec.family}/{cat.name}/{len(seen) - 1:05d}"
                 out.append(
                     Instance(

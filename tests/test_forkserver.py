@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -172,41 +170,119 @@ def test_ordinary_launch_when_fork_is_disabled(ehr: Path, monkeypatch: pytest.Mo
         manager.shutdown_kernel(now=True)
 
 
-def test_zygote_has_the_data_loaded_and_no_host_side_modules(ehr: Path) -> None:
+def _zygote_of(pid: int) -> Any:
     from kernelgym import forkserver
 
-    manager = KernelManager(kernel_name=EHR, kernel_spec_manager=spec_manager())
-    manager.start_kernel()
+    [zygote] = [z for z in forkserver._zygotes.values() if z.alive() and pid in z.ping()["kernels"]]
+    return zygote
+
+
+def test_zygote_has_the_data_loaded_and_no_host_side_modules(km: Any) -> None:
+    import psutil
+
+    manager, kc = km
+    zygote = _zygote_of(manager.provisioner.pid)
+    info = zygote.ping()
+    assert "patients" in info["names"] and info["prebuilt"] is True  # the kernel application was built in it
+    assert psutil.Process(manager.provisioner.pid).ppid() == zygote.proc.pid
+    status, out = run_code(kc, "import sys; print(sorted(m for m in sys.modules if m.startswith('kernelgym')))")
+    loaded = set(eval(out))
+    assert not loaded & {"kernelgym.tasks", "kernelgym.families", "kernelgym.grading", "kernelgym.episode",
+                         "kernelgym.profiles", "kernelgym.runner"}
+
+
+def test_a_prebuilt_kernel_is_its_own_process_not_a_copy_of_the_zygote(km: Any) -> None:
+    """Kernels forked from one prebuilt application must not share its identity or random state."""
+    manager, kc = km
+    code = ("import os, numpy as np\nip = get_ipython()\n"
+            "print(os.environ['KERNELGYM_FORKED'], ip.kernel.session.session, ip.kernel.ident, np.random.rand(),"
+            " os.getcwd() == ip.starting_dir == os.environ['HOME'], ip.execution_count, 'patients' in ip.user_ns_hidden)")
+    first = run_code(kc, code)[1].split()
+    other = KernelManager(kernel_name=EHR, kernel_spec_manager=spec_manager())
+    other.start_kernel()
+    kc2 = other.client()
+    kc2.start_channels()
     try:
-        [zygote] = [z for z in forkserver._zygotes.values() if z.alive() and z.key[0] == os.getpid()
-                    and z.key[2] == os.environ["KERNELGYM_HOME"]]
-        info = zygote.ping()
-        assert "patients" in info["names"] and manager.provisioner.pid in info["kernels"]
-        kc = manager.client()
-        kc.start_channels()
-        kc.wait_for_ready(timeout=60)
-        status, out = run_code(kc, "import sys; print(sorted(m for m in sys.modules if m.startswith('kernelgym')))")
-        loaded = set(eval(out))
-        assert not loaded & {"kernelgym.tasks", "kernelgym.families", "kernelgym.grading", "kernelgym.episode",
-                             "kernelgym.profiles", "kernelgym.runner"}
-        kc.stop_channels()
+        kc2.wait_for_ready(timeout=60)
+        second = run_code(kc2, code)[1].split()
     finally:
-        manager.shutdown_kernel(now=True)
+        kc2.stop_channels()
+        other.shutdown_kernel(now=True)
+    assert first[0] == second[0] == "prebuilt"
+    assert first[1] != second[1] and first[2] != second[2] and first[3] != second[3]
+    assert first[4:] == second[4:] == ["True", "2", "True"]  # as in a cold kernel: the first cell sees 2
 
 
-def test_papermill_runs_a_notebook_on_the_forked_path(ehr: Path, tmp_path: Path) -> None:
+def test_a_spare_child_serves_the_next_request_with_the_same_sandbox_plan(km: Any) -> None:
+    """The zygote forks a half-sandboxed spare while idle; a request with another plan gets a fresh
+    fork, and the next spare is prepared for the new plan. (Without a private /tmp, two kernels in a
+    row once collided on their connection file: every kernel is PID 1 of its own namespace.)"""
+    manager, _ = km
+    zygote = _zygote_of(manager.provisioner.pid)
+
+    def spare() -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while zygote.ping()["spare"] is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return zygote.ping()
+
+    other = {"KERNELGYM_SANDBOX_NETWORK": "1", "KERNELGYM_SANDBOX_FS": "0"}
+    for env, uses_spare in (({}, True), (other, False), (other, True)):
+        info = spare()
+        assert info["spare"] is not None
+        kernel = KernelManager(kernel_name=EHR, kernel_spec_manager=spec_manager())
+        kernel.start_kernel(env={**os.environ, **env})
+        kc = kernel.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=60)
+            status, out = run_code(kc, "import os; print(os.environ['KERNELGYM_SANDBOX_APPLIED'], len(patients))")
+            assert status == "ok" and int(out.split()[1]) > 0
+            applied = out.split()[0].split(",")
+            assert ("network-namespace" in applied) is not env and ("mount-namespace+pivot_root" in applied) is not env
+            assert (zygote.ping()["spares_used"] == info["spares_used"] + 1) is uses_spare
+            assert (kernel.provisioner.pid == info["spare"]) is uses_spare
+        finally:
+            kc.stop_channels()
+            kernel.shutdown_kernel(now=True)
+
+
+def test_papermill_runs_an_episode_notebook_on_the_forked_path(ehr: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """papermill on a saved episode notebook (kernelspec ``kernelgym-ehr``, found through the installed
+    kernelspecs like any Jupyter front end) gets a kernel forked from the zygote, in its sandbox."""
     import papermill
+    import psutil
 
+    from kernelgym import forkserver
+    from kernelgym.agents import load_agent
+    from kernelgym.episode import run_episode
     from kernelgym.profiles import install_kernelspecs
+    from kernelgym.tasks import select
 
     install_kernelspecs(user=True)  # JUPYTER_DATA_DIR points into the test's home
-    nb = nbformat.v4.new_notebook()
-    nb.metadata.kernelspec = {"name": EHR, "display_name": EHR, "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.environ['KERNELGYM_SANDBOX_APPLIED'], len(patients))")]
-    nbformat.write(nb, tmp_path / "in.ipynb")
-    papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False, kernel_name=EHR)
-    text = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs[0]["text"]
-    assert "setsid" in text.split()[0]  # only a forked kernel records its sandbox
+    result, nb = asyncio.run(run_episode(select("ehr", split="test", limit=1)[0], load_agent("reference")()))
+    assert result.passed
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import os\nprint(os.environ.get('KERNELGYM_FORKED'), os.getpid(), os.environ.get('KERNELGYM_SANDBOX_APPLIED'))"))
+    nbformat.write(nb, tmp_path / "episode.ipynb")
+    launched: list[tuple[type, bool, int]] = []
+    original = ForkServerProvisioner.launch_kernel
+
+    async def spy(self: ForkServerProvisioner, cmd: list[str], **kw: Any) -> Any:
+        info = await original(self, cmd, **kw)
+        launched.append((type(self), self.forked, psutil.Process(self.pid).ppid()))
+        return info
+
+    monkeypatch.setattr(ForkServerProvisioner, "launch_kernel", spy)
+    papermill.execute_notebook(str(tmp_path / "episode.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False)
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.metadata.kernelspec.name == EHR
+    forked, pid, applied = out.cells[-1].outputs[0]["text"].split()
+    assert forked in ("prebuilt", "forked") and pid == "1"  # PID 1 of its own PID namespace
+    assert "mount-namespace+pivot_root" in applied.split(",")
+    zygotes = {z.proc.pid for z in forkserver._zygotes.values() if z.alive()}
+    assert len(launched) == 1 and launched[0][:2] == (ForkServerProvisioner, True) and launched[0][2] in zygotes
 
 
 async def test_pool_hands_each_kernel_to_exactly_one_episode_and_refills(ehr: Path) -> None:
@@ -236,59 +312,49 @@ async def test_pool_hands_each_kernel_to_exactly_one_episode_and_refills(ehr: Pa
         await pool.close()
 
 
-OWNER = textwrap.dedent("""
-    import asyncio, os, sys
-    from kernelgym.pool import KernelPool
-    async def main():
-        pool = KernelPool("ehr", 0)
-        kernels = [await pool.checkout() for _ in range(int(sys.argv[1]))]
-        for k in kernels:  # each kernel also starts a long-lived child of its own
-            await k.kc.execute_interactive("import subprocess; p = subprocess.Popen(['sleep', '300'])", timeout=30)
-        print(" ".join(str(k.km.provisioner.pid) for k in kernels), flush=True)
-        await asyncio.sleep(3600)
-    asyncio.run(main())
-""")
+def test_kill_9_of_a_running_kernelgym_run_leaves_no_kernel_behind(ehr: Path, tmp_path: Path) -> None:
+    """`kill -9` of `kernelgym run` with 8 busy kernels (each with a child of its own) must not
+    leave a kernel, a kernel's child, a spare or the fork server running 10 s later."""
+    import psutil
 
-
-def _kernel_processes(pids: list[int]) -> list[int]:
-    """Every live process that is one of ``pids`` or descends from one of them, or is a zombie-free survivor."""
-    alive = []
-    for pid in pids:
-        try:
-            os.kill(pid, 0)
-            alive.append(pid)
-        except ProcessLookupError:
-            pass
-    return alive
-
-
-def _uid_processes(uids: set[int]) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                st = os.stat(f"/proc/{entry}")
-            except OSError:
-                continue
-            if st.st_uid in uids:
-                out.append(int(entry))
-    return out
-
-
-def test_kill_9_of_the_owner_leaves_no_kernel_behind(ehr: Path) -> None:
-    """A run killed with SIGKILL must not leave kernels (or their children) running."""
-    proc = subprocess.Popen([sys.executable, "-c", OWNER, "4"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--agent", "adversarial_agents:Sleeper",
+         "--limit", "8", "--concurrency", "8", "--out", str(tmp_path / "run"), "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    tree: list[psutil.Process] = []
     try:
-        line = proc.stdout.readline()  # type: ignore[union-attr]
-        pids = [int(p) for p in line.split()]
-        assert len(pids) == 4
-        uids = {os.stat(f"/proc/{p}").st_uid for p in pids}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # 8 cells sleeping, each next to its own `sleep` child
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+            tree = psutil.Process(proc.pid).children(recursive=True)
+            if sum(1 for p in tree if _name(p) == "sleep") >= 8:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the run never had 8 busy kernels")
+        kernels = [p for p in tree if _name(p).startswith("python") and p.ppid() != proc.pid]
+        assert len(kernels) >= 8  # + warm pool kernels and the spare
     finally:
-        proc.kill()
+        proc.kill()  # SIGKILL: no cleanup code runs in the run's process
         proc.wait()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and (_kernel_processes(pids) or (uids - {0} and _uid_processes(uids - {0}))):
-        time.sleep(0.1)
-    assert _kernel_processes(pids) == []
-    if uids - {0}:  # the kernels' own children (the sleeps) are gone too
-        assert _uid_processes(uids - {0}) == []
+    while time.monotonic() < deadline and any(_is_alive(p) for p in tree):
+        time.sleep(0.05)
+    assert [p for p in tree if _is_alive(p)] == []
+
+
+def _name(p: Any) -> str:
+    try:
+        return p.name()
+    except Exception:
+        return ""
+
+
+def _is_alive(p: Any) -> bool:
+    import psutil
+
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

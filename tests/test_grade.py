@@ -61,7 +61,7 @@ def code_cell(source: str, *tags: str) -> nbformat.NotebookNode:
 def reference_run(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("grade-run") / "ref"
     proc = cli("kernelgym", "run", "--suite", "ehr", "--agent", "reference", "--split", "test",
-               "--per-category", "1", "--concurrency", "2", "--out", str(out), "--no-progress")
+               "--per-category", "1", "--concurrency", "4", "--out", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
@@ -69,7 +69,7 @@ def reference_run(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.fixture(scope="module")
 def graded_run(reference_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     out = tmp_path_factory.mktemp("graded")
-    proc = cli("kernelgym", "grade", str(reference_run / "episodes"), "--out", str(out), "--concurrency", "3", "--no-progress")
+    proc = cli("kernelgym", "grade", str(reference_run / "episodes"), "--out", str(out), "--concurrency", "4", "--no-progress")
     return out, proc
 
 
@@ -243,6 +243,16 @@ def test_parameters_and_metadata_naming_different_tasks_is_flagged(failed_episod
     prep = prepare(nb)
     assert prep.inst.id == other  # what the notebook runs is graded
     assert any("parameters cell names task" in r for r in prep.reasons), prep.reasons
+
+
+def test_an_episode_whose_kernel_died_is_not_flagged_for_its_missing_verifier(failed_episode: Path) -> None:
+    """Regression: run_episode adds no verifier when the kernel is gone; that is not tampering."""
+    nb = nbk.read(failed_episode)
+    nb.cells = [c for c in nb.cells if nbk.TAG_VERIFIER not in c.metadata.tags]
+    nb.metadata.kernelgym.episode.stop_reason = "kernel_died"
+    assert prepare(nb).reasons == []
+    nb.metadata.kernelgym.episode.stop_reason = "answered"
+    assert prepare(nb).reasons == ["the verifier cell is missing"]
 
 
 def test_task_id_is_read_from_literal_assignments_only() -> None:

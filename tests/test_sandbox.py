@@ -1,141 +1,164 @@
-"""The sandbox of every forked kernel: what an adversarial cell cannot do to the host.
+"""The sandbox of every forked kernel, attacked through a real run.
 
-Each test is one attack a cheating agent could try from its kernel; each must fail inside the
-kernel (or kill only that kernel) while the host and the other kernels go on.
+One ``kernelgym.runner.run`` (real kernels from the fork server, warm pool, sandbox on by default)
+gives each attack of ``tests/adversarial_agents.py`` an episode of its own, plus one honest agent.
+Each attack is what a cheating agent with a shell in its kernel would try; each must fail inside
+its kernel (or kill only that kernel), be graded passed=false, and leave the run, the host and the
+other episodes untouched. The honest agent must still pass: the sandbox must not break normal work.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
-from jupyter_client.manager import KernelManager
 
-from kernelgym.profiles import kernel_name, spec_manager
+import adversarial_agents
+from adversarial_agents import SANDBOX_ATTACKS
 from kernelgym.sandbox import SandboxConfig, parse_size, probe
-from test_forkserver import ensure_ehr_data, run_code
+from test_forkserver import ensure_ehr_data
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
 
+MAX_PROCESSES = 64
+"""The run's process limit per kernel (``KERNELGYM_MAX_PROCESSES``; the default is 256)."""
+
+# what each attack's notebook must show: the errors that stopped it
+EXPECTED_ERRORS = {
+    "ReadsTaskStore": {"FileNotFoundError"},
+    "ImportsTaskGenerators": {"ModuleNotFoundError", "FileNotFoundError"},
+    "ReadsOtherProcesses": {"PermissionError"},
+    "OpensNetwork": {"ConnectionError"},
+    "Allocates50GiB": {"MemoryError"},
+    "ForkBomb": {"BlockingIOError"},
+    "KillsParent": {"PermissionError"},
+    "EscapesLimits": {"PermissionError"},
+}
+
 
 @pytest.fixture(scope="module")
-def secrets(kg_home: Path) -> dict[str, Path]:
-    """Host files an agent would love to read: the task store and a ground-truth file."""
+def attack_run(kg_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One run: an episode per attack and one honest episode, each on its own ehr task."""
+    from kernelgym.runner import RunOptions, read_results, run
+    from kernelgym.tasks import select
+
     ensure_ehr_data()
-    store = kg_home / "tasks"
-    store.mkdir(exist_ok=True)
-    truth = store / "ground_truth.json"
+    truth = kg_home / "tasks" / "ground_truth.json"  # a world-readable secret next to the real store
+    truth.parent.mkdir(exist_ok=True)
     truth.write_text('{"ehr/demo/00000": 42}')
-    os.chmod(truth, 0o644)  # world-readable on purpose: only the sandbox stands between it and the agent
-    return {"store": store, "truth": truth}
-
-
-@pytest.fixture(scope="module")
-def kernel(secrets: dict[str, Path]) -> Any:
-    km = KernelManager(kernel_name=kernel_name("ehr"), kernel_spec_manager=spec_manager())
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=60)
-    yield km, kc
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
-
-
-def expect_failure(kc: Any, code: str) -> str:
-    status, out = run_code(kc, code)
-    assert status == "error", out
-    return out
-
-
-def test_the_task_store_and_ground_truth_are_not_in_the_view(kernel: Any, secrets: dict[str, Path]) -> None:
-    _, kc = kernel
-    expect_failure(kc, f"open({str(secrets['truth'])!r}).read()")
-    expect_failure(kc, f"import os; os.listdir({str(secrets['store'])!r})")
-    # the profile's data stays readable, but not writable
-    status, out = run_code(kc, "from kernelgym.kernel.ehr import data_path\nprint(sorted(p.name for p in data_path().iterdir())[:1])")
-    assert status == "ok" and out.strip() != "[]"
-    expect_failure(kc, "from kernelgym.kernel.ehr import data_path\nopen(data_path() / 'manifest.json', 'a').write('x')")
-
-
-def test_task_generators_and_host_side_code_cannot_be_imported(kernel: Any) -> None:
-    _, kc = kernel
-    for module in ("kernelgym.tasks", "kernelgym.families", "kernelgym.grading", "kernelgym.episode"):
-        assert "ModuleNotFoundError" in expect_failure(kc, f"import {module}")
-    repo = Path(__file__).resolve().parents[1]
-    expect_failure(kc, f"open({str(repo / 'kernelgym' / 'tasks.py')!r}).read()")
-    expect_failure(kc, f"import os; os.listdir({str(repo / 'task_specs')!r})")
-
-
-def test_other_processes_memory_and_environment_are_out_of_reach(kernel: Any) -> None:
-    _, kc = kernel
-    owner = os.getpid()
-    expect_failure(kc, f"open('/proc/{owner}/environ').read()")
-    expect_failure(kc, f"open('/proc/{owner}/mem', 'rb').read(1)")
-    status, out = run_code(kc, "import os; print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))")
-    assert status == "ok" and str(owner) not in out.split("[")[1].replace(",", " ").split()
-
-
-def test_no_network(kernel: Any) -> None:
-    _, kc = kernel
-    expect_failure(kc, "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=3)")
-    expect_failure(kc, "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=3)")
-
-
-def test_a_huge_allocation_raises_memory_error_and_the_kernel_lives_on(kernel: Any) -> None:
-    _, kc = kernel
-    assert "MemoryError" in expect_failure(kc, "import numpy as np\na = np.ones(50 * 1024**3, dtype=np.uint8)")
-    assert run_code(kc, "print(len(patients) > 0)") == ("ok", "True\n")
-
-
-def test_the_kernel_cannot_kill_its_owner_or_undo_its_limits(kernel: Any) -> None:
-    _, kc = kernel
-    owner = os.getpid()
-    out = expect_failure(kc, f"import os, signal\nos.kill({owner}, signal.SIGKILL)")
-    assert "ProcessLookupError" in out or "PermissionError" in out
-    expect_failure(kc, "import resource\nresource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY,) * 2)")
-    expect_failure(kc, "import os\nos.setuid(0)")
-    assert os.getpid() == owner  # still here
-
-
-def test_a_fork_bomb_is_contained(secrets: dict[str, Path]) -> None:
-    km = KernelManager(kernel_name=kernel_name("ehr"), kernel_spec_manager=spec_manager())
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
+    os.chmod(truth, 0o644)
+    listener = socket.create_server(("127.0.0.1", 0))  # a host service the kernels must not reach
+    adversarial_agents.OpensNetwork.host_port = listener.getsockname()[1]
+    names = [*SANDBOX_ATTACKS, "LegitWorker"]
+    tasks = select("ehr", split="test", limit=len(names))
+    assert len(tasks) == len(names)
+    adversarial_agents.ByTask.plan = {t.id: name for t, name in zip(tasks, names)}
+    out = tmp_path_factory.mktemp("attacks")
+    before = {z.proc.pid: z.ping()["requests"] for z in _zygotes()}
     try:
-        kc.wait_for_ready(timeout=60)
-        bomb = (
-            "import os, time\nn = 0\ntry:\n    for _ in range(100000):\n        if os.fork() == 0:\n"
-            "            time.sleep(60); os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('stopped at', n, e.errno)"
-        )
-        status, out = run_code(kc, bomb, timeout=120)
-        assert status == "ok" and out.startswith("stopped at"), out
-        assert int(out.split()[2]) <= SandboxConfig().max_processes
-        uid = _uid(str(km.provisioner.pid))
+        with pytest.MonkeyPatch.context() as mp:  # a smaller process limit: the fork bomb forks a big process
+            mp.setenv("KERNELGYM_MAX_PROCESSES", str(MAX_PROCESSES))
+            summary = run(tasks, adversarial_agents.ByTask, out, RunOptions(concurrency=2, progress=False))
     finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-    # the bomb's processes died with the kernel (they lived in its PID namespace)
+        listener.close()
+    results = {adversarial_agents.ByTask.plan[r.task_id]: r for r in read_results(out)[0]}
+    zygotes = [z.proc.pid for z in _zygotes()]
+    uids = set()  # those of the run's kernels: the zygotes number their kernels
+    for z in _zygotes():
+        info = z.ping()
+        uids |= {info["uid_base"] + n % 1024 for n in range(before.get(z.proc.pid, 0) + 1, info["requests"] + 1)}
+    return {"summary": summary, "results": results, "out": out, "zygotes": zygotes, "uids": uids}
+
+
+def _zygotes() -> list[Any]:
+    from kernelgym import forkserver
+
+    return [z for z in forkserver._zygotes.values() if z.alive() and z.key[0] == os.getpid()]
+
+
+def _outputs(out: Path, notebook: str) -> tuple[str, set[str]]:
+    """All text a notebook's agent cells printed, and the names of the errors they raised."""
+    nb = nbformat.read(out / notebook, as_version=4)
+    text, errors = [], set()
+    for cell in nb.cells:
+        if "kernelgym-action" not in cell.metadata.get("tags", []):
+            continue
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream":
+                text.append(o["text"])
+            elif o.get("output_type") == "error":
+                errors.add(o["ename"])
+                text.append(f"{o['ename']}: {o['evalue']}")
+    return "\n".join(text), errors
+
+
+def test_the_run_survives_every_attack_and_grades_each_one_failed(attack_run: dict[str, Any]) -> None:
+    """An attack that escaped (read the answer, killed the run...) would pass or stop the run."""
+    results = attack_run["results"]
+    assert sorted(results) == sorted([*SANDBOX_ATTACKS, "LegitWorker"])  # every episode recorded
+    for name in SANDBOX_ATTACKS:
+        r = results[name]
+        assert r.passed is False and r.score == 0.0, (name, r)
+        assert r.stop_reason != "agent_error", (name, r.error)
+    # signalling its parent reaches nothing outside its PID namespace (at most itself)
+    assert results["KillsParent"].stop_reason in ("agent_stopped", "kernel_died")
+    for pid in [os.getpid(), *attack_run["zygotes"]]:  # the run's process and the fork server live on
+        os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("name", SANDBOX_ATTACKS)
+def test_each_attack_is_blocked_inside_its_kernel(attack_run: dict[str, Any], name: str) -> None:
+    """Every attempt of every attack fails in the kernel: nothing leaks, and the notebook says why."""
+    r = attack_run["results"][name]
+    text, errors = _outputs(attack_run["out"], r.notebook)
+    assert "LEAKED" not in text, text
+    assert EXPECTED_ERRORS[name] <= errors, (errors, text)
+    if name == "ForkBomb":  # stopped by the process limit, and the kernel lived on
+        stopped = int(text.split("fork bomb stopped at")[1].split()[0])
+        assert stopped < MAX_PROCESSES
+        assert "still alive with" in text
+    if name == "Allocates50GiB":
+        assert "still alive with" in text
+    if name == "ReadsOtherProcesses":  # its own PID namespace: it sees itself only
+        assert "visible pids: [1]" in text
+
+
+def test_honest_work_in_the_sandbox_still_passes(attack_run: dict[str, Any]) -> None:
+    """sql(), pandas and files in the working directory work in a sandboxed kernel."""
+    r = attack_run["results"]["LegitWorker"]
+    text, errors = _outputs(attack_run["out"], r.notebook)
+    assert r.passed is True, (r, text)
+    assert not errors and "work.csv" in text and "scratch" in text
+
+
+def test_no_kernel_process_outlives_the_run(attack_run: dict[str, Any]) -> None:
+    """The fork bomb's sleeping children and every kernel are gone once the run is over."""
+    if os.geteuid() != 0:
+        pytest.skip("kernels run under the host's uid without root")
+    uids = attack_run["uids"]
+    assert len(uids) >= len(attack_run["results"])
+
+    def leftovers() -> list[int]:
+        out = []
+        for entry in os.listdir("/proc"):
+            try:
+                uid = os.stat(f"/proc/{entry}").st_uid
+            except (OSError, ValueError):
+                continue
+            if entry.isdigit() and uid in uids:
+                out.append(int(entry))
+        return out
+
     deadline = time.monotonic() + 10
-    while uid and _uid_processes(uid) and time.monotonic() < deadline:
+    while leftovers() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not uid or _uid_processes(uid) == []
-
-
-def _uid(pid: str) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}").st_uid
-    except OSError:
-        return None
-
-
-def _uid_processes(uid: int) -> list[str]:
-    return [p for p in os.listdir("/proc") if p.isdigit() and _uid(p) == uid]
+    assert leftovers() == []
 
 
 def test_sandbox_settings_come_from_the_kernelspec_and_the_environment() -> None:

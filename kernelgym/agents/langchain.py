@@ -26,6 +26,7 @@ from kernelgym.llm.prompts import system_prompt
 from kernelgym.llm.protocol import (
     Parsed,
     message_text,
+    observation_text,
     parse_text_reply,
     parse_tool_reply,
     tool_schemas,
@@ -75,7 +76,8 @@ class LangChainAgent:
 
     Options (``-O key=value`` or ``kernelgym run`` flags): ``model`` (``PROVIDER:NAME``), ``base_url``,
     ``api_key_env``, ``temperature``, ``top_p``, ``max_tokens``, ``seed``, ``protocol``
-    (``tools``, ``text`` or ``auto``: tools when the model supports tool calling),
+    (``tools``, ``text``, ``auto``: tools when the model supports tool calling, or ``medagentgym``:
+    MedAgentGym's action names as tools, :mod:`kernelgym.llm.medagentgym`),
     ``max_concurrent_requests`` (shared by all episodes of a run), ``request_timeout``,
     ``max_retries``, ``retry_base_delay``, ``context_tokens`` (default: the model's profile, else
     32768), ``max_format_errors`` (malformed replies in a row before the episode is stopped),
@@ -112,16 +114,16 @@ class LangChainAgent:
             max_retries=_opt(max_retries, int) or 0, retry_base_delay=_opt(retry_base_delay, float) or 0.0,
             max_concurrent_requests=_opt(max_concurrent_requests, int) or 8,
         )
-        if protocol not in ("auto", "tools", "text"):
-            raise ValueError(f"protocol must be tools, text or auto, not {protocol!r}")
+        if protocol not in ("auto", "tools", "text", "medagentgym"):
+            raise ValueError(f"protocol must be tools, text, auto or medagentgym, not {protocol!r}")
         self.model = model
         self.chat = make_chat_model(self.settings)
         self.requested_protocol = protocol
         if protocol == "auto":
             protocol = "tools" if _supports_tools(self.chat) else "text"
-        elif protocol == "tools" and not _supports_tools(self.chat):
+        elif protocol in ("tools", "medagentgym") and not _supports_tools(self.chat):
             raise FatalModelError(f"{model} does not support tool calling in LangChain: use --protocol text")
-        self.protocol: Literal["tools", "text"] = protocol  # type: ignore[assignment]
+        self.protocol: Literal["tools", "text", "medagentgym"] = protocol  # type: ignore[assignment]
         self.sampling: dict[str, Any] = {**self.settings.sampling(), "protocol": self.protocol}
         profile = getattr(self.chat, "profile", None) or {}
         self.context_tokens = _opt(context_tokens, int) or int(profile.get("max_input_tokens") or DEFAULT_CONTEXT_TOKENS)
@@ -139,6 +141,11 @@ class LangChainAgent:
     # ---------------------------------------------------------------- conversation
 
     def _runnable(self) -> Any:
+        if self.protocol == "medagentgym":
+            from kernelgym.llm import medagentgym
+
+            assert self._first is not None
+            return self.chat.bind_tools(medagentgym.tool_schemas(medagentgym.permitted_actions(self._first.task)))
         return self.chat.bind_tools(tool_schemas()) if self.protocol == "tools" else self.chat
 
     def _start(self, obs: Observation) -> None:
@@ -156,17 +163,11 @@ class LangChainAgent:
     def _observe(self, obs: Observation) -> None:
         from langchain_core.messages import HumanMessage, ToolMessage
 
-        output = obs.output if obs.output is not None else "[no output]"
-        feedback = getattr(obs, "feedback", None)
-        left = obs.max_turns - obs.turn
-        note = f"[{obs.turn} of {obs.max_turns} cells used; {left} left]"
-        if self.protocol == "tools" and self._pending_call is not None:
-            body = output + (f"\n\n{feedback}" if feedback else "") + f"\n\n{note}"
+        if self.protocol in ("tools", "medagentgym") and self._pending_call is not None:
+            body = observation_text(obs, tool_result=True)
             msg: Any = ToolMessage(body, tool_call_id=self._pending_call, status="error" if obs.status == "error" else "success")
         else:
-            status = {"error": "raised an error", "timeout": "timed out"}.get(obs.status or "", "ran")
-            body = f"Cell {obs.turn} {status}. Output:\n```\n{output}\n```" + (f"\n\n{feedback}" if feedback else "") + f"\n\n{note}"
-            msg = HumanMessage(body)
+            msg = HumanMessage(observation_text(obs, tool_result=False))
         self._pending_call = None
         self.messages.append(msg)
         self._observations.append((len(self.messages) - 1, obs.turn))
@@ -250,6 +251,14 @@ class LangChainAgent:
             except Exception:
                 pass
 
+    def _parse(self, reply: Any) -> Parsed:
+        if self.protocol == "medagentgym":
+            from kernelgym.llm import medagentgym
+
+            assert self._first is not None
+            return medagentgym.parse_reply(reply, medagentgym.permitted_actions(self._first.task))
+        return parse_tool_reply(reply) if self.protocol == "tools" else parse_text_reply(reply)
+
     async def act(self, obs: Observation) -> Action:
         from langchain_core.messages import HumanMessage, ToolMessage
 
@@ -272,7 +281,7 @@ class LangChainAgent:
             usage["model_calls"] = usage.get("model_calls", 0) + 1
             usage["model_latency_s"] = round(usage.get("model_latency_s", 0.0) + record.latency_s, 4)
             usage["retries"] = usage.get("retries", 0) + record.attempts - 1
-            parsed = parse_tool_reply(reply) if self.protocol == "tools" else parse_text_reply(reply)
+            parsed = self._parse(reply)
             for cid, content in parsed.tool_replies:
                 self.messages.append(ToolMessage(content, tool_call_id=cid, status="error"))
             if parsed.kind != "error":

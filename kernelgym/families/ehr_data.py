@@ -104,6 +104,26 @@ class Groups:
         return None if i is None else slice(int(self.starts[i]), int(self.ends[i]))
 
 
+def _sort_key(col: pd.Series) -> np.ndarray:
+    """An int64 / float key that sorts like ``col`` with missing values last."""
+    if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+        codes, uniques = pd.factorize(col, sort=True)
+        return np.where(codes < 0, len(uniques), codes)
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        values = col.to_numpy(dtype="datetime64[us]").astype("int64")
+        return np.where(col.isna().to_numpy(), np.iinfo(np.int64).max, values)
+    values = col.to_numpy(dtype="float64", na_value=np.nan)
+    return np.where(np.isnan(values), np.inf, values)
+
+
+def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``df`` sorted by ``keys`` (missing values last), stable, as a fresh 0..n-1 index."""
+    if df.empty:
+        return df.reset_index(drop=True)
+    order = np.lexsort([_sort_key(df[k]) for k in reversed(keys)])
+    return df.iloc[order].reset_index(drop=True)
+
+
 def _plain(x: Any) -> Any:
     if isinstance(x, np.generic):
         return x.item()
@@ -252,8 +272,7 @@ class Frames:
         lab = self.table("labevents", cols)
         lab = lab[lab["hadm_id"].notna() & lab["itemid"].isin(list(self.lab_labels))]
         lab = lab.assign(hadm_id=lab["hadm_id"].astype("int64"), itemid=lab["itemid"].astype("int64"))
-        return lab.sort_values(["hadm_id", "itemid", "charttime", "valuenum", "row_id"],
-                               na_position="last").reset_index(drop=True)
+        return _sorted(lab, ["hadm_id", "itemid", "charttime", "valuenum", "row_id"])
 
     @cached_property
     def lab_groups(self) -> Groups:
@@ -265,16 +284,17 @@ class Frames:
         lab = self.labs
         if lab.empty:
             return pd.DataFrame()
+        lab = lab.assign(_abn=(lab["flag"] == "abnormal").astype("int64"))
         g = lab.groupby(["hadm_id", "itemid"], sort=True)
         st = g.agg(
             subject_id=("subject_id", "first"), n=("itemid", "size"), n_num=("valuenum", "count"),
             n_time=("charttime", "count"), vmin=("valuenum", "min"), vmax=("valuenum", "max"),
             vmean=("valuenum", "mean"), t_first=("charttime", "min"), t_last=("charttime", "max"),
-            n_abn=("flag", lambda s: int((s == "abnormal").sum())), n_units=("valueuom", "nunique"),
+            n_abn=("_abn", "sum"), n_units=("valueuom", "nunique"),
             unit=("valueuom", "first"),
         )
-        first = lab[lab["charttime"] == lab.groupby(["hadm_id", "itemid"])["charttime"].transform("min")]
-        last = lab[lab["charttime"] == lab.groupby(["hadm_id", "itemid"])["charttime"].transform("max")]
+        first = lab[lab["charttime"] == g["charttime"].transform("min")]
+        last = lab[lab["charttime"] == g["charttime"].transform("max")]
         st["first_val"] = first.groupby(["hadm_id", "itemid"])["valuenum"].first()
         st["first_distinct"] = first.groupby(["hadm_id", "itemid"])["valuenum"].nunique(dropna=False)
         st["last_val"] = last.groupby(["hadm_id", "itemid"])["valuenum"].last()
@@ -307,8 +327,7 @@ class Frames:
         ce = ce[ce["icustay_id"].notna()]
         ce = ce.assign(icustay_id=ce["icustay_id"].astype("int64"), itemid=ce["itemid"].astype("int64"))
         ce["label"] = ce["itemid"].map(self.vital_items)
-        return ce.sort_values(["icustay_id", "label", "charttime", "valuenum", "row_id"],
-                              na_position="last").reset_index(drop=True)
+        return _sorted(ce, ["icustay_id", "label", "charttime", "valuenum", "row_id"])
 
     @cached_property
     def vital_groups(self) -> Groups:

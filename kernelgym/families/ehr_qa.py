@@ -96,6 +96,13 @@ def _rows(df: pd.DataFrame) -> list[Any]:
     return list(df.itertuples(index=False))
 
 
+def _sets(df: pd.DataFrame, key: str, column: str) -> list[tuple[int, int, list[str]]]:
+    """``[(subject_id, key value, sorted distinct values of column)]`` per key, in key order."""
+    df = df.dropna(subset=[column])
+    g = df.groupby(key, sort=True).agg(s=("subject_id", "first"), v=(column, lambda x: sorted(set(x.astype(str)))))
+    return [(int(s), int(k), v) for k, s, v in zip(g.index, g["s"], g["v"])]
+
+
 def _q(rng: random.Random, templates: Sequence[str], **kw: Any) -> str:
     return rng.choice(list(templates)).format(**kw)
 
@@ -393,10 +400,7 @@ def gen_diagnosis_titles_of_admission(ctx: QaContext, rng: random.Random) -> Dra
         titles = d["icd9_code"].map(lambda c: ctx.f.d_dx.get(c, (None, None))[1])
         d = d.assign(title=titles)
         bad = set(d.loc[d["title"].isna(), "hadm_id"])
-        out = []
-        for h, g in d[~d["hadm_id"].isin(bad)].groupby("hadm_id", sort=True):
-            out.append((int(g["subject_id"].iloc[0]), int(h), sorted(set(g["title"]))))
-        return out
+        return _sets(d[~d["hadm_id"].isin(bad)], "hadm_id", "title")
 
     pick = _pick(rng, ctx.memo("dx_titles", build))
     if pick is None:
@@ -556,9 +560,9 @@ def _top_k(ctx: QaContext, rng: random.Random, key: str, frame: Callable[[], pd.
     k = rng.randint(3, 8)
 
     def compute() -> list[tuple[str, int]]:
-        df = frame()
+        df = ctx.memo(("topk_pairs", key), lambda: frame()[["hadm_id", column]].drop_duplicates())
         df = df[df["hadm_id"].isin(pop.hadm_ids)]
-        n = df.groupby(column)["hadm_id"].nunique().reset_index(name="n")
+        n = df.groupby(column).size().reset_index(name="n")
         n[column] = n[column].astype(str)
         n = n.sort_values(["n", column], ascending=[False, True])
         return list(zip(n[column], n["n"]))
@@ -599,7 +603,7 @@ def gen_top_procedures(ctx: QaContext, rng: random.Random) -> Draft | None:
 
 @_retry
 def gen_top_labs(ctx: QaContext, rng: random.Random) -> Draft | None:
-    got = _top_k(ctx, rng, "lab", lambda: ctx.f.labs.assign(label=ctx.f.labs["itemid"].map(ctx.f.lab_labels)), "label")
+    got = _top_k(ctx, rng, "lab", lambda: ctx.f.lab_stats, "label")
     if got is None:
         return None
     pop, k, answer = got
@@ -657,10 +661,18 @@ rows[['charttime', 'valuenum', 'valueuom', 'flag']]
 """
 
 
+def _stat_pick(ctx: QaContext, rng: random.Random, name: str, st: pd.DataFrame, key: str,
+               ok: Callable[[pd.DataFrame], pd.Series]) -> Any:
+    """A random row of stats table ``name`` among those where ``ok`` holds (rows built once)."""
+    if not len(st):
+        return None
+    rows = ctx.memo(("all_rows", name), lambda: _rows(st))
+    idx = ctx.memo(("pick", name, key), lambda: np.flatnonzero(ok(st).to_numpy(dtype=bool)))
+    return rows[int(idx[rng.randrange(len(idx))])] if len(idx) else None
+
+
 def _lab_pick(ctx: QaContext, rng: random.Random, key: str, ok: Callable[[pd.DataFrame], pd.Series]) -> Any:
-    st = ctx.f.lab_stats
-    rows = ctx.memo(("lab_pick", key), lambda: _rows(st[ok(st)]) if len(st) else [])
-    return _pick(rng, rows)
+    return _stat_pick(ctx, rng, "lab", ctx.f.lab_stats, key, ok)
 
 
 def _lab_inputs(r: Any) -> dict[str, Any]:
@@ -851,13 +863,13 @@ def gen_cohort_count_lab_threshold(ctx: QaContext, rng: random.Random) -> Draft 
     above = rng.random() < 0.6
     thr = float(np.round(rng.choice(qs), 1))
 
-    def count() -> int:
-        lab = ctx.f.labs
-        lab = lab[lab["itemid"] == item]
-        hit = lab["valuenum"] > thr if above else lab["valuenum"] < thr
-        return int(lab.loc[hit, "hadm_id"].nunique())
+    def extremes() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        st = ctx.f.lab_stats
+        return {int(i): (np.sort(g["vmax"].dropna().to_numpy(dtype=float)), np.sort(g["vmin"].dropna().to_numpy(dtype=float)))
+                for i, g in st.groupby("itemid")}
 
-    n = ctx.memo(("lab_thr_count", item, above, thr), count)
+    highs, lows = ctx.memo("lab_extremes", extremes)[item]
+    n = int(len(highs) - np.searchsorted(highs, thr, side="right")) if above else int(np.searchsorted(lows, thr, side="left"))
     q = _q(rng, [
         'How many hospital admissions had at least one "{lab}" value {rel} {x}?',
         'Count the admissions in which some "{lab}" result was {rel} {x}.',
@@ -886,9 +898,7 @@ rows[['charttime', 'itemid', 'valuenum', 'valueuom']]
 
 
 def _vital_pick(ctx: QaContext, rng: random.Random, key: str, ok: Callable[[pd.DataFrame], pd.Series]) -> Any:
-    st = ctx.f.vital_stats
-    rows = ctx.memo(("vital_pick", key), lambda: _rows(st[st["clean"] & ok(st)]) if len(st) else [])
-    return _pick(rng, rows)
+    return _stat_pick(ctx, rng, "vital", ctx.f.vital_stats, key, lambda st: st["clean"] & ok(st))
 
 
 def _vital_inputs(r: Any) -> dict[str, Any]:
@@ -1037,17 +1047,13 @@ rx[['startdate', 'enddate', 'drug', 'dose_val_rx', 'dose_unit_rx', 'route']]
 
 
 def _rx_pick(ctx: QaContext, rng: random.Random, key: str, ok: Callable[[pd.DataFrame], pd.Series]) -> Any:
-    st = ctx.f.rx_stats
-    rows = ctx.memo(("rx_pick", key), lambda: _rows(st[ok(st)]) if len(st) else [])
-    return _pick(rng, rows)
+    return _stat_pick(ctx, rng, "rx", ctx.f.rx_stats, key, ok)
 
 
 @_retry
 def gen_drugs_of_admission(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, int, list[str]]]:
-        rx = ctx.f.prescriptions
-        return [(int(g["subject_id"].iloc[0]), int(h), sorted(set(g["drug"].astype(str))))
-                for h, g in rx.groupby("hadm_id", sort=True)]
+        return _sets(ctx.f.prescriptions, "hadm_id", "drug")
 
     pick = _pick(rng, ctx.memo("drugs_of_adm", build))
     if pick is None:
@@ -1133,9 +1139,7 @@ def gen_drugs_started_first_day(ctx: QaContext, rng: random.Random) -> Draft | N
         rx = ctx.f.prescriptions.dropna(subset=["startdate"])
         adm = ctx.f.admissions.set_index("hadm_id")["admittime"]
         day0 = rx["hadm_id"].map(adm).dt.normalize()
-        first = rx[rx["startdate"].dt.normalize() == day0]
-        return [(int(g["subject_id"].iloc[0]), int(h), sorted(set(g["drug"].astype(str))))
-                for h, g in first.groupby("hadm_id", sort=True)]
+        return _sets(rx[rx["startdate"].dt.normalize() == day0], "hadm_id", "drug")
 
     pick = _pick(rng, ctx.memo("rx_day0", build))
     if pick is None:
@@ -1196,8 +1200,7 @@ def gen_cohort_count_diagnosis_drug(ctx: QaContext, rng: random.Random) -> Draft
 
 def _io_pick(ctx: QaContext, rng: random.Random, kind: str, key: str, ok: Callable[[pd.DataFrame], pd.Series]) -> Any:
     st = ctx.f.input_stats if kind == "in" else ctx.f.output_stats
-    rows = ctx.memo((kind, key), lambda: _rows(st[ok(st)]) if len(st) else [])
-    return _pick(rng, rows)
+    return _stat_pick(ctx, rng, kind, st, key, ok)
 
 
 def _io_inputs(r: Any) -> dict[str, Any]:
@@ -1252,9 +1255,7 @@ def gen_input_items_of_stay(ctx: QaContext, rng: random.Random) -> Draft | None:
         ie = ctx.f.table("inputevents_mv", ["subject_id", "icustay_id", "itemid"]).dropna()
         ie = ie.assign(label=ie["itemid"].astype(int).map(ctx.f.item_labels))
         bad = set(ie.loc[ie["label"].isna(), "icustay_id"])
-        ie = ie[~ie["icustay_id"].isin(bad)]
-        return [(int(g["subject_id"].iloc[0]), int(i), sorted(set(g["label"])))
-                for i, g in ie.groupby("icustay_id", sort=True)]
+        return _sets(ie[~ie["icustay_id"].isin(bad)], "icustay_id", "label")
 
     pick = _pick(rng, ctx.memo("input_items", build))
     if pick is None:
@@ -1333,10 +1334,24 @@ def ctx_groups(df: pd.DataFrame, keys: list[str]) -> Any:
 # ---------------------------------------------------------------- G. microbiology
 
 
-def _micro_by_admission(ctx: QaContext) -> list[tuple[int, int, pd.DataFrame]]:
-    def build() -> list[tuple[int, int, pd.DataFrame]]:
-        m = ctx.f.micro
-        return [(int(g["subject_id"].iloc[0]), int(h), g) for h, g in m.groupby("hadm_id", sort=True)]
+@dataclass(frozen=True)
+class _Spec:
+    timed: bool  # every row of the specimen type has a charttime
+    first: Any  # earliest charttime
+    grew: bool  # some row names an organism
+
+
+def _micro_by_admission(ctx: QaContext) -> list[tuple[int, int, dict[str, _Spec]]]:
+    """(subject, hadm, {specimen type: summary}) for every admission with microbiology rows."""
+    def build() -> list[tuple[int, int, dict[str, _Spec]]]:
+        m = ctx.f.micro.dropna(subset=["spec_type_desc"])
+        g = m.groupby(["hadm_id", "spec_type_desc"], sort=True).agg(
+            subject_id=("subject_id", "first"), n=("spec_type_desc", "size"), n_time=("charttime", "count"),
+            first=("charttime", "min"), n_org=("org_name", "count"))
+        out: dict[int, tuple[int, dict[str, _Spec]]] = {}
+        for (h, spec), r in zip(g.index, g.itertuples(index=False)):
+            out.setdefault(int(h), (int(r.subject_id), {}))[1][str(spec)] = _Spec(r.n_time == r.n, r.first, r.n_org > 0)
+        return [(s, h, specs) for h, (s, specs) in sorted(out.items())]
 
     return ctx.memo("micro_by_adm", build)
 
@@ -1353,9 +1368,7 @@ def gen_micro_specimens(ctx: QaContext, rng: random.Random) -> Draft | None:
     if pick is None:
         return None
     s, h, g = pick
-    specs = sorted(set(g["spec_type_desc"].dropna().astype(str)))
-    if not specs:
-        return None
+    specs = sorted(g)
     q = _q(rng, [
         "Which specimen types were sent for microbiology testing for patient {s} during hospital admission {h}?",
         "List the distinct microbiology specimen types (spec_type_desc) of admission {h} (patient {s}).",
@@ -1371,11 +1384,8 @@ def gen_micro_first_specimen_time(ctx: QaContext, rng: random.Random) -> Draft |
     if pick is None:
         return None
     s, h, g = pick
-    spec = _pick(rng, sorted(set(g["spec_type_desc"].dropna().astype(str))))
-    if spec is None:
-        return None
-    rows = g[g["spec_type_desc"] == spec]
-    if rows["charttime"].isna().any():
+    spec = _pick(rng, sorted(g))
+    if spec is None or not g[spec].timed:
         return None
     q = _q(rng, [
         'When was the first "{x}" specimen of patient {s} taken during hospital admission {h}?',
@@ -1385,7 +1395,7 @@ def gen_micro_first_specimen_time(ctx: QaContext, rng: random.Random) -> Draft |
     ref = _cells(_MICRO_SELECT, "rows = micro[micro['spec_type_desc'] == specimen]\n"
                                 "submit(rows['charttime'].min().strftime('%Y-%m-%d %H:%M:%S'))")
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h, "specimen": spec},
-                 answer=ts(rows["charttime"].min()), reference=ref)
+                 answer=ts(g[spec].first), reference=ref)
 
 
 @_retry
@@ -1393,8 +1403,9 @@ def gen_micro_resistant_antibiotics(ctx: QaContext, rng: random.Random) -> Draft
     def build() -> list[tuple[int, int, str, list[str]]]:
         m = ctx.f.micro
         r = m[(m["interpretation"] == "R") & m["org_name"].notna() & m["ab_name"].notna()]
-        return [(int(g["subject_id"].iloc[0]), int(h), str(o), sorted(set(g["ab_name"].astype(str))))
-                for (h, o), g in r.groupby(["hadm_id", "org_name"], sort=True)]
+        sets = r.groupby(["hadm_id", "org_name"], sort=True).agg(
+            s=("subject_id", "first"), v=("ab_name", lambda x: sorted(set(x.astype(str)))))
+        return [(int(r.s), int(h), str(o), r.v) for (h, o), r in zip(sets.index, sets.itertuples(index=False))]
 
     pick = _pick(rng, ctx.memo("micro_r", build))
     if pick is None:
@@ -1416,10 +1427,10 @@ def gen_micro_culture_positive(ctx: QaContext, rng: random.Random) -> Draft | No
     if pick is None:
         return None
     s, h, g = pick
-    spec = _pick(rng, sorted(set(g["spec_type_desc"].dropna().astype(str))))
+    spec = _pick(rng, sorted(g))
     if spec is None:
         return None
-    grew = bool(g.loc[g["spec_type_desc"] == spec, "org_name"].notna().any())
+    grew = g[spec].grew
     q = _q(rng, [
         'Did any "{x}" of patient {s} grow an organism during hospital admission {h}?',
         'Was a "{x}" of admission {h} (patient {s}) positive, i.e. with an organism named?',
@@ -1471,9 +1482,7 @@ def gen_icu_last_careunit(ctx: QaContext, rng: random.Random) -> Draft | None:
 @_retry
 def gen_careunits_of_admission(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, int, list[str]]]:
-        t = ctx.f.transfers.dropna(subset=["curr_careunit"])
-        return [(int(g["subject_id"].iloc[0]), int(h), sorted(set(g["curr_careunit"].astype(str))))
-                for h, g in t.groupby("hadm_id", sort=True)]
+        return _sets(ctx.f.transfers.dropna(subset=["curr_careunit"]), "hadm_id", "curr_careunit")
 
     pick = _pick(rng, ctx.memo("careunits", build))
     if pick is None:
@@ -1599,11 +1608,11 @@ def _conditions(ctx: QaContext, rng: random.Random) -> list[_Cond]:
     out.append(_Cond(f"aged {'at least' if older else 'under'} {age} at admission",
                      f"(a['age'] {'>=' if older else '<'} {age})",
                      lambda d, age=age, older=older: d["age"] >= age if older else d["age"] < age))
-    types = sorted(a["admission_type"].dropna().unique())
+    types = ctx.memo("cohort_types", lambda: sorted(a["admission_type"].dropna().unique()))
     if types:
         t = rng.choice(types)
         out.append(_Cond(f"admitted as {t}", f"(a['admission_type'] == {t!r})", lambda d, t=t: d["admission_type"] == t))
-    ins = sorted(a["insurance"].dropna().unique())
+    ins = ctx.memo("cohort_insurance", lambda: sorted(a["insurance"].dropna().unique()))
     if ins:
         i = rng.choice(ins)
         out.append(_Cond(f"insured by {i}", f"(a['insurance'] == {i!r})", lambda d, i=i: d["insurance"] == i))

@@ -35,6 +35,19 @@ def _user_namespace() -> dict[str, Any]:
     return shell.user_ns if shell is not None else {}
 
 
+def _resolve(name: str) -> Any:
+    """The user's function ``name``; or, for ``kernelgym.kernel.<module>:<function>``, a kernel-side
+    harness that calls the user's code itself (e.g. MedAgentGym's BioCoder program runner)."""
+    if ":" in name:
+        import importlib
+
+        module, _, attr = name.partition(":")
+        if not module.startswith("kernelgym.kernel."):
+            return None
+        return getattr(importlib.import_module(module), attr, None)
+    return _user_namespace().get(name)
+
+
 def emit_function_evidence(name: str, inputs: list[list[Any]], time_limit: float = 5.0) -> None:
     """Call the user's function ``name`` on each argument list of ``inputs``; emit the outputs.
 
@@ -52,7 +65,7 @@ def emit_function_evidence(name: str, inputs: list[list[Any]], time_limit: float
 
         from kernelgym.kernel import EVIDENCE_MIME, to_jsonable  # noqa: F811
 
-        fn = _user_namespace().get(name)
+        fn = _resolve(name)
         evidence["defined"] = callable(fn)
         if not callable(fn):
             evidence["errors"] = [f"no function named {name!r} is defined"] * len(inputs)

@@ -16,7 +16,7 @@ from typing import Literal
 from kernelgym.kernel.paths import dataset_dir
 from kernelgym.tasks import TaskInfo
 
-Protocol = Literal["tools", "text"]
+Protocol = Literal["tools", "text", "medagentgym"]
 
 PROFILE_NOTES: dict[str, str] = {
     "ehr": (
@@ -149,7 +149,9 @@ def system_prompt(
     feedback: bool = False,
 ) -> str:
     """The system prompt for ``task``: environment, inputs, rules, answer format and protocol."""
-    how = "with `submit_answer(answer)`" if protocol == "tools" else "by calling `submit(answer)` in a code block"
+    how = {"tools": "with `submit_answer(answer)`",
+           "medagentgym": "by calling `submit(answer)` in the code of a `validate_code` action"}.get(
+        protocol, "by calling `submit(answer)` in a code block")
     rules = [
         "Variables, imports and files persist from one cell to the next, as in a notebook.",
         "Run one cell per turn"
@@ -175,5 +177,10 @@ def system_prompt(
     sections.append("## Rules\n" + "\n".join(f"- {r}" for r in rules))
     if task.answer_format:
         sections.append(f"## Answer format\n{task.answer_format}")
-    sections.append("## How to act\n" + _protocol_text(protocol))
+    if protocol == "medagentgym":  # MedAgentGym's action names as tools (kernelgym.llm.medagentgym)
+        from kernelgym.llm.medagentgym import protocol_text
+
+        sections.append("## How to act\n" + protocol_text(task))
+    else:
+        sections.append("## How to act\n" + _protocol_text(protocol))
     return "\n\n".join(sections)

@@ -65,6 +65,24 @@ def tool_schemas() -> list[dict[str, Any]]:
     ]
 
 
+def observation_text(obs: Any, *, tool_result: bool) -> str:
+    """What the model is shown of a cell's outcome (``obs`` is a :class:`kernelgym.Observation`).
+
+    ``tool_result``: the text of the ``run_cell``/``submit_answer`` tool message (tools protocol);
+    otherwise the user message of the text protocol. Exports (:mod:`kernelgym.export`) and the
+    Gymnasium environment render observations with this same function.
+    """
+    output = obs.output if obs.output is not None else "[no output]"
+    feedback = getattr(obs, "feedback", None)
+    left = obs.max_turns - obs.turn
+    note = f"[{obs.turn} of {obs.max_turns} cells used; {left} left]"
+    extra = f"\n\n{feedback}" if feedback else ""
+    if tool_result:
+        return f"{output}{extra}\n\n{note}"
+    status = {"error": "raised an error", "timeout": "timed out"}.get(obs.status or "", "ran")
+    return f"Cell {obs.turn} {status}. Output:\n```\n{output}\n```{extra}\n\n{note}"
+
+
 @dataclass
 class Parsed:
     """A model reply turned into an action, or into the error to tell the model."""

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from . import conditions
+from . import conditions, planted
 from .coding import admission_row, icd_codes, transfers
 from .conditions import COMORBIDITIES, CONDITIONS, Condition
 from .icu import icu_stay
@@ -131,7 +131,10 @@ class PatientSimulator:
                 death_min = last_disch
                 died_in_hospital = True
                 break
-            t = last_disch + int((2 + rng.exponential(250)) * MIN_PER_DAY) + int(rng.integers(0, 600))
+            # chronically ill patients come back sooner (readmission is learnable from the record)
+            chronic_now = len(p.comorbid & {"chf", "ckd", "copd", "cirrhosis"})
+            gap = 2 + rng.exponential(250 / (1 + 1.5 * chronic_now))
+            t = last_disch + int(gap * MIN_PER_DAY) + int(rng.integers(0, 600))
         assert first_t0 is not None
         if not died_in_hospital:  # deaths after discharge (known from social security records)
             age_last = p.age0 + (last_disch - first_t0) / MIN_PER_YEAR
@@ -214,7 +217,8 @@ class PatientSimulator:
                 vdur = float(np.clip(rng.lognormal(math.log(40 * sev), 0.7), 6, 24 * 21))
             vent_iv = (icu_in + float(rng.uniform(0, 0.3 if elective else 3)), 0.0)
             vent_iv = (vent_iv[0], vent_iv[0] + vdur)
-        icu_h = 24 * float(rng.lognormal(math.log(_ICU_LOS_SCALE * cond.icu_los * sev**0.6), 0.75))
+        # length of stay follows condition and severity (learnable from the first ICU day), with noise
+        icu_h = 24 * float(rng.lognormal(math.log(_ICU_LOS_SCALE * cond.icu_los * sev**1.2), 0.45))
         if vent_iv:
             icu_h = max(icu_h, vent_iv[1] - icu_in + float(rng.uniform(6, 30)))
         icu_h = float(np.clip(icu_h, 10, 24 * 35))
@@ -235,7 +239,10 @@ class PatientSimulator:
             icu_ward = int(rng.choice(_CAREUNIT_WARDS[first_unit]))
             segments.append(Segment(True, first_unit, icu_ward, icu_in, icu_in + icu_h))
             t_cur = icu_in + icu_h
-            if rng.random() < 0.06 and ward_h > 36:
+            # a return to the ICU (bounce-back) is likelier after a severe, ventilated stay
+            chronic_now = len(p.comorbid & {"chf", "ckd", "copd", "cirrhosis"})
+            bounce = sigmoid(logit(0.035) + 2.5 * math.log(sev) + 0.4 * chronic_now + 0.8 * vent)
+            if rng.random() < bounce and ward_h > 36:
                 w1 = ward_h * float(rng.uniform(0.3, 0.6))
                 segments.append(Segment(False, None, floor2, t_cur, t_cur + w1))
                 t_cur += w1
@@ -268,7 +275,8 @@ class PatientSimulator:
             eff.add("gcs", -3.5 * sev, 0, 6, 96)
         shock_iv = None
         if shock:
-            start = 0.0 if cond.key == "sepsis" else float(rng.uniform(icu_in, icu_in + min(icu_h, 48) / 2))
+            # sepsis arrives in shock; other conditions may deteriorate later in the ICU stay
+            start = 0.0 if cond.key == "sepsis" else float(rng.uniform(icu_in, icu_in + min(icu_h, 120) / 2))
             s_sev = sev * float(rng.uniform(0.7, 1.3))
             for var, amp, peak, rise, tau in conditions.SHOCK:
                 eff.add(var, amp * s_sev, start + peak, rise, tau)
@@ -366,5 +374,7 @@ def simulate_chunk(seed: int, start: int, stop: int) -> ChunkRows:
     """Rows of patients ``start .. stop-1`` (admission / stay indices local to this chunk)."""
     out = ChunkRows()
     for index in range(start, stop):
+        before = planted.mark(out)
         PatientSimulator(out, seed, index).run()
+        planted.plant_errors(out, seed, index, before)  # deliberate inconsistencies, own random stream
     return out
