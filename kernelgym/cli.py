@@ -102,6 +102,13 @@ def run(
     dataset: Annotated[Optional[str], typer.Option(
         help="Run the suite's families on another data set, e.g. mimic3 (imported with `kernelgym data import "
              "mimic3 PATH`): the <family>-<dataset> variants, in the kernelgym-<profile>-<dataset> kernels.")] = None,
+    backend: Annotated[str, typer.Option(
+        help="local (episodes run in this process's kernels) | ray (on the kernel hosts of a Ray cluster, "
+             "one per node, as many episodes at once as the node's CPUs; see docs/ray.md).",
+        rich_help_panel="Backend")] = "local",
+    address: Annotated[Optional[str], typer.Option(
+        help="Ray cluster address (HOST:PORT, auto, ray://HOST:10001); default $RAY_ADDRESS, else a local "
+             "single-node cluster.", rich_help_panel="Backend")] = None,
 ) -> None:
     """Run episodes in parallel; write results.jsonl, summary.json and episode notebooks."""
     from kernelgym.llm.errors import FatalModelError
@@ -114,6 +121,19 @@ def run(
     from kernelgym.tasks import TaskSpecError, select
 
     _use_specs(specs)
+    if backend not in ("local", "ray"):
+        raise _fail(f"--backend must be local or ray, not {backend!r}")
+    if address and backend != "ray":
+        raise _fail("--address needs --backend ray")
+    executor = None
+    if backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise _fail("--backend ray needs Ray: pip install 'kernelgym[ray]'") from None
+        from kernelgym.ray_backend import RayExecutor
+
+        executor = RayExecutor(address)
     if split not in (None, "train", "test", "all"):
         raise _fail(f"--split must be train, test or all, not {split!r}")
     split_sel = None if split in (None, "all") else split
@@ -172,11 +192,18 @@ def run(
                 concurrency=concurrency, rollouts=rollouts, episode=episode, progress=progress,
                 meta={"suite": suite, "dataset": dataset, "agent": agent, "agent_options": options, "split": split,
                       "model": model, "feedback": feedback},
+                executor=executor,
             ),
         )
     except FatalModelError as err:  # one clear message for the whole run, not one error per episode
         raise _fail(f"{err}\nthe run was stopped; finished episodes are kept in {target} (run again to resume)",
                     code=1) from None
+    except RuntimeError as err:
+        from kernelgym.ray_backend import RayBackendError
+
+        if not isinstance(err, RayBackendError):
+            raise
+        raise _fail(f"{err}\nfinished episodes are kept in {target} (run again to resume)", code=1) from None
     out.print(category_table(summary))
     out.print(f"results: {target / 'results.jsonl'}   notebooks: {target / 'episodes'}")
 

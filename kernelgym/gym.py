@@ -43,7 +43,7 @@ import gymnasium
 from gymnasium import spaces
 
 from kernelgym.episode import Action, EpisodeConfig
-from kernelgym.rollout import EpisodeDriver, TaskSampler, _instance, background_loop, final_observation
+from kernelgym.rollout import EpisodeDriver, TaskSampler, _instance, background_loop, final_observation, new_driver
 
 OBSERVATION_MAX_CHARS = 1_000_000
 ACTION_MAX_CHARS = 100_000
@@ -79,7 +79,9 @@ class KernelgymEnv(gymnasium.Env[str, str]):
     ``all``), ``categories``, ``limit`` (first N tasks of the suite's balanced order), ``tasks``
     (explicit tasks or ids instead of a suite), ``max_turns``, ``cell_timeout``, ``time_budget``,
     ``max_observation_chars``, ``feedback``, ``pool_size`` (warm forked kernels kept ready per
-    profile; 0 starts each kernel on demand), ``render_mode`` (``ansi``: the episode so far as text).
+    profile; 0 starts each kernel on demand), ``render_mode`` (``ansi``: the episode so far as text),
+    ``kernel_host`` (e.g. :class:`kernelgym.ray_backend.RayKernelHosts`: kernels on any node of a Ray
+    cluster; default: kernels in this process).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
@@ -99,6 +101,7 @@ class KernelgymEnv(gymnasium.Env[str, str]):
         feedback: bool = False,
         pool_size: int = 2,
         render_mode: str | None = None,
+        kernel_host: Any = None,
     ) -> None:
         from kernelgym.session import SessionLimits
 
@@ -115,6 +118,8 @@ class KernelgymEnv(gymnasium.Env[str, str]):
             limits=SessionLimits(cell_timeout=cell_timeout), feedback=feedback,
         )
         self.pool_size = pool_size
+        self.kernel_host = kernel_host
+        """None: kernels in this process; e.g. a :class:`kernelgym.ray_backend.RayKernelHosts`: on a Ray cluster."""
         self.driver: EpisodeDriver | None = None
         self._loop = background_loop()
         self._loop.acquire()
@@ -130,7 +135,7 @@ class KernelgymEnv(gymnasium.Env[str, str]):
         options = options or {}
         task = options.get("task_id") or options.get("task")
         inst = self.sampler.draw(self.np_random) if task is None else _instance(task)
-        driver = EpisodeDriver(inst, config=self.config, agent_name="gymnasium")
+        driver = new_driver(inst, kernel_host=self.kernel_host, config=self.config, agent_name="gymnasium")
         first = self._loop.run(self._start(driver))
         if first is None:
             result = driver.result

@@ -123,16 +123,47 @@ async def rollout(
     *,
     config: EpisodeConfig | None = None,
     rollout_index: int = 0,
+    kernel_host: Any = None,
 ) -> Trajectory:
     """Run one episode of ``policy`` on ``task`` (an :class:`Instance` or a task id) in a fresh kernel.
 
     Inside :func:`rollouts` (or any ``async with kernelgym.pool.KernelPools(...)``) the kernel comes
-    from the warm pool.
+    from the warm pool. With ``kernel_host`` (e.g. :class:`kernelgym.ray_backend.RayKernelHosts`) the
+    episode runs on a remote host and the policy here, one remote step per action.
     """
     inst = _instance(task)
     agent = _PolicyAgent(policy)
-    result, nb = await run_episode(inst, agent, config=config, rollout=rollout_index)
-    return Trajectory(inst, result, nb, agent.steps)
+    if kernel_host is None:
+        result, nb = await run_episode(inst, agent, config=config, rollout=rollout_index)
+        return Trajectory(inst, result, nb, agent.steps)
+    driver = new_driver(inst, kernel_host=kernel_host, config=config, rollout_index=rollout_index,
+                        agent_name=agent.name, model=getattr(agent, "model", None),
+                        sampling=getattr(agent, "sampling", None))
+    try:
+        obs = await driver.start()
+        while obs is not None:
+            try:
+                action = await agent.act(obs)
+            except Exception:  # as in run_episode: an agent bug ends its episode, graded as it stands
+                action = Action.stop()
+            obs = await driver.step(action)
+    except BaseException:
+        await driver.cancel()
+        raise
+    finally:
+        await agent.aclose()
+    assert driver.result is not None
+    return Trajectory(inst, driver.result, driver.notebook, agent.steps)
+
+
+def new_driver(task: Instance | str, *, kernel_host: Any = None, **kwargs: Any) -> Any:
+    """A step-by-step episode: an :class:`EpisodeDriver` in this process, or with ``kernel_host``
+    (e.g. :class:`kernelgym.ray_backend.RayKernelHosts`) its remote twin on one of the host's
+    nodes, with the same interface. ``kwargs``: those of :class:`EpisodeDriver`."""
+    if kernel_host is None:
+        return EpisodeDriver(task, **kwargs)
+    kwargs["sampling"] = kwargs.get("sampling") or {}
+    return kernel_host.driver(task, **kwargs)
 
 
 async def rollouts(
@@ -143,9 +174,12 @@ async def rollouts(
     concurrency: int = 2,
     pool_size: int | None = None,
     config: EpisodeConfig | None = None,
+    kernel_host: Any = None,
 ) -> list[list[Trajectory]]:
     """``n`` episodes of each task (a fresh policy from ``policy_factory`` per episode), ``concurrency``
     at a time, on a warm pool of ``pool_size`` kernels per profile (default ``concurrency``; 0: none).
+    With ``kernel_host`` (e.g. :class:`kernelgym.ray_backend.RayKernelHosts`) the kernels are on the
+    host's nodes (sized by the host) and ``pool_size`` is not used.
 
     Returns one list of ``n`` trajectories per task, in order: a GRPO group per task.
     """
@@ -157,11 +191,12 @@ async def rollouts(
 
     async def one(i: int, k: int) -> None:
         async with sem:
-            out[i][k] = await rollout(insts[i], policy_factory(), config=config, rollout_index=k)
+            out[i][k] = await rollout(insts[i], policy_factory(), config=config, rollout_index=k,
+                                      kernel_host=kernel_host)
 
     size = concurrency if pool_size is None else pool_size
     jobs = [one(i, k) for i in range(len(insts)) for k in range(n)]
-    if size > 0 and insts:
+    if size > 0 and insts and kernel_host is None:
         async with KernelPools(size, profiles=sorted({i.profile for i in insts})):
             await asyncio.gather(*jobs)
     else:
@@ -421,9 +456,11 @@ class KernelgymToolEnv:
         feedback: bool = False,
         pool_size: int = 4,
         seed: int | None = None,
+        kernel_host: Any = None,
     ) -> None:
         from kernelgym.session import SessionLimits
 
+        self._kernel_host = kernel_host
         self._sampler = TaskSampler(suite, split=split, categories=categories)
         self._config = EpisodeConfig(
             max_turns=max_turns, time_budget=time_budget, max_observation_chars=max_observation_chars,
@@ -446,7 +483,7 @@ class KernelgymToolEnv:
         self._abandon()
         task_id = row.get("task_id") or (row.get("extra_info") or {}).get("task_id")
         self.task = get_instance(task_id) if task_id else self._sampler.draw(self._rng)
-        self._driver = EpisodeDriver(self.task, config=self._config, agent_name="trl")
+        self._driver = new_driver(self.task, kernel_host=self._kernel_host, config=self._config, agent_name="trl")
         first = self._loop.run(self._start(self._driver))
         if first is None:  # the episode ended before the first action (the kernel or setup failed)
             self.result = self._driver.result

@@ -358,3 +358,25 @@ def _is_alive(p: Any) -> bool:
         return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def test_stale_installed_kernelspecs_are_refreshed(kg_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ensure_kernelspecs_installed` once compared argv only: a kernelspec installed before the
+    provisioner existed (no metadata.kernel_provisioner), or with an older preload, stayed in place
+    and papermill / JupyterLab got ordinary, unsandboxed kernels or stale data code."""
+    from kernelgym import profiles
+
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))  # leave the real environment alone
+    profiles.install_kernelspecs(user=True)  # JUPYTER_DATA_DIR: the test session's home
+    folder = Path(profiles.installed_kernelspecs()[EHR])
+    assert folder.parent == kg_home / "jupyter" / "kernels" and profiles._is_current("ehr", str(folder))
+    spec = json.loads((folder / "kernel.json").read_text())
+    del spec["metadata"]["kernel_provisioner"]
+    (folder / "kernel.json").write_text(json.dumps(spec))
+    assert not profiles._is_current("ehr", str(folder))
+    profiles.ensure_kernelspecs_installed()
+    assert profiles._is_current("ehr", str(folder))
+    (folder / "preload.py").write_text("# an older preload\n")
+    profiles.ensure_kernelspecs_installed()
+    assert profiles._is_current("ehr", str(folder))
+    assert (tmp_path / "prefix" / "share" / "jupyter" / "kernels" / EHR / "kernel.json").is_file()

@@ -47,10 +47,10 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import hashlib
 import json
 import math
 import re
+import textwrap
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -68,7 +68,11 @@ from kernelgym.kernel import medagentgym as kmag
 
 FAMILY_PREFIX = "medagentgym"
 REPORT_FILE = "medagentgym-import.json"
-SPLIT_FILES = (("train_tasks.jsonl", "train"), ("test_tasks.jsonl", "test"), ("valid_tasks.jsonl", "test"))
+SPLIT_FILES = (("train_tasks.jsonl", "train"), ("train_tasks_all.jsonl", "train"), ("test_tasks.jsonl", "test"),
+               ("valid_tasks.jsonl", "test"))
+"""Task files and their kernelgym split. ``valid_tasks.jsonl`` is what MedAgentGym runs as its test set where a
+data set has no ``test_tasks.jsonl``; ``train_tasks_all.jsonl`` is MedCalc-Bench's training file there (read only
+when there is no ``train_tasks.jsonl``)."""
 DATASETS = ("medcalcbench", "npowerai", "biocoder", "mimic_iii", "eicu", "treqs", "ehrcon")
 UNSUPPORTED = {
     "biodsbench": "not imported: its tasks need the BioDSBench data files and an output checker per task",
@@ -168,7 +172,7 @@ def read_records(folder: Path, dataset: str) -> tuple[list[Record], list[LeftOut
     counts: dict[str, int] = {}
     for name, split in SPLIT_FILES:
         path = folder / name
-        if not path.is_file():
+        if not path.is_file() or (name == "train_tasks_all.jsonl" and (folder / "train_tasks.jsonl").is_file()):
             continue
         n = 0
         for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -364,6 +368,11 @@ def _function_name(signature: str, solution: str) -> str:
     return names[0]
 
 
+_UNSEEDED = re.compile(r"\b(?:random|np\.random|numpy\.random)\.(?:random|randint|randrange|choice|choices|sample|"
+                       r"shuffle|uniform|gauss|normal|rand|randn|permutation|binomial|poisson)\s*\(")
+_SEEDED = re.compile(r"\bseed\s*\(|default_rng\s*\(\s*\w|RandomState\s*\(\s*\w")
+
+
 def _marker_line(context: str) -> str | None:
     for line in context.split("\n"):
         if kmag.MARKER in line:
@@ -372,8 +381,8 @@ def _marker_line(context: str) -> str | None:
 
 
 class BioCoderChecker:
-    """Runs a record's programs: the reference (twice, in two processes), the record's ``code``, and
-    the context with a do-nothing function, to decide whether its output can grade a solution."""
+    """Runs a record's programs: the reference (three times, in two processes), the record's ``code``,
+    and the context with a do-nothing function, to decide whether its output can grade a solution."""
 
     def __init__(self, timeout: float = 30.0) -> None:
         from kernelgym.importers.medagentgym_programs import ProgramRunner
@@ -399,10 +408,14 @@ class BioCoderChecker:
         if ref.seconds > BIOCODER_MAX_SECONDS:
             raise NotGradable("reference_too_slow",
                               f"the reference program takes {ref.seconds:.1f} s; the verifier allows 5 s")
-        again = self.second.run(program)
-        if not again.ok or again.evidence != out:
+        if _UNSEEDED.search(program) and not _SEEDED.search(program):
             raise NotGradable("nondeterministic_reference",
-                              "the reference program prints something else on a second run (random state or hash order)")
+                              "the reference program draws random numbers without setting a seed")
+        for runner in (self.second, self.first):
+            again = runner.run(program)
+            if not again.ok or again.evidence != out:
+                raise NotGradable("nondeterministic_reference",
+                                  "the reference program prints something else on another run (random state or hash order)")
         stub = kmag.insert_solution(context, f"def {name}(*args, **kwargs):\n    return None")
         wrong = self.first.run(stub)
         if wrong.ok and wrong.evidence == out:
@@ -437,18 +450,25 @@ def convert_biocoder(rec: Record, checker: BioCoderChecker, notes: list[str]) ->
     if note:
         notes.append(note)
     kind = "method" if line != line.lstrip() or re.search(r"\(\s*self\b", signature) else "function"
+    # the reference defines the function as an agent would: a top-level function after the context's code
+    # above the marker (its imports, helpers and decorators: a decorator runs when the function is defined)
+    prelude = context.split(kmag.MARKER, 1)[0].rstrip() if line == line.lstrip() else ""
+    reference = ([prelude] if prelude.strip() else []) + [solution, "submit('done')"]
     question = (
-        f"{str(problem).strip()}\n\nWrite a Python function with this signature:\n\n    {signature or name}\n\n"
+        f"{str(problem).strip()}\n\nWrite a Python function with this signature:\n\n{textwrap.indent(signature or name, '    ')}\n\n"
         f"Define it in a code cell of this kernel. After you finish, its source is inserted at {kmag.MARKER} in the "
         "context program below (also in the variable `context`), the program is run, and what it prints must equal "
-        "what it prints with the reference solution. Only the function's source is inserted: put any helper inside it. "
-        "You can try it yourself: `import inspect; exec(context.replace('<<insert solution here>>', "
-        f"inspect.getsource({name})), {{'__name__': '__main__'}})`.\n\nThe context code around the function:\n\n"
+        "what it prints with the reference solution. Only the function's source is inserted: put any helper inside it "
+        "(it can use the context's imports and functions; a decorator from the context must be defined in the kernel "
+        "before you define the function). "
+        "You can run that check yourself (it shows what the program prints, not whether it is right): "
+        f"`from kernelgym.kernel.medagentgym import run_program; print(run_program({name!r}, context)['stdout'])`."
+        "\n\nThe context code around the function:\n\n"
         f"```python\n{context}\n```"
     )
     return _instance(
         kind, question, [expected], Grader(rule="list", case_sensitive=True), rec.split, answer_format=SUBMIT_DONE,
-        inputs={"context": context}, reference=[solution, "submit('done')"], verifier="function",
+        inputs={"context": context}, reference=reference, verifier="function",
         verifier_args={"name": "kernelgym.kernel.medagentgym:run_program", "inputs": [[name, context]]},
     )
 
@@ -930,7 +950,19 @@ def import_medagentgym(
         source=str(src.resolve()), out_dir=str(out.resolve()), datasets=results, unsupported=unsupported,
         mimic3={"dir": str(mimic_root), "fingerprint": mimic_fp} if mimic_root else None,
     )
-    (out / REPORT_FILE).write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    data = report.as_dict()
+    previous = out / REPORT_FILE
+    if previous.is_file():  # an import of some data sets keeps what the report says of the others
+        try:
+            old = json.loads(previous.read_text(encoding="utf-8"))
+            kept = {k: v for k, v in old.get("datasets", {}).items() if k not in results}
+            data["datasets"] = {**kept, **data["datasets"]}
+            data["unsupported"] = {**{k: v for k, v in old.get("unsupported", {}).items() if k not in chosen},
+                                   **data["unsupported"]}
+            data["left_out"] = [x for x in old.get("left_out", []) if x.get("dataset") in kept] + data["left_out"]
+        except (ValueError, AttributeError):
+            pass
+    previous.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report
 
 

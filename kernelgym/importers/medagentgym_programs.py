@@ -79,8 +79,14 @@ def _child(program: str, result_path: str) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
+    import random
+
     from kernelgym.kernel.medagentgym import run_source
 
+    random.seed()  # a fresh random state per run (a forked child inherits its parent's)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(int.from_bytes(os.urandom(4), "little"))
     t0 = time.perf_counter()
     try:
         evidence = run_source(program)
@@ -138,7 +144,7 @@ def _imported_modules(program: str) -> list[str]:
 def main() -> None:
     import importlib
 
-    import kernelgym.kernel.medagentgym  # noqa: F401 - the children run programs with it
+    importlib.import_module("kernelgym.kernel.medagentgym")  # imported once: the children run programs with it
 
     tried: set[str] = set()
     for line in sys.stdin:

@@ -89,6 +89,10 @@ def run_program(name: str, context: str) -> dict[str, str]:
     import inspect
 
     fn = _user_namespace().get(name)
+    if isinstance(fn, property):  # a method written with @property (its source keeps the decorator)
+        fn = fn.fget
+    elif isinstance(fn, (staticmethod, classmethod)):
+        fn = fn.__func__
     if not callable(fn):
         raise NameError(f"no function named {name!r} is defined")
     try:

@@ -21,7 +21,7 @@ from .schema import EHR_TABLES
 if TYPE_CHECKING:
     from .model import ChunkRows
 
-GENERATOR_VERSION = "1.1"  # 1.1: planted data-quality errors (planted.py)
+GENERATOR_VERSION = "1.2"  # 1.1: planted data-quality errors (planted.py); 1.2: whole lab draws planted
 CHUNK_PATIENTS = 500  # patients per row group: part of the output format, never varied per run
 _DICTIONARY_TABLES = ("d_icd_diagnoses", "d_icd_procedures", "d_labitems", "d_items")
 

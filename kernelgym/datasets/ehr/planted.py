@@ -4,7 +4,7 @@ The simulator writes a consistent record; after each patient is simulated, :func
 edits a few of that patient's rows so that one table contradicts another, the way real charting
 errors do:
 
-- ``lab_after_death``: an outpatient lab result (``hadm_id`` null) dated on a day after the
+- ``lab_after_death``: outpatient lab results (``hadm_id`` null, a copy of one of the patient's draws) dated on a day after the
   patient's date of death (``patients.dod``).
 - ``sex_specific_code``: a diagnosis code that only applies to the other sex (pregnancy, uterus or
   ovary for a male patient; prostate or testis for a female one), contradicting ``patients.gender``.
@@ -84,16 +84,18 @@ def plant_errors(out: ChunkRows, seed: int, index: int, start: Mark) -> None:
     patient = out.rows["patients"][-1]
     subject_id, gender, dod = patient[0], patient[1], patient[3]
 
-    # an outpatient lab dated after the date of death
+    # an outpatient lab panel dated after the date of death (a copy of one of the patient's draws)
     labs = out.arrays.get("labevents", [])[arrays0.get("labevents", 0):]
     if dod != NULL_TIME and labs and u[0] < RATES["lab_after_death"]:
         part = labs[int(rng.integers(len(labs)))]
-        j = int(rng.integers(part["itemid"].size))
+        times = np.unique(part["charttime"])
+        draw = part["charttime"] == times[int(rng.integers(times.size))]
+        n = int(draw.sum())
         when = int(dod) + int(rng.integers(1, 60)) * MIN_PER_DAY + int(rng.integers(8 * 60, 17 * 60))
         out.add_arrays("labevents", {
-            "subject_id": np.array([subject_id], dtype=np.int64), "adm": np.array([-1], dtype=np.int64),
-            "itemid": part["itemid"][j:j + 1].astype(np.int64), "charttime": np.array([when], dtype=np.int64),
-            "valuenum": part["valuenum"][j:j + 1].astype(np.float64),
+            "subject_id": np.full(n, subject_id, dtype=np.int64), "adm": np.full(n, -1, dtype=np.int64),
+            "itemid": part["itemid"][draw].astype(np.int64), "charttime": np.full(n, when, dtype=np.int64),
+            "valuenum": part["valuenum"][draw].astype(np.float64),
         })
 
     # a diagnosis code of the other sex
