@@ -28,13 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kernelgym.families.ehr import _cells, _r4
+from kernelgym.families.ehr import _cells, _r4, _retry
 from kernelgym.families.ehr_data import Frames, frames, profile_data_dir, ts
 from kernelgym.grading import Grader
 from kernelgym.tasks import Category, Draft
 
 GENERATOR_VERSION = "1"
-_TRIES = 8
 
 NUMBER = Grader(rule="numeric", abs_tol=0.01, rel_tol=1e-4)
 COUNT = Grader(rule="numeric", abs_tol=0.0)
@@ -73,19 +72,6 @@ def open_context(data_dir: Path | str | None = None, *, profile: str | None = No
 
 
 Sampler = Callable[[QaContext, random.Random], Draft | None]
-
-
-def _retry(fn: Sampler) -> Sampler:
-    def wrapped(ctx: QaContext, rng: random.Random) -> Draft | None:
-        for _ in range(_TRIES):
-            draft = fn(ctx, rng)
-            if draft is not None:
-                return draft
-        return None
-
-    wrapped.__name__ = fn.__name__
-    wrapped.__doc__ = fn.__doc__
-    return wrapped
 
 
 def _pick(rng: random.Random, items: Sequence[Any]) -> Any:
