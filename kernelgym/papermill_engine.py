@@ -94,6 +94,8 @@ def engine_class() -> Any:
     from papermill.engines import NBClientEngine
     from traitlets import Type, default
 
+    from kernelgym import host_channel
+
     class ProfileKernelManager(AsyncKernelManager):
         """Resolves ``kernelgym-<profile>`` through kernelgym's own profiles."""
 
@@ -113,6 +115,7 @@ def engine_class() -> Any:
 
         def create_kernel_manager(self) -> Any:
             km = super().create_kernel_manager()
+            host_channel.disable_for(km)  # the host grades after execution; the notebook's code gets no grader
             self.handle.km = km
             return km
 

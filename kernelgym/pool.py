@@ -22,6 +22,8 @@ from typing import Any
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
+from kernelgym import host_channel
+
 EXTRA_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 
 
@@ -93,7 +95,7 @@ async def start_kernel(
     kwargs: dict[str, Any] = {"kernel_name": kernel_name}
     if kernel_spec_manager is not None:
         kwargs["kernel_spec_manager"] = kernel_spec_manager
-    km = AsyncKernelManager(**kwargs)
+    km = host_channel.disable_for(AsyncKernelManager(**kwargs))  # an agent's code must not reach the grader
     start: dict[str, Any] = {"extra_arguments": list(EXTRA_ARGUMENTS)}
     if cwd is not None:
         start["cwd"] = cwd

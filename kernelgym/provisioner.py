@@ -12,6 +12,10 @@ Where fork is unavailable (not Linux), the kernelspec's command is not kernelgym
 fork server cannot start, it falls back to LocalProvisioner's ordinary launch with a one-line
 warning. ``KERNELGYM_FORK=0`` forces the ordinary launch.
 
+A forked kernel of a kernel manager that kernelgym did not start itself (plain papermill,
+JupyterLab) gets a host channel (:mod:`kernelgym.host_channel`): a socket in its socket folder over
+which a starter notebook asks the host for its verdict.
+
 ``config`` keys: ``sandbox`` (the fields of :class:`kernelgym.sandbox.SandboxConfig`),
 ``ready_timeout`` (seconds to wait for ``kernel_info``, default 120).
 """
@@ -30,7 +34,7 @@ from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Dict, Float
 
-from kernelgym import forkserver
+from kernelgym import forkserver, host_channel
 from kernelgym.sandbox import SandboxConfig, plan
 
 _warned: set[str] = set()
@@ -86,6 +90,7 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
     _use_fork: bool = False
     _sockdir: str | None = None
     _own_workdir: str | None = None
+    _channel: host_channel.HostChannel | None = None
     applied_sandbox: dict[str, Any] | None = None
     """The sandbox plan of the running kernel (None for an ordinary launch)."""
     forked: bool = False
@@ -129,6 +134,12 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
             self._forked.close()
             self._forked = None
         cfg = SandboxConfig.from_env(self.sandbox, env)
+        if self._channel is None and self._sockdir is not None and host_channel.enabled_for(self.parent):
+            # a kernel a person started (plain papermill, JupyterLab): starter notebooks get their
+            # verdict from the host through this socket, although the sandbox hides the task store
+            self._channel = host_channel.HostChannel(self._sockdir)
+        if self._channel is not None:
+            env[host_channel.ENV_VAR] = self._channel.path
         cwd = kwargs.get("cwd")
         if cwd is None or (cfg.enabled and cfg.filesystem and not os.path.isdir(cwd)):
             if self._own_workdir is None:
@@ -155,6 +166,8 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
             sandbox=mount_plan, stdio=stdio, home=cwd,
         )
         self.forked = True
+        if self._channel is not None:
+            self._channel.allow_uid(self._forked.uid)
         self.applied_sandbox = mount_plan
         self.pid = self.pgid = self._forked.pid
         self.cwd = cwd
@@ -216,6 +229,9 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         if self._forked is not None:
             self._forked.close()
             self._forked = None
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
         for attr in ("_sockdir", "_own_workdir"):
             path = getattr(self, attr)
             if path:

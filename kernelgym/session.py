@@ -23,6 +23,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 
+from kernelgym import host_channel
 from kernelgym.kernel import ANSWER_MIME, EVIDENCE_MIME
 from kernelgym.profiles import kernel_name, spec_manager
 
@@ -131,6 +132,7 @@ class KernelSession:
             self.cwd = kernel.cwd or self.cwd
         else:
             km = AsyncKernelManager(kernel_name=kernel_name(self.profile), kernel_spec_manager=spec_manager())
+            host_channel.disable_for(km)  # an agent's code must not reach the grader
             self.km = km
             kwargs: dict[str, Any] = {"extra_arguments": ["--HistoryManager.hist_file=:memory:"]}
             if self.cwd is not None:

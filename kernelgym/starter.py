@@ -12,16 +12,16 @@ would be::
 
 Every cell derives from ``task_id``. The setup and verifier cells embed what they need for the task
 the notebook was written for, so that task runs in any kernel, sandboxed or not. Run with another
-``task_id``, they ask the host side (``python -m kernelgym.starter task|verifier TASK_ID``), which a
-sandboxed kernel cannot reach; kernelgym's papermill engine (``papermill --engine kernelgym``) instead
-rewrites them on the host before execution (:func:`retarget`).
+``task_id``, and for the verdict, they ask the host side: over the host channel of the kernel's
+provisioner (:mod:`kernelgym.host_channel`; kernels a person starts with plain papermill or in
+JupyterLab) or, in an unsandboxed kernel, through ``python -m kernelgym.starter task|verifier|verdict
+TASK_ID``. Kernels that kernelgym starts itself have neither; kernelgym's papermill engine
+(``papermill --engine kernelgym``) instead rewrites the cells on the host before execution
+(:func:`retarget`) and grades the evidence on the host after it (:func:`write_host_verdict`).
 
-The verdict needs the ground truth, which never enters a kernel. The result cell asks the host
-(``python -m kernelgym.starter verdict TASK_ID``, evidence on stdin), which works in an unsandboxed
-kernel; kernelgym's papermill engine grades the evidence on the host after execution and writes the
-verdict into that cell (:func:`write_host_verdict`), sandbox or not. Either way the host only says
-passed or failed. ``kernelgym grade`` trusts none of it: it swaps in the canonical cells of the task,
-re-executes the notebook and grades the evidence on the host.
+The ground truth never enters a kernel; the host only says passed or failed. ``kernelgym grade``
+trusts none of it: it swaps in the canonical cells of the task, re-executes the notebook and grades
+the evidence on the host.
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ def verifier_record(task_id: str) -> dict[str, Any]:
 
 def verdict_record(task_id: str, evidence: list[dict[str, Any]]) -> dict[str, Any]:
     """Passed or failed for ``evidence``, graded on the host; says nothing of the expected answer."""
-    from kernelgym.grade import grade_evidence
+    from kernelgym.grading import grade_evidence
 
     inst = get_instance(task_id)
     answer, verdict = grade_evidence(inst, evidence)

@@ -348,13 +348,35 @@ def test_starter_notebook_has_the_conventional_cells(starters: dict[str, Any], t
 
 
 def test_solved_starter_passes_under_plain_papermill(starters: dict[str, Any], task: Instance) -> None:
-    """Plain papermill CLI; the kernel asks the host-side grader (possible when it is not sandboxed)."""
+    """Plain papermill CLI, default (sandboxed) kernel: the kernel asks the host-side grader over the
+    host channel its provisioner serves, and gets passed/failed only."""
     out = starters["root"] / "out_plain.ipynb"
-    proc = cli("papermill", str(starters["solved"]), str(out), "-p", "task_id", task.id, env={"KERNELGYM_SANDBOX": "0"})
+    proc = cli("papermill", str(starters["solved"]), str(out), "-p", "task_id", task.id)
     assert proc.returncode == 0, proc.stderr[-2000:]
     verdict = _verdict(out)
     assert verdict["passed"] is True, verdict
-    assert set(verdict) <= {"task_id", "passed", "score", "summary", "by"}  # nothing about the expected answer
+    assert "host channel" in str(verdict["by"]) and verdict["asked"] == 1, verdict
+    assert set(verdict) <= {"task_id", "passed", "score", "summary", "by", "asked"}  # nothing about the expected answer
+
+
+def test_plain_papermill_kernels_are_sandboxed_yet_get_their_verdict(starters: dict[str, Any], task: Instance) -> None:
+    """Regression: the sandbox (on by default) hid the host grader from kernels that plain papermill
+    starts, so a solved starter got evidence but no verdict. The kernel must stay sandboxed (no task
+    store, no host-side modules) and still receive the verdict."""
+    from kernelgym.kernel.paths import kernelgym_home
+
+    nb = nbk.read(starters["solved"])
+    at = nb.cells.index(nbk.cells_with_tag(nb, nbk.TAG_VERIFIER)[0])
+    probe = ("import importlib.util, os\n"
+             f"print('PROBE', importlib.util.find_spec('kernelgym.tasks') is None, os.path.exists({str(kernelgym_home() / 'tasks')!r}))")
+    nb.cells.insert(at, nbformat.v4.new_code_cell(probe))
+    src, out = starters["root"] / "probe.ipynb", starters["root"] / "out_probe.ipynb"
+    nbformat.write(nb, str(src))
+    proc = cli("papermill", str(src), str(out), "-p", "task_id", task.id)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    printed = "".join(o.get("text", "") for c in nbk.read(out).cells if c.cell_type == "code" for o in c.outputs)
+    assert "PROBE True False" in printed, printed  # host side not importable, task store absent
+    assert _verdict(out)["passed"] is True
 
 
 def test_starter_retargeted_with_papermill_parameters_passes_under_the_kernelgym_engine(starters: dict[str, Any]) -> None:
@@ -382,10 +404,14 @@ def test_unsolved_starter_fails_without_raising(starters: dict[str, Any], task: 
     assert verdict["passed"] is False and "no answer was submitted" in str(verdict["summary"])
 
 
-def test_in_a_sandboxed_kernel_the_starter_says_where_to_get_a_verdict(starters: dict[str, Any], task: Instance) -> None:
-    """A sandboxed kernel cannot reach the host side: no verdict, no exception, a pointer instead."""
+def test_without_a_host_channel_the_starter_says_where_to_get_a_verdict(
+    starters: dict[str, Any], task: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sandboxed kernel without a host channel (``KERNELGYM_HOST_CHANNEL=0``; every kernel that
+    kernelgym starts itself) cannot reach the host side: no verdict, no exception, a pointer instead."""
     import papermill
 
+    monkeypatch.setenv("KERNELGYM_HOST_CHANNEL", "0")
     out = starters["root"] / "out_sandboxed.ipynb"
     papermill.execute_notebook(str(starters["solved"]), str(out), parameters={"task_id": task.id}, progress_bar=False)
     verdict = _verdict(out)

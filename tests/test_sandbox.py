@@ -39,6 +39,7 @@ EXPECTED_ERRORS = {
     "ForkBomb": {"BlockingIOError"},
     "KillsParent": {"PermissionError"},
     "EscapesLimits": {"PermissionError"},
+    "AsksTheGraderForVerdicts": {"HostUnreachable"},
 }
 
 
@@ -159,6 +160,20 @@ def test_no_kernel_process_outlives_the_run(attack_run: dict[str, Any]) -> None:
     while leftovers() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert leftovers() == []
+
+
+def test_kernelgym_grade_gives_a_brute_force_notebook_no_grader(attack_run: dict[str, Any], tmp_path: Path) -> None:
+    """Kernels that ``kernelgym grade`` starts serve no host channel either: re-executing the
+    brute-force episode (candidates include the true answer) still finds no route to the grader."""
+    from kernelgym.grade import GradeOptions, grade_paths
+
+    r = attack_run["results"]["AsksTheGraderForVerdicts"]
+    [record] = grade_paths([attack_run["out"] / r.notebook], tmp_path, GradeOptions(concurrency=1, timeout=120, progress=False))
+    assert record.error is None and record.passed is False, record
+    assert record.graded_notebook is not None
+    graded = Path(record.graded_notebook)
+    text, errors = _outputs(graded.parent, graded.name)
+    assert "LEAKED" not in text and "HostUnreachable" in errors, text
 
 
 def test_sandbox_settings_come_from_the_kernelspec_and_the_environment() -> None:

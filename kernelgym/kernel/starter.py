@@ -9,10 +9,17 @@ task), so a starter runs in any kernel, sandboxed or not, without reaching the h
 - :func:`show_verdict` (result cell) asks the host-side grader for passed/failed on that evidence.
 
 For another task id (``papermill starter.ipynb out.ipynb -p task_id OTHER``), and for every verdict,
-the host side is asked through a ``python -m kernelgym.starter`` subprocess. A sandboxed kernel
-cannot reach the host side (by design: the task store is hidden from kernels), so there these fail
-with a message saying what to do instead: ``papermill --engine kernelgym`` (kernelgym's papermill engine
-retargets the notebook and writes the verdict on the host) or ``kernelgym grade``.
+the host side is asked:
+
+- over the **host channel** when the kernel's provisioner serves one (``KERNELGYM_HOST_SOCKET``; see
+  ``kernelgym/host_channel.py``): kernels a person starts with the plain papermill CLI or in
+  JupyterLab, sandboxed as every kernelgym kernel is;
+- else through a ``python -m kernelgym.starter`` subprocess, which works in an unsandboxed kernel.
+
+Kernels that kernelgym starts itself (runs, ``kernelgym grade``, gym environments) get no host
+channel, so an agent's code cannot try answers against the grader; there these fail with a message
+saying what to do instead: ``papermill --engine kernelgym`` (kernelgym's papermill engine retargets
+the notebook and writes the verdict on the host) or ``kernelgym grade``.
 
 This module imports nothing of the host side, and the ground truth never enters the kernel: the host
 answers only passed/failed. ``kernelgym grade`` trusts none of it and re-grades on the host.
@@ -21,6 +28,7 @@ answers only passed/failed. ``kernelgym grade`` trusts none of it and re-grades 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -28,6 +36,8 @@ from typing import Any
 EVIDENCE_MIME = "application/vnd.kernelgym.evidence+json"
 VERDICT_MIME = "application/vnd.kernelgym.verdict+json"
 HOST_TIMEOUT_S = 300.0
+HOST_SOCKET_ENV = "KERNELGYM_HOST_SOCKET"
+"""Set in a kernel's environment when its provisioner serves a host channel (the socket's path)."""
 ALTERNATIVES = "run it with `papermill --engine kernelgym ...` or grade it with `kernelgym grade`"
 
 _evidence: dict[str, list[dict[str, Any]]] = {}
@@ -39,6 +49,15 @@ class HostUnreachable(RuntimeError):
 
 
 def _host(command: str, task_id: str, payload: Any = None) -> Any:
+    """Ask the host side: over the provisioner's host channel when it serves one, else a subprocess."""
+    channel = os.environ.get(HOST_SOCKET_ENV)
+    if channel and os.path.exists(channel):
+        try:
+            return _channel_request(channel, command, str(task_id), payload)
+        except OSError as exc:
+            raise HostUnreachable(f"the host channel did not answer ({exc})") from None
+        except RuntimeError as exc:
+            raise HostUnreachable(str(exc)) from None
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "kernelgym.starter", command, str(task_id)],
@@ -50,9 +69,35 @@ def _host(command: str, task_id: str, payload: Any = None) -> Any:
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
         if "No module named" in lines[-1]:
-            raise HostUnreachable("the host side of kernelgym is not reachable from this kernel (a sandboxed kernel)")
+            raise HostUnreachable(
+                "the host side of kernelgym is not reachable from this kernel (a sandboxed kernel started "
+                "by kernelgym itself, which serves no host channel)"
+            )
         raise HostUnreachable(lines[-1])
     return json.loads(proc.stdout)
+
+
+def _channel_request(path: str, command: str, task_id: str, payload: Any = None) -> Any:
+    """One request over the host channel (``kernelgym/host_channel.py`` is the server); its result."""
+    import socket
+
+    request: dict[str, Any] = {"command": command, "task_id": task_id}
+    if payload is not None:
+        request["evidence"] = payload
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(HOST_TIMEOUT_S)
+        sock.connect(path)
+        sock.sendall(json.dumps(request, default=str).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    reply = json.loads(data or b"{}")
+    if not reply.get("ok"):
+        raise RuntimeError(reply.get("error") or "the host channel gave no answer")
+    return reply["result"]
 
 
 def _display(bundle: dict[str, Any]) -> None:
@@ -135,7 +180,8 @@ def show_verdict(task_id: str) -> None:
             verdict: dict[str, Any] = {"passed": None, "summary": "the verifier cell did not run"}
         else:
             verdict = _host("verdict", task_id, evidence)
-            verdict["by"] = "host (asked from the kernel)"
+            channel = bool(os.environ.get(HOST_SOCKET_ENV))
+            verdict["by"] = "host (asked over the provisioner's host channel)" if channel else "host (asked from the kernel)"
     except BaseException as exc:  # noqa: BLE001
         verdict = {"passed": None, "summary": f"no verdict: {exc}; {ALTERNATIVES}."}
     try:
