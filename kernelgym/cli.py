@@ -90,7 +90,10 @@ def run(
     top_p: Annotated[Optional[float], typer.Option(rich_help_panel="LLM agent")] = None,
     max_tokens: Annotated[Optional[int], typer.Option(
         min=1, help="Most tokens per model reply.", rich_help_panel="LLM agent")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Sampling seed sent to the model.", rich_help_panel="LLM agent")] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        help="Sampling seed sent to the model: rollout k of each task is sent SEED + k (rollouts differ, "
+             "reruns repeat them); recorded in each notebook's metadata.kernelgym.agent.sampling.seed.",
+        rich_help_panel="LLM agent")] = None,
     protocol: Annotated[str, typer.Option(
         help="tools (run_cell/submit_answer tool calls) | text (```python blocks, submit() in code) | "
              "auto (tools when the model supports tool calling) | medagentgym (MedAgentGym's request_info, "

@@ -14,7 +14,6 @@ import datetime as dt
 import platform
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -25,10 +24,11 @@ from nbformat import NotebookNode
 from pydantic import BaseModel, Field
 
 from kernelgym import notebook as nbk
-from kernelgym.grading import grade, grade_function
+from kernelgym.grading import grade, grade_evidence
 from kernelgym.llm.errors import FatalModelError
 from kernelgym.session import CellOutcome, KernelSession, KernelStartError, SessionLimits, evidence_from
 from kernelgym.tasks import Instance, TaskInfo
+from kernelgym.tempdirs import owned_tempdir
 
 StopReason = Literal[
     "answered", "max_turns", "time_budget", "kernel_died", "timeout_killed",
@@ -78,6 +78,14 @@ class Observation(BaseModel):
 
 @runtime_checkable
 class Agent(Protocol):
+    """What :func:`run_episode` drives: ``act`` is all an agent needs.
+
+    Optional hooks, called when the agent has them: ``start_rollout(rollout: int)`` once before the
+    first ``act`` with the episode's rollout index (e.g. :class:`kernelgym.agents.langchain.LangChainAgent`
+    derives its sampling seed from it, so the rollouts of one task sample differently), and
+    ``async aclose()`` when the episode is over.
+    """
+
     async def act(self, obs: Observation) -> Action: ...
 
 
@@ -220,8 +228,17 @@ async def run_episode(
     wrong_answers = 0
     usage: dict[str, Any] = {}
     evidence: list[dict[str, Any]] = []
+    start_rollout = getattr(agent, "start_rollout", None)
+    if callable(start_rollout):
+        try:
+            start_rollout(rollout)
+        except FatalModelError:
+            raise
+        except Exception as exc:  # an agent bug ends its episode, not the run
+            stop, error = "agent_error", f"{type(exc).__name__}: {exc}"
     own_dir = workdir is None
-    cwd = Path(tempfile.mkdtemp(prefix="kernelgym-episode-")) if own_dir else workdir
+    # names this process, so that a later run can remove it if this one is killed (tempdirs.sweep)
+    cwd = owned_tempdir("episode") if own_dir else workdir
     assert cwd is not None
     session = KernelSession(inst.profile, nb, cwd=cwd, limits=limits)
     try:
@@ -308,22 +325,9 @@ async def run_episode(
             shutil.rmtree(cwd, ignore_errors=True)
 
     assert stop is not None
-    if inst.verifier == "function" and len(evidence) == 1:
-        answer = evidence[0].get("outputs")
-        verdict = grade_function(evidence[0], list(inst.ground_truth or []), inst.grader)
-    elif inst.verifier == "answer" and len(evidence) == 1 and evidence[0].get("submitted"):
-        answer = evidence[0].get("answer")
-        verdict = grade(answer, inst.ground_truth, inst.grader)
-    else:
-        answer = None
-        why = (
-            "no answer was submitted" if len(evidence) == 1
-            else "no verifier evidence (the kernel was gone before verification)" if not evidence
-            else f"{len(evidence)} evidence records where the verifier emits one: rejected"
-        )
-        verdict = grade(None, inst.ground_truth, inst.grader).model_copy(
-            update={"passed": False, "score": 0.0, "explanation": why}
-        )
+    answer, verdict = grade_evidence(
+        inst, evidence, no_evidence="no verifier evidence (the kernel was gone before verification)"
+    )
     name, model, sampling = agent_label(agent)
     result = EpisodeResult(
         task_id=inst.id, family=inst.family, category=inst.category, split=inst.split, rollout=rollout,

@@ -136,7 +136,10 @@ class Zygote:
         self.kernels: dict[int, socket.socket] = {}  # pid -> requester connection
         self.counter = 0
         self.pidns_fd: int | None = None
-        self.run_dir = tempfile.mkdtemp(prefix="kernelgym-zygote-")
+        from kernelgym.tempdirs import owned_tempdir
+
+        # named after this process: if it is killed (ZygoteHandle.close does), tempdirs.sweep removes it
+        self.run_dir = str(owned_tempdir("zygote"))
         os.chmod(self.run_dir, 0o755)
         self.newroot = os.path.join(self.run_dir, "root")
         os.mkdir(self.newroot)
@@ -780,7 +783,10 @@ class ZygoteHandle:
             pass
         import shutil
 
+        from kernelgym.tempdirs import sweep
+
         shutil.rmtree(self.run_dir, ignore_errors=True)
+        sweep(kinds=("zygote",))  # the killed zygote's own run folder (it had no chance to remove it)
 
 
 _zygotes: dict[tuple[Any, ...], ZygoteHandle] = {}

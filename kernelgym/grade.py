@@ -34,7 +34,6 @@ import json
 import os
 import shutil
 import statistics
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -49,9 +48,10 @@ from pydantic import BaseModel, Field
 
 from kernelgym import notebook as nbk
 from kernelgym import starter
-from kernelgym.grading import Grade, grade
+from kernelgym.grading import Grade, grade, grade_evidence
 from kernelgym.kernel import ANSWER_MIME, EVIDENCE_MIME
 from kernelgym.tasks import Instance, get_instance
+from kernelgym.tempdirs import owned_tempdir, sweep
 
 GRADES = "grades.jsonl"
 INJECTED_PARAMETERS = "injected-parameters"
@@ -106,25 +106,7 @@ class GradeOptions:
 
 
 # ---------------------------------------------------------------- evidence -> grade
-
-
-def grade_evidence(inst: Instance, evidence: Sequence[dict[str, Any]]) -> tuple[Any, Grade]:
-    """The answer and the host-side grade of a verifier's evidence, as :func:`kernelgym.episode.run_episode`
-    grades it: exactly one evidence record is required."""
-    kind = getattr(inst, "verifier", "answer")
-    if len(evidence) == 1 and kind == "function":
-        from kernelgym.grading import grade_function
-
-        return evidence[0].get("outputs"), grade_function(evidence[0], list(inst.ground_truth or []), inst.grader)
-    if len(evidence) == 1 and evidence[0].get("submitted"):
-        answer = evidence[0].get("answer")
-        return answer, grade(answer, inst.ground_truth, inst.grader)
-    why = (
-        "no answer was submitted" if len(evidence) == 1
-        else "no verifier evidence (the verifier did not run)" if not evidence
-        else f"{len(evidence)} evidence records where the verifier emits one: rejected"
-    )
-    return None, Grade(passed=False, score=0.0, explanation=why)
+# (the rule itself, exactly one evidence record, is kernelgym.grading.grade_evidence)
 
 
 def _regrade_answer(inst: Instance, answer: Any) -> Grade:
@@ -627,7 +609,7 @@ async def grade_notebook(
     except Exception as exc:  # noqa: BLE001 - e.g. the task store cannot be built
         return GradeRecord(task_id=None, notebook=str(path), error=f"{type(exc).__name__}: {exc}", duration_s=round(time.monotonic() - t0, 3))
     loop = asyncio.get_running_loop()
-    workdir = Path(tempfile.mkdtemp(prefix="kernelgym-grade-"))
+    workdir = owned_tempdir("grade")
     handle = ExecutionHandle()
     executed: NotebookNode | None = None
     error: str | None = None
@@ -678,6 +660,7 @@ async def grade_paths_async(
     order at the end.
     """
     opts = options or GradeOptions()
+    sweep()  # temp folders of runs killed with SIGKILL (never those of a running process)
     files = find_notebooks(paths, exclude=out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = _output_names(files)

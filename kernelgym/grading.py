@@ -8,9 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # tasks imports this module (Grader): no import at run time
+    from kernelgym.tasks import Instance
 
 Rule = Literal["exact", "numeric", "range", "set", "list", "date", "datetime", "boolean", "auroc"]
 
@@ -317,3 +321,34 @@ def grade_function(evidence: dict[str, Any], expected: list[Any], grader: Grader
         return Grade(passed=n_ok == len(ok) and bool(ok), score=n_ok / len(ok) if ok else 0.0, explanation="; ".join(parts))
     except Exception as exc:
         return Grade(passed=False, score=0.0, explanation=f"could not compare: {type(exc).__name__}: {exc}")
+
+
+NO_EVIDENCE = "no verifier evidence (the verifier did not run)"
+"""Why a verifier cell with no evidence record fails (callers may say more precisely why it did not run)."""
+
+
+def grade_evidence(
+    inst: Instance, evidence: Sequence[dict[str, Any]], *, no_evidence: str = NO_EVIDENCE
+) -> tuple[Any, Grade]:
+    """The answer and the host-side grade of the evidence a verifier cell emitted.
+
+    The one rule every path uses (``kernelgym run`` episodes, ``kernelgym grade``, starter
+    notebooks, the LangChain task-kernel tools): exactly one evidence record is required. With a
+    ``function`` verifier the record's outputs on the hidden inputs are graded
+    (:func:`grade_function`); with an ``answer`` verifier the submitted answer is (:func:`grade`),
+    and a record saying nothing was submitted fails. No record fails with ``no_evidence`` as the
+    explanation; several records (something besides the verifier emitted one) are rejected.
+    Never raises for what is in the evidence.
+    """
+    kind = getattr(inst, "verifier", None) or "answer"
+    if len(evidence) == 1 and kind == "function":
+        return evidence[0].get("outputs"), grade_function(evidence[0], list(inst.ground_truth or []), inst.grader)
+    if len(evidence) == 1 and evidence[0].get("submitted"):
+        answer = evidence[0].get("answer")
+        return answer, grade(answer, inst.ground_truth, inst.grader)
+    why = (
+        "no answer was submitted" if len(evidence) == 1
+        else no_evidence if not evidence
+        else f"{len(evidence)} evidence records where the verifier emits one: rejected"
+    )
+    return None, Grade(passed=False, score=0.0, explanation=why)

@@ -28,6 +28,7 @@ from kernelgym import notebook as nbk
 from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, run_episode
 from kernelgym.llm.errors import FatalModelError
 from kernelgym.tasks import Instance, slug
+from kernelgym.tempdirs import sweep
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
@@ -165,6 +166,9 @@ async def run_async(
     """Run every (instance, rollout) not yet in ``out_dir``; returns the run summary."""
     opts = options or RunOptions()
     console = console or Console(stderr=True)
+    swept = sweep()  # temp folders of runs killed with SIGKILL (never those of a running process)
+    if swept:
+        console.print(f"[dim]removed {len(swept)} temp folder(s) left by killed kernelgym processes[/dim]")
     out_dir.mkdir(parents=True, exist_ok=True)
     previous, bad = read_results(out_dir)
     if bad:

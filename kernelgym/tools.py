@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from nbformat import NotebookNode
 
 from kernelgym import notebook as nbk
 from kernelgym.episode import render_outputs
-from kernelgym.grading import Grade, grade
+from kernelgym.grading import Grade, grade_evidence
 from kernelgym.llm.prompts import system_prompt
 from kernelgym.llm.protocol import (
     RUN_CELL,
@@ -38,6 +37,7 @@ from kernelgym.llm.protocol import (
 )
 from kernelgym.session import KernelSession, SessionLimits, evidence_from
 from kernelgym.tasks import Instance, get_instance
+from kernelgym.tempdirs import owned_tempdir
 
 
 class TaskKernel:
@@ -75,7 +75,7 @@ class TaskKernel:
 
     async def start(self) -> TaskKernel:
         """Start the kernel and run the setup cell (the task's inputs)."""
-        self._dir = Path(tempfile.mkdtemp(prefix="kernelgym-taskkernel-"))
+        self._dir = owned_tempdir("taskkernel")
         self._session = KernelSession(self.instance.profile, self.notebook, cwd=self._dir, limits=self.limits)
         await self._session.start()
         setup = await self._session.run_cell(2)
@@ -155,21 +155,7 @@ class TaskKernel:
             vidx = nbk.add_verifier(self.notebook, verifier, args) if args else nbk.add_verifier(self.notebook, verifier)
             out = await self._session.run_cell(vidx, timeout=60)
             evidence = evidence_from(out.cell)
-        if verifier == "function" and len(evidence) == 1:
-            from kernelgym.grading import grade_function
-
-            answer = evidence[0].get("outputs")
-            verdict = grade_function(evidence[0], list(inst.ground_truth or []), inst.grader)
-        elif len(evidence) == 1 and evidence[0].get("submitted"):
-            answer = evidence[0].get("answer")
-            verdict = grade(answer, inst.ground_truth, inst.grader)
-        else:
-            answer = None
-            why = "no answer was submitted" if len(evidence) == 1 else (
-                "no verifier evidence" if not evidence else f"{len(evidence)} evidence records: rejected")
-            verdict = grade(None, inst.ground_truth, inst.grader).model_copy(
-                update={"passed": False, "score": 0.0, "explanation": why}
-            )
+        answer, verdict = grade_evidence(inst, evidence, no_evidence="no verifier evidence")
         self.result = verdict
         record = {"passed": verdict.passed, "score": verdict.score, "answer": answer,
                   "expected": inst.ground_truth, "explanation": verdict.explanation}

@@ -292,6 +292,30 @@ def test_report_compares_two_runs(two_runs: dict[str, Any], tmp_path: Path) -> N
     assert a["cost_usd"] == pytest.approx(expected_cost) and b["cost_usd"] is None
 
 
+def test_rollouts_of_a_task_are_sent_distinct_seeds(stub: OpenAIStub, tmp_path: Path, ehr_data: Path) -> None:
+    """`kernelgym run --seed S --rollouts K` sent seed S to every rollout of a task, so a deterministic
+    server answered all K rollouts alike (useless as DPO pairs). Rollout k must be sent S + k, and its
+    notebook must record the seed it was sent."""
+    stub.reset(lambda body: text("```python\nsubmit(0)\n```"))
+    out = tmp_path / "run"
+    res = _cli_in_process(["--model", MODEL, "--base-url", stub.url, "--api-key-env", KEY_ENV, "--protocol", "text",
+                           "--seed", "11", "--rollouts", "3", "--limit", "1", "--concurrency", "1",
+                           "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    # one worker runs the rollouts in order, each a single model call
+    assert [body.get("seed") for body in chat_bodies(stub)] == [11, 12, 13]
+    results, bad = read_results(out)
+    assert bad == 0 and sorted(r.rollout for r in results) == [0, 1, 2]
+    assert len({r.task_id for r in results}) == 1
+    for r in results:
+        assert r.stop_reason == "answered", r
+        nb = nbk.read(out / str(r.notebook))
+        assert nb.metadata.kernelgym.agent.sampling["seed"] == 11 + r.rollout
+        assert nb.metadata.kernelgym.episode.rollout == r.rollout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["run"]["agent_options"]["seed"] == 11  # the run records the base seed
+
+
 # ---------------------------------------------------------------- failures that stop the run
 
 

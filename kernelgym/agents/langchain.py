@@ -10,6 +10,7 @@ assistant messages, the per-call latency, retries and token usage as the server 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Literal
 
@@ -82,6 +83,10 @@ class LangChainAgent:
     ``max_retries``, ``retry_base_delay``, ``context_tokens`` (default: the model's profile, else
     32768), ``max_format_errors`` (malformed replies in a row before the episode is stopped),
     ``max_observation_chars`` and ``max_turns`` (only told to the model), ``feedback``.
+
+    ``seed`` is the seed of rollout 0: rollout ``k`` of a task samples with ``seed + k``
+    (:meth:`start_rollout`), so the rollouts of ``kernelgym run --rollouts K`` differ and a rerun
+    samples the same again.
     """
 
     name = "llm"
@@ -116,6 +121,7 @@ class LangChainAgent:
         )
         if protocol not in ("auto", "tools", "text", "medagentgym"):
             raise ValueError(f"protocol must be tools, text, auto or medagentgym, not {protocol!r}")
+        self.base_seed: int | None = self.settings.seed  # the seed of rollout 0; rollout k: base_seed + k
         self.model = model
         self.chat = make_chat_model(self.settings)
         self.requested_protocol = protocol
@@ -240,6 +246,21 @@ class LangChainAgent:
         return True
 
     # ---------------------------------------------------------------- the agent API
+
+    def start_rollout(self, rollout: int) -> None:
+        """Sample rollout ``rollout`` of a task with seed ``base_seed + rollout`` (no seed: nothing changes).
+
+        :func:`kernelgym.episode.run_episode` calls it before the first action. One seed for every
+        rollout would make a deterministic server answer every rollout alike (useless as DPO pairs);
+        the episode's notebook records the seed actually sent (``metadata.kernelgym.agent.sampling.seed``).
+        """
+        if self.base_seed is None:
+            return
+        seed = self.base_seed + rollout
+        if seed != self.settings.seed:
+            self.settings = dataclasses.replace(self.settings, seed=seed)
+            self.chat = make_chat_model(self.settings)  # the seed is a constructor option for every provider
+        self.sampling["seed"] = seed
 
     async def aclose(self) -> None:
         """Close this agent's HTTP client (the episode loop calls it when the episode ends)."""
