@@ -139,7 +139,7 @@ class Zygote:
         from kernelgym.tempdirs import owned_tempdir
 
         # named after this process: if it is killed (ZygoteHandle.close does), tempdirs.sweep removes it
-        self.run_dir = str(owned_tempdir("zygote"))
+        self.run_dir = str(owned_tempdir("zygote", dir=ZYGOTE_PARENT))
         os.chmod(self.run_dir, 0o755)
         self.newroot = os.path.join(self.run_dir, "root")
         os.mkdir(self.newroot)
@@ -465,6 +465,11 @@ class Zygote:
             env.setdefault("IPYTHONDIR", "/tmp/.ipython")
             env.setdefault("MPLCONFIGDIR", "/tmp/.matplotlib")
             env["HOME"] = req.get("home") or os.getcwd()
+            if "mount-namespace+pivot_root" in applied:
+                # the host's TMPDIR (if any) is not writable in the kernel's view; its /tmp is private
+                for name in ("TMPDIR", "TEMP", "TMP"):
+                    env.pop(name, None)
+                tempfile.tempdir = None  # gettempdir() of the zygote cached the host's choice
             env["KERNELGYM_SANDBOX_APPLIED"] = ",".join(applied)
             env["KERNELGYM_FORKED"] = "prebuilt" if fast else "forked"
             os.environ.clear()
@@ -559,6 +564,13 @@ def _clear_singletons() -> None:
 
     for cls in (IPKernelApp, IPythonKernel, ZMQInteractiveShell):
         cls.clear_instance()
+
+
+ZYGOTE_PARENT = "/tmp" if os.path.isdir("/tmp") else None
+"""Where a zygote's run folder goes: always ``/tmp`` (whatever ``TMPDIR`` says), because the prebuilt
+kernel application's profile lives in it and a sandboxed kernel sees only its private ``/tmp``
+there, where the profile folder is then made afresh. (With ``TMPDIR=/elsewhere`` the path was on
+the kernel's read-only root and every sandboxed kernel died at start.)"""
 
 
 def prebuild_kernel_app(ns: dict[str, Any], ipython_dir: str) -> Any:
@@ -786,7 +798,7 @@ class ZygoteHandle:
         from kernelgym.tempdirs import sweep
 
         shutil.rmtree(self.run_dir, ignore_errors=True)
-        sweep(kinds=("zygote",))  # the killed zygote's own run folder (it had no chance to remove it)
+        sweep(ZYGOTE_PARENT, kinds=("zygote",))  # the killed zygote's own run folder (it had no chance to remove it)
 
 
 _zygotes: dict[tuple[Any, ...], ZygoteHandle] = {}

@@ -380,3 +380,19 @@ def test_stale_installed_kernelspecs_are_refreshed(kg_home: Path, tmp_path: Path
     profiles.ensure_kernelspecs_installed()
     assert profiles._is_current("ehr", str(folder))
     assert (tmp_path / "prefix" / "share" / "jupyter" / "kernels" / EHR / "kernel.json").is_file()
+
+
+def test_sandboxed_kernels_start_when_TMPDIR_is_not_tmp(ehr: Path, tmp_path: Path) -> None:
+    """Regression: with ``TMPDIR`` pointing elsewhere than /tmp, every sandboxed kernel died before
+    replying to kernel_info (the prebuilt app's profile folder was under the zygote's run folder in
+    TMPDIR, which is on the kernel's read-only root; only its private /tmp is writable)."""
+    elsewhere = tmp_path / "tmpdir"
+    elsewhere.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--agent", "reference", "--limit", "2",
+         "--out", str(tmp_path / "run"), "--no-progress"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "TMPDIR": str(elsewhere)},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert len(results) == 2 and all(r["passed"] for r in results), [r.get("error") for r in results]
