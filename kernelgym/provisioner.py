@@ -26,7 +26,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,12 @@ from traitlets import Dict, Float
 
 from kernelgym import forkserver, host_channel
 from kernelgym.sandbox import SandboxConfig, plan
+from kernelgym.tempdirs import owned_tempdir
 
 _warned: set[str] = set()
+
+SOCKET_PARENT = "/tmp" if os.path.isdir("/tmp") else None
+"""Where kernels' socket folders go (short paths: a Unix socket's path has at most 107 bytes)."""
 
 
 def _warn_once(msg: str) -> None:
@@ -111,7 +114,8 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         if ok and fresh and (km.transport == "tcp" or (ours and self._sockdir is None)):
             # each kernel binds IPC sockets in a folder of its own: no port races between concurrent
             # starts, and the sockets stay reachable from a kernel in its own network namespace
-            self._sockdir = tempfile.mkdtemp(prefix="kernelgym-ipc-")
+            # in /tmp whatever TMPDIR says: a Unix socket path has at most 107 bytes
+            self._sockdir = str(owned_tempdir("ipc", dir=SOCKET_PARENT))  # swept by a later run if we are killed
             os.chmod(self._sockdir, 0o755)
             km.transport = "ipc"
             km.ip = os.path.join(self._sockdir, "k")
@@ -143,7 +147,7 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         cwd = kwargs.get("cwd")
         if cwd is None or (cfg.enabled and cfg.filesystem and not os.path.isdir(cwd)):
             if self._own_workdir is None:
-                self._own_workdir = tempfile.mkdtemp(prefix="kernelgym-work-")
+                self._own_workdir = str(owned_tempdir("work"))
             cwd = self._own_workdir
         cwd = os.path.abspath(str(cwd))
         mount_plan = None

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-SWEPT_KINDS: tuple[str, ...] = ("episode", "grade", "taskkernel", "zygote")
+SWEPT_KINDS: tuple[str, ...] = ("episode", "grade", "taskkernel", "zygote", "ipc", "work")
 """The kinds of folder kernelgym makes with :func:`owned_tempdir` (``kernelgym-<kind>-...``)."""
 
 _OWNED = re.compile(r"^kernelgym-(?P<kind>[a-z]+)-(?P<pid>\d+)\.(?P<start>\d+)\.(?P<ns>\d+)\.(?P<boot>[0-9a-f]{8})-[a-z0-9_]+$")
@@ -129,6 +129,17 @@ def owner_alive(owner: Owner) -> bool:
     return True
 
 
+KERNEL_UIDS = range(1_900_000, 1_900_000 + (2048 << 10))
+"""The uids sandboxed kernels run as when the host is root (``kernelgym.sandbox.UID_BASE`` plus the
+fork server's block, see ``Zygote.uid_base``): the folders a kernel writes to (its working and
+socket folders) are handed to it."""
+
+
+def _ours(uid: int) -> bool:
+    """Whether a folder of this uid is this user's to remove (root also owns its kernels' folders)."""
+    return uid == os.geteuid() or (os.geteuid() == 0 and uid in KERNEL_UIDS)
+
+
 def abandoned(path: str | os.PathLike[str], kinds: Iterable[str] = SWEPT_KINDS, me: Owner | None = None) -> bool:
     """Whether ``path`` is a folder of one of ``kinds`` whose owner provably no longer exists.
 
@@ -146,26 +157,31 @@ def abandoned(path: str | os.PathLike[str], kinds: Iterable[str] = SWEPT_KINDS, 
         st = p.lstat()
     except OSError:
         return False
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+    if not stat.S_ISDIR(st.st_mode) or not _ours(st.st_uid):
         return False  # a symlink, a file, or another user's folder
     return not owner_alive(owner)
 
 
 def sweep(root: str | os.PathLike[str] | None = None, kinds: Iterable[str] = SWEPT_KINDS) -> list[Path]:
-    """Remove the folders of ``kinds`` in ``root`` (default: the temp folder) whose owner is gone.
+    """Remove the folders of ``kinds`` in ``root`` (default: the temp folder and /tmp) whose owner is gone.
 
     Returns the folders removed. Never raises: a folder that cannot be read or removed is left.
     """
-    base = Path(root if root is not None else tempfile.gettempdir())
+    if root is None:  # socket and fork-server folders always go to /tmp, whatever TMPDIR says
+        bases = list(dict.fromkeys(p for p in (tempfile.gettempdir(), "/tmp") if os.path.isdir(p)))
+    else:
+        bases = [str(root)]
     kinds = tuple(kinds)
     removed: list[Path] = []
     me = current_owner()
     if me is None:
         return removed  # without /proc nothing can be proved abandoned
-    try:
-        entries = list(os.scandir(base))
-    except OSError:
-        return removed
+    entries = []
+    for base in bases:
+        try:
+            entries += list(os.scandir(base))
+        except OSError:
+            continue
     for entry in entries:
         if not entry.name.startswith("kernelgym-"):
             continue

@@ -92,7 +92,7 @@ def test_only_provably_abandoned_folders_are_swept(root: Path) -> None:
     zygote = named("zygote", Owner(me.pid, me.start - 1, me.pidns, me.boot))
     other_boot = named("episode", Owner(me.pid, me.start - 1, me.pidns, "0" * 8 if me.boot != "0" * 8 else "1" * 8))
     other_ns = named("episode", Owner(me.pid, me.start - 1, me.pidns + 1, me.boot))
-    other_kind = named("ipc", Owner(me.pid, me.start - 1, me.pidns, me.boot))
+    other_kind = named("bench", Owner(me.pid, me.start - 1, me.pidns, me.boot))
     legacy = root / "kernelgym-episode-0c0m5wqy"
     legacy.mkdir()
     a_file = root / f"kernelgym-episode-{Owner(me.pid, me.start - 1, me.pidns, me.boot).token()}-file0000"
@@ -160,12 +160,13 @@ def test_a_kernelgym_run_killed_mid_episode_leaves_a_folder_the_next_run_removes
     killed = {proc.pid} | {p.pid for p in tree}
 
     def left(kind: str) -> list[Path]:
-        return [p for p in Path(tempfile.gettempdir()).glob(f"kernelgym-{kind}-*")
+        return [p for base in {tempfile.gettempdir(), "/tmp"} for p in Path(base).glob(f"kernelgym-{kind}-*")
                 if (parsed := parse_owner(p.name)) is not None and parsed[1].pid in killed]
 
     assert len(left("episode")) == 1  # what the bug left behind for good
+    assert len(left("ipc")) >= 1 and len(left("work")) >= 1  # the provisioner's socket folder too (warm pool)
     asyncio.run(run_async([], lambda: None, tmp_path / "next", RunOptions(progress=False)))  # type: ignore[arg-type, return-value]
-    assert left("episode") == []
+    assert left("episode") == [] and left("ipc") == [] and left("work") == []
     assert left("zygote") == []
 
 
