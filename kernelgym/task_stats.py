@@ -11,7 +11,9 @@ import json
 from collections import Counter
 from typing import Any
 
-from kernelgym.tasks import Instance, families, get_instance, get_spec, instances, variant_name, variant_profile
+from kernelgym.tasks import (
+    Instance, families, get_instance, get_spec, instances, map_families, variant_name, variant_profile,
+)
 
 
 def suite_names(suite: str = "all", dataset: str | None = None) -> list[str]:
@@ -24,16 +26,22 @@ def suite_names(suite: str = "all", dataset: str | None = None) -> list[str]:
     return names
 
 
-def task_stats(suite: str = "all", dataset: str | None = None) -> dict[str, Any]:
-    """``{"families": {name: {profile, categories: {cat: {train, test}}, train, test, total}}, totals}``."""
+def category_counts(family: str) -> dict[str, dict[str, int]]:
+    """``{category: {"train": n, "test": n}}`` of one family (generating its instances if needed)."""
+    per: dict[str, Counter[str]] = {}
+    for inst in instances(family):
+        per.setdefault(inst.category, Counter())[inst.split] += 1
+    return {c: {"train": n["train"], "test": n["test"]} for c, n in sorted(per.items())}
+
+
+def task_stats(suite: str = "all", dataset: str | None = None, *, jobs: int | None = None) -> dict[str, Any]:
+    """``{"families": {name: {profile, categories: {cat: {train, test}}, train, test, total}}, totals}``.
+
+    Families not generated yet are generated in up to ``jobs`` processes (:func:`map_families`)."""
     out: dict[str, Any] = {"families": {}, "train": 0, "test": 0, "total": 0, "categories": 0}
-    for name in suite_names(suite, dataset):
-        spec = get_spec(name)
-        items = instances(name)
-        per: dict[str, Counter[str]] = {}
-        for inst in items:
-            per.setdefault(inst.category, Counter())[inst.split] += 1
-        cats = {c: {"train": n["train"], "test": n["test"]} for c, n in sorted(per.items())}
+    names = suite_names(suite, dataset)
+    specs = [get_spec(name) for name in names]  # an unknown family fails here, before any work
+    for name, spec, cats in zip(names, specs, map_families(category_counts, names, jobs=jobs)):
         train = sum(c["train"] for c in cats.values())
         test = sum(c["test"] for c in cats.values())
         out["families"][name] = {

@@ -18,10 +18,10 @@ import importlib
 import json
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -42,6 +42,9 @@ class TaskSpecError(ValueError):
     def __init__(self, path: Path | str, field: str, problem: str) -> None:
         self.path, self.field, self.problem = str(path), field, problem
         super().__init__(f"{path}: field '{field}': {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable: raised in a worker process, re-raised here
+        return (type(self), (self.path, self.field, self.problem))
 
 
 class Draft(BaseModel):
@@ -427,6 +430,13 @@ def instances(family: str) -> list[Instance]:
     return list(_instances(family))
 
 
+def store_path(family: str) -> Path:
+    """The task store file of a family's instances (whether or not they are generated yet). Builds
+    the family's data set if it is missing: the file name depends on the data's fingerprint."""
+    spec = get_spec(family)
+    return kernelgym_home() / "tasks" / family / f"{_store_key(spec, _dataset_fingerprint(spec.profile))}.jsonl"
+
+
 @cache
 def _instances(family: str) -> tuple[Instance, ...]:
     spec = get_spec(family)
@@ -441,6 +451,61 @@ def _instances(family: str) -> tuple[Instance, ...]:
     tmp.write_text("".join(i.model_dump_json() + "\n" for i in items))
     tmp.replace(store)
     return tuple(items)
+
+
+T = TypeVar("T")
+
+
+def generation_jobs() -> int:
+    """How many families :func:`map_families` generates at a time: ``$KERNELGYM_JOBS``, default
+    the number of CPUs this process may use."""
+    import os
+
+    env = os.environ.get("KERNELGYM_JOBS", "").strip()
+    if env:
+        return max(1, int(env))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def map_families(fn: Callable[[str], T], names: Sequence[str], *, jobs: int | None = None) -> list[T]:
+    """``[fn(name) for name in names]`` (family names), with the families whose instances are not
+    in the task store yet generated in parallel.
+
+    ``fn`` gets a family name and typically calls :func:`instances`; it must be a module-level
+    function (it is pickled) and should return something small (it is sent back). The families'
+    data sets are built first, one at a time, in this process. Then, if at least two families
+    must be generated and ``jobs`` (default :func:`generation_jobs`) is above 1, every ``fn(name)``
+    runs in a pool of up to ``jobs`` fresh (spawned) processes, the families to generate first;
+    otherwise all run here (also in a daemonic process, which may not start any). Generation is
+    deterministic, so the stores are the same either way.
+    """
+    import multiprocessing
+
+    names = list(names)
+    missing = {n for n in names if not store_path(n).is_file()}  # also builds the data sets
+    jobs = generation_jobs() if jobs is None else max(1, jobs)
+    if jobs < 2 or len(missing) < 2 or multiprocessing.current_process().daemon:
+        return [fn(n) for n in names]
+    from concurrent.futures import ProcessPoolExecutor
+
+    order = sorted(range(len(names)), key=lambda i: names[i] not in missing)  # stable: missing first
+    results: dict[int, T] = {}
+    with ProcessPoolExecutor(max_workers=min(jobs, len(missing)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {i: pool.submit(_in_worker, fn, names[i]) for i in order}
+        try:
+            for i in order:
+                results[i] = futures[i].result()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return [results[i] for i in range(len(names))]
+
+
+def _in_worker(fn: Callable[[str], T], family: str) -> T:
+    try:
+        return fn(family)
+    finally:
+        _instances.cache_clear()  # a worker runs several families: keep one family's instances at most
 
 
 def get_instance(task_id: str) -> Instance:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -123,10 +124,21 @@ def _codon_map(table: int) -> dict[str, str]:
     return {**t.forward_table, **{c: "*" for c in t.stop_codons}}
 
 
+@cache
+def _dicodon_map(table: int) -> dict[str, str]:
+    """Every pair of codons -> its two amino acids (translating six letters per lookup)."""
+    m = _codon_map(table)
+    return {a + b: m[a] + m[b] for a in m for b in m}
+
+
+_SIX = re.compile("......", re.DOTALL)
+
+
 def translate(seq: str, table: int = 1) -> str:
     """Every complete codon translated, stops as '*'."""
-    m = _codon_map(table)
-    return "".join([m[seq[i : i + 3]] for i in range(0, len(seq) - len(seq) % 3, 3)])
+    n = len(seq) - len(seq) % 6
+    out = "".join(map(_dicodon_map(table).__getitem__, _SIX.findall(seq, 0, n)))
+    return out + _codon_map(table)[seq[n : n + 3]] if len(seq) - n >= 3 else out
 
 
 def orf_proteins(seq: str) -> list[str]:
@@ -186,8 +198,14 @@ def _edit_distance_dp(a: str, b: str) -> int:
     return prev[-1]
 
 
+@cache
+def _others(alphabet: str, c: str) -> tuple[str, ...]:
+    """The letters of ``alphabet`` other than ``c``."""
+    return tuple(x for x in alphabet if x != c)
+
+
 def mutate(rng: random.Random, seq: str, rate: float) -> str:
-    return "".join(rng.choice([x for x in DNA if x != c]) if rng.random() < rate else c for c in seq)
+    return "".join(rng.choice(_others(DNA, c)) if rng.random() < rate else c for c in seq)
 
 
 def indel_mutate(rng: random.Random, seq: str, rate: float, alphabet: str) -> str:
@@ -199,7 +217,7 @@ def indel_mutate(rng: random.Random, seq: str, rate: float, alphabet: str) -> st
         if r < 2 * rate / 3:
             out.append(rng.choice(alphabet))  # insertion before c
         elif r < rate:
-            c = rng.choice([x for x in alphabet if x != c])
+            c = rng.choice(_others(alphabet, c))
         out.append(c)
     return "".join(out) or alphabet[0]
 
@@ -469,7 +487,8 @@ def gen_preferred_codon(rng: random.Random) -> Draft | None:
     cds = coding_sequence(rng, rng.randint(100, 400))
     aa = rng.choice(sorted(AA_NAMES))
     codons = [cds[i : i + 3] for i in range(0, len(cds), 3)]
-    used = Counter(c for c in codons if translate(c) == aa)
+    code = _codon_map(1)
+    used = Counter(c for c in codons if code[c] == aa)
     if not used:
         return None
     ranked = used.most_common()
@@ -725,8 +744,10 @@ def gen_gravy(rng: random.Random) -> Draft:
 
 
 def reverse_palindromes(seq: str, lo: int = 4, hi: int = 12) -> list[list[int]]:
-    return [[i + 1, n] for i in range(len(seq)) for n in range(lo, hi + 1)
-            if i + n <= len(seq) and seq[i : i + n] == revcomp(seq[i : i + n])]
+    # the reverse complement of seq[i:i + n] is rc[L - i - n:L - i], with rc the whole sequence's
+    rc, L = revcomp(seq), len(seq)
+    return [[i + 1, n] for i in range(L) for n in range(lo, min(hi, L - i) + 1)
+            if seq[i : i + n] == rc[L - i - n : L - i]]
 
 
 def gen_reverse_palindromes(rng: random.Random) -> Draft | None:
@@ -1043,12 +1064,15 @@ def _longest_orf_fn(seq: str) -> str:
 
 def gen_longest_orf_function(rng: random.Random) -> Draft | None:
     hidden = []
+    longest: dict[str, str] = {}  # the expected outputs, computed with the ORFs already at hand
     while len(hidden) < 7:
         s = _orf_seq(rng, (90, 400), (20, 90))
-        lens = sorted((len(p) for p in set(orf_proteins(s))), reverse=True)
+        prots = orf_proteins(s)
+        lens = sorted((len(p) for p in set(prots)), reverse=True)
         if not lens or (len(lens) > 1 and lens[0] == lens[1]):
             continue
         hidden.append([s])
+        longest[s] = max(prots, key=len)
     hidden += [["CCCCCC"], ["ATGTAA"]]
     rng.shuffle(hidden)
     example = "CC" + coding_sequence(rng, 3) + "GG"
@@ -1058,7 +1082,7 @@ def gen_longest_orf_function(rng: random.Random) -> Draft | None:
         "TGA); an ATG with no in-frame stop downstream starts no ORF. The function returns the protein "
         "(one-letter codes, standard genetic code, without the stop) of the longest ORF on either strand of "
         "the upper-case DNA sequence `seq`, or '' if there is no ORF. (Test inputs have a unique longest ORF.)",
-        [example], hidden, _longest_orf_fn,
+        [example], hidden, lambda seq: longest[seq] if seq in longest else _longest_orf_fn(seq),
         """
         from Bio.Seq import Seq
 

@@ -525,18 +525,57 @@ def _lab_admissions(ctx: EhrContext) -> list[tuple[int, int]]:
     )
 
 
+# a labevents table up to this many rows is read in one query (not one query per admission)
+BULK_LAB_ROWS = 2_000_000
+
+
+def _series_of(rows: Sequence[tuple[Any, ...]]) -> list[LabSeries]:
+    """LabSeries from (itemid, label, charttime, valuenum, valueuom, flag) rows in query order."""
+    series: dict[int, tuple[str, list[LabRow]]] = {}
+    for itemid, label, *rest in rows:
+        series.setdefault(itemid, (label, []))[1].append(LabRow(*rest))
+    return [LabSeries(i, lab, tuple(rs)) for i, (lab, rs) in sorted(series.items())]
+
+
+def _all_admission_labs(ctx: EhrContext) -> Callable[[Any], list[tuple[Any, ...]]] | None:
+    """A function hadm_id -> that admission's lab rows (as ``rows()`` would return them), from one
+    query over the whole labevents table; None if the table is large."""
+    def build() -> Callable[[Any], list[tuple[Any, ...]]] | None:
+        import numpy as np
+
+        if ctx.rows("SELECT count(*) FROM labevents")[0][0] > BULK_LAB_ROWS:
+            return None
+        table = ctx.con.sql(
+            f"{_UNIQUE_LABS} SELECT l.hadm_id, l.itemid, ul.label, l.charttime, l.valuenum, l.valueuom, l.flag "
+            "FROM labevents l JOIN ul ON ul.itemid = l.itemid WHERE l.hadm_id IS NOT NULL "
+            "ORDER BY l.hadm_id, l.itemid, l.charttime NULLS LAST, l.valuenum NULLS LAST, l.valueuom, l.flag"
+        ).to_arrow_table()
+        hadm = table.column("hadm_id").to_numpy()
+        rest = table.drop_columns(["hadm_id"])
+
+        def rows_of(hadm_id: Any) -> list[tuple[Any, ...]]:
+            lo, hi = np.searchsorted(hadm, hadm_id, "left"), np.searchsorted(hadm, hadm_id, "right")
+            part = rest.slice(int(lo), int(hi - lo))
+            return list(zip(*(col.to_pylist() for col in part.columns)))
+
+        return rows_of
+
+    return ctx.memo("all_admission_labs", build)
+
+
 def _admission_labs(ctx: EhrContext, hadm_id: int) -> list[LabSeries]:
+    rows_of = _all_admission_labs(ctx)
+
     def build() -> list[LabSeries]:
+        if rows_of is not None:
+            return _series_of(rows_of(hadm_id))
         rows = ctx.rows(
             f"{_UNIQUE_LABS} SELECT l.itemid, ul.label, l.charttime, l.valuenum, l.valueuom, l.flag "
             "FROM labevents l JOIN ul ON ul.itemid = l.itemid WHERE l.hadm_id = ? "
             "ORDER BY l.itemid, l.charttime NULLS LAST, l.valuenum NULLS LAST, l.valueuom, l.flag",
             [hadm_id],
         )
-        series: dict[int, tuple[str, list[LabRow]]] = {}
-        for itemid, label, *rest in rows:
-            series.setdefault(itemid, (label, []))[1].append(LabRow(*rest))
-        return [LabSeries(i, lab, tuple(rs)) for i, (lab, rs) in sorted(series.items())]
+        return _series_of(rows)
 
     return ctx.memo(("admission_labs", hadm_id), build)
 
