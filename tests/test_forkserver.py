@@ -315,36 +315,49 @@ async def test_pool_hands_each_kernel_to_exactly_one_episode_and_refills(ehr: Pa
         await pool.close()
 
 
-def test_kill_9_of_a_running_kernelgym_run_leaves_no_kernel_behind(ehr: Path, tmp_path: Path) -> None:
-    """`kill -9` of `kernelgym run` with 8 busy kernels (each with a child of its own) must not
-    leave a kernel, a kernel's child, a spare or the fork server running 10 s later."""
+def kill_9_busy_run(out: Path, busy: int) -> tuple[int, list[Any]]:
+    """Start ``kernelgym run`` with ``busy`` Sleeper episodes, wait until each cell sleeps next to
+    its own ``sleep`` child, then SIGKILL the run (no cleanup code runs in it). Returns the run's pid
+    and its process tree as it was just before the kill."""
     import psutil
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--agent", "adversarial_agents:Sleeper",
-         "--limit", "8", "--concurrency", "8", "--out", str(tmp_path / "run"), "--no-progress"],
+         "--limit", str(busy), "--concurrency", str(busy), "--out", str(out), "--no-progress"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     tree: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # 8 cells sleeping, each next to its own `sleep` child
+        while time.monotonic() < deadline:
             assert proc.poll() is None, proc.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
             tree = psutil.Process(proc.pid).children(recursive=True)
-            if sum(1 for p in tree if _name(p) == "sleep") >= 8:
+            if sum(1 for p in tree if _name(p) == "sleep") >= busy:
                 break
             time.sleep(0.1)
         else:
-            pytest.fail("the run never had 8 busy kernels")
-        kernels = [p for p in tree if _name(p).startswith("python") and p.ppid() != proc.pid]
-        assert len(kernels) >= 8  # + warm pool kernels and the spare
+            pytest.fail(f"the run never had {busy} busy kernels")
     finally:
-        proc.kill()  # SIGKILL: no cleanup code runs in the run's process
+        proc.kill()
         proc.wait()
-    deadline = time.monotonic() + 10
+    return proc.pid, tree
+
+
+def wait_gone(tree: list[Any], timeout: float) -> list[Any]:
+    """Wait up to ``timeout`` seconds for the processes of ``tree`` to die; returns those still alive."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(_is_alive(p) for p in tree):
         time.sleep(0.05)
-    assert [p for p in tree if _is_alive(p)] == []
+    return [p for p in tree if _is_alive(p)]
+
+
+def test_kill_9_of_a_running_kernelgym_run_leaves_no_kernel_behind(ehr: Path, tmp_path: Path) -> None:
+    """`kill -9` of `kernelgym run` with 8 busy kernels (each with a child of its own) must not
+    leave a kernel, a kernel's child, a spare or the fork server running 10 s later."""
+    pid, tree = kill_9_busy_run(tmp_path / "run", busy=8)
+    kernels = [p for p in tree if _name(p).startswith("python") and p.ppid() != pid]
+    assert len(kernels) >= 8  # + warm pool kernels and the spare
+    assert wait_gone(tree, timeout=10) == []
 
 
 def _name(p: Any) -> str:

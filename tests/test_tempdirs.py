@@ -131,33 +131,12 @@ def test_a_kernelgym_run_killed_mid_episode_leaves_a_folder_the_next_run_removes
     """`kill -9` of `kernelgym run` during an episode left its kernelgym-episode-* working folder in
     the temp folder forever; the next run must remove it when it starts (and no folder of the killed
     run's fork server may be left either)."""
-    import psutil
-
     from kernelgym.runner import RunOptions, run_async
+    from test_forkserver import kill_9_busy_run, wait_gone
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--agent", "adversarial_agents:Sleeper",
-         "--limit", "1", "--concurrency", "1", "--out", str(tmp_path / "run"), "--no-progress"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )
-    tree: list[psutil.Process] = []
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # the episode's cell is sleeping next to its `sleep` child
-            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
-            tree = psutil.Process(proc.pid).children(recursive=True)
-            if any(_name(p) == "sleep" for p in tree):
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the run never reached its episode's cell")
-    finally:
-        proc.kill()  # SIGKILL: no cleanup code runs in the run's process
-        proc.wait()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(_is_alive(p) for p in tree):
-        time.sleep(0.05)
-    killed = {proc.pid} | {p.pid for p in tree}
+    pid, tree = kill_9_busy_run(tmp_path / "run", busy=1)
+    wait_gone(tree, timeout=20)
+    killed = {pid} | {p.pid for p in tree}
 
     def left(kind: str) -> list[Path]:
         return [p for base in {tempfile.gettempdir(), "/tmp"} for p in Path(base).glob(f"kernelgym-{kind}-*")
@@ -169,18 +148,3 @@ def test_a_kernelgym_run_killed_mid_episode_leaves_a_folder_the_next_run_removes
     assert left("episode") == [] and left("ipc") == [] and left("work") == []
     assert left("zygote") == []
 
-
-def _name(p: object) -> str:
-    try:
-        return p.name()  # type: ignore[attr-defined, no-any-return]
-    except Exception:
-        return ""
-
-
-def _is_alive(p: object) -> bool:
-    import psutil
-
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE  # type: ignore[attr-defined, no-any-return]
-    except psutil.Error:
-        return False
