@@ -29,8 +29,26 @@ PROFILE_NOTES: dict[str, str] = {
         "- `submit(answer)`: records your final answer (a JSON value: number, string, bool, list, dict or None)."
     ),
 }
-"""What a profile's kernel provides, in the model's words. Profiles not listed here are described
-from their preload code."""
+PROFILE_NOTES["ehr-mimic3"] = PROFILE_NOTES["ehr"].replace(
+    "The kernel holds the EHR database of a hospital", "The kernel holds the MIMIC-III database (real, de-identified)", 1)
+"""What a profile's kernel provides, in the model's words. ``biomed`` is described from its data
+set catalog (:func:`biomed_note`); other profiles from their preload code."""
+
+
+def biomed_note() -> str:
+    """The ``biomed`` kernel in the model's words: its libraries and every data set with its columns."""
+    from kernelgym.kernel.biomed import CATALOG
+
+    sets = "\n".join(f"- `{d.name}`: {d.description} (source: {d.source})" for d in CATALOG.values())
+    return (
+        "The kernel is a biostatistics and bioinformatics workbench. Imported: `np` (numpy), `pd` (pandas), "
+        "`scipy` and `stats` (scipy.stats), `sm` (statsmodels.api), `smf` (statsmodels.formula.api), "
+        "`lifelines` with `CoxPHFitter`, `KaplanMeierFitter` and `logrank_test`, `sklearn` (scikit-learn; "
+        "import its submodules), `Bio`, `Align`, `SeqUtils` and `Seq` (Biopython).\n\n"
+        "Public data sets are loaded as pandas DataFrames under these names (`datasets` prints them with "
+        f"rows, columns, source and license):\n{sets}\n\n"
+        "`submit(answer)` records your final answer (a JSON value: number, string, bool, list, dict or None)."
+    )
 
 _TYPE_NAMES = (
     ("timestamp", "datetime"), ("date", "date"), ("int", "int"), ("uint", "int"), ("double", "float"),
@@ -104,7 +122,7 @@ def _preload_source(profile: str) -> str:
 def describe_profile(profile: str) -> str:
     """What the kernel of ``profile`` holds: its notes (or preload code), data tables and columns."""
     parts = []
-    note = PROFILE_NOTES.get(profile)
+    note = biomed_note() if profile == "biomed" else PROFILE_NOTES.get(profile)
     if note:
         parts.append(note)
     else:
