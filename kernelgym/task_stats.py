@@ -27,27 +27,34 @@ def suite_names(suite: str = "all", dataset: str | None = None) -> list[str]:
 
 
 def category_counts(family: str) -> dict[str, dict[str, int]]:
-    """``{category: {"train": n, "test": n}}`` of one family (generating its instances if needed)."""
+    """``{category: {"train": n, "test": n, "with_reference": n}}`` of one family (generating its
+    instances if needed); ``with_reference`` counts the instances that carry a reference solution."""
     per: dict[str, Counter[str]] = {}
     for inst in instances(family):
-        per.setdefault(inst.category, Counter())[inst.split] += 1
-    return {c: {"train": n["train"], "test": n["test"]} for c, n in sorted(per.items())}
+        n = per.setdefault(inst.category, Counter())
+        n[inst.split] += 1
+        n["with_reference"] += any(cell.strip() for cell in inst.reference)
+    return {c: {"train": n["train"], "test": n["test"], "with_reference": n["with_reference"]}
+            for c, n in sorted(per.items())}
 
 
 def task_stats(suite: str = "all", dataset: str | None = None, *, jobs: int | None = None) -> dict[str, Any]:
-    """``{"families": {name: {profile, categories: {cat: {train, test}}, train, test, total}}, totals}``.
+    """``{"families": {name: {profile, categories: {cat: {train, test, with_reference}}, train, test,
+    total, with_reference}}, totals}``.
 
     Families not generated yet are generated in up to ``jobs`` processes (:func:`map_families`)."""
-    out: dict[str, Any] = {"families": {}, "train": 0, "test": 0, "total": 0, "categories": 0}
+    out: dict[str, Any] = {"families": {}, "train": 0, "test": 0, "total": 0, "with_reference": 0, "categories": 0}
     names = suite_names(suite, dataset)
     specs = [get_spec(name) for name in names]  # an unknown family fails here, before any work
     for name, spec, cats in zip(names, specs, map_families(category_counts, names, jobs=jobs)):
         train = sum(c["train"] for c in cats.values())
         test = sum(c["test"] for c in cats.values())
+        with_reference = sum(c["with_reference"] for c in cats.values())
         out["families"][name] = {
             "profile": spec.profile, "description": spec.description.strip(), "categories": cats,
-            "train": train, "test": test, "total": train + test,
+            "train": train, "test": test, "total": train + test, "with_reference": with_reference,
         }
+        out["with_reference"] += with_reference
         out["train"] += train
         out["test"] += test
         out["total"] += train + test
@@ -60,17 +67,20 @@ def stats_table(stats: dict[str, Any], *, by_category: bool = False) -> Any:
     from rich.table import Table
 
     table = Table(title="task instances")
-    for col in ("family", "profile", "categories" if not by_category else "category", "train", "test", "total"):
-        table.add_column(col, justify="right" if col in ("categories", "train", "test", "total") else "left")
+    numbers = ("train", "test", "total", "with reference")
+    for col in ("family", "profile", "categories" if not by_category else "category", *numbers):
+        table.add_column(col, justify="right" if col in ("categories", *numbers) else "left")
+
+    def counts(n: dict[str, Any]) -> list[str]:
+        return [f"{n['train']:,}", f"{n['test']:,}", f"{n['train'] + n['test']:,}", f"{n['with_reference']:,}"]
+
     for name, fam in stats["families"].items():
         if by_category:
             for cat, n in fam["categories"].items():
-                table.add_row(name, fam["profile"], cat, f"{n['train']:,}", f"{n['test']:,}", f"{n['train'] + n['test']:,}")
+                table.add_row(name, fam["profile"], cat, *counts(n))
         else:
-            table.add_row(name, fam["profile"], str(len(fam["categories"])), f"{fam['train']:,}", f"{fam['test']:,}",
-                          f"{fam['total']:,}")
-    table.add_row("all", "", str(stats["categories"]) if not by_category else "", f"{stats['train']:,}",
-                  f"{stats['test']:,}", f"{stats['total']:,}", style="bold")
+            table.add_row(name, fam["profile"], str(len(fam["categories"])), *counts(fam))
+    table.add_row("all", "", str(stats["categories"]) if not by_category else "", *counts(stats), style="bold")
     return table
 
 

@@ -53,7 +53,7 @@ class Draft(BaseModel):
     question: str
     inputs: dict[str, Any] = Field(default_factory=dict)
     answer: Any
-    reference: list[str] = Field(description="code cells that solve it; the last calls submit(...)")
+    reference: list[str] = Field(min_length=1, description="code cells that solve it; the last calls submit(...)")
     verifier: VerifierName | None = Field(default=None, description="None: the spec's verifier")
     verifier_args: dict[str, Any] = Field(
         default_factory=dict,

@@ -8,6 +8,7 @@ category (fast), and in a real ``biomed`` kernel for a few.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import math
 import random
 import re
@@ -63,22 +64,43 @@ def test_reference_solution_reads_the_note_and_passes(slug: str) -> None:
         assert "submit(answer)" in draft.reference[-1]
 
 
+def band_edges(answer: Any, output: str) -> tuple[list[Any], list[Any]]:
+    """Answers just inside and just outside the grading band of a calculator's answer, per rule:
+    equation-based answers +/-5 % (relative to the expected value), scores exact, dates exact,
+    gestational age (weeks, days) exact."""
+    if output == "decimal":
+        if not answer:
+            return [answer], [0.01, -0.01]
+        return [answer * 1.0499, answer * 0.9501], [answer * 1.0501, answer * 0.9499]
+    if output == "integer":
+        return [answer, float(answer), str(answer)], [answer + 1, answer - 1, answer + 0.5]
+    if output == "date":
+        day = dt.date.fromisoformat(str(answer))
+        return [str(day), day.strftime("%m/%d/%Y")], [str(day + dt.timedelta(days=1)), str(day - dt.timedelta(days=1))]
+    weeks, days = answer
+    return [[weeks, days], (weeks, days)], [[weeks, days + 1], [weeks + 1, days], [weeks, days - 1]]
+
+
 @pytest.mark.parametrize("slug", sorted(BY_SLUG))
-def test_wrong_answers_fail(slug: str) -> None:
+def test_answers_just_inside_the_band_pass_and_just_outside_fail(slug: str) -> None:
     cat = fam.CATEGORIES[slug]
-    draft = drafts(slug, 1)[0]
-    answer = draft.answer
     calc = BY_SLUG[slug]
-    if calc.output == "decimal":
-        wrong: list[Any] = [answer * 1.06 if answer else 1.0, answer * 0.94 if answer else -1.0]
-    elif calc.output == "integer":
-        wrong = [answer + 1, answer - 1]
-    elif calc.output == "date":
-        wrong = ["1999-01-01"]
-    else:
-        wrong = [[answer[0], answer[1] + 1], [answer[0] + 1, answer[1]]]
-    for w in wrong:
-        assert not grade(w, answer, cat.grader).passed, (slug, w, answer)
+    for draft in drafts(slug, 3):
+        inside, outside = band_edges(draft.answer, calc.output)
+        for a in inside:
+            assert grade(a, draft.answer, cat.grader).passed, (slug, a, draft.answer)
+        for a in outside:
+            assert not grade(a, draft.answer, cat.grader).passed, (slug, a, draft.answer)
+        assert not grade(None, draft.answer, cat.grader).passed
+
+
+def test_original_labels_grade_on_the_rows_own_limits() -> None:
+    """``--labels original`` keeps MedCalc-Bench's band: [Lower Limit, Upper Limit], inclusive."""
+    from kernelgym.grading import Grader
+
+    band = Grader(rule="range", lower=8.512, upper=9.408)
+    for a, ok in [(8.512, True), (9.408, True), (8.96, True), (8.511, False), (9.409, False), ("9.0 mg/dL", False)]:
+        assert grade(a, 8.96, band).passed is ok, a
 
 
 def test_generation_is_deterministic_and_varied() -> None:

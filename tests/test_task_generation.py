@@ -58,6 +58,10 @@ def test_parallel_generation_writes_the_same_stores_and_counts(
     assert len(stores) == len(FAMILIES) + 1
     assert stats["families"]["listed"]["total"] == 5
     assert stats["families"]["power"]["total"] == 3 * 12
+    # generated instances all carry a reference solution; the JSONL lines above have none
+    assert {n: f["with_reference"] for n, f in stats["families"].items()} == {
+        **{fam: stats["families"][fam]["total"] for fam in FAMILIES}, "listed": 0}
+    assert stats["with_reference"] == stats["total"] - 5
     # a second count reads the stores (nothing to generate: no worker processes)
     assert task_stats(suite, jobs=2) == stats
 
@@ -84,3 +88,11 @@ def test_generation_jobs_follows_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("KERNELGYM_JOBS")
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert tasks.generation_jobs() == cpus
+
+
+def test_a_generator_draft_without_a_reference_solution_is_refused() -> None:
+    """Every generated instance must be solvable by its reference: a draft with no cells is invalid."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="reference"):
+        tasks.Draft(question="q", answer=1, reference=[])
