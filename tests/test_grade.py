@@ -404,6 +404,16 @@ def test_unsolved_starter_fails_without_raising(starters: dict[str, Any], task: 
     assert verdict["passed"] is False and "no answer was submitted" in str(verdict["summary"])
 
 
+def test_unsolved_starter_fails_under_plain_papermill_without_raising(starters: dict[str, Any], task: Instance) -> None:
+    """The papermill CLI alone on an unsolved starter: exit 0 (no cell raised), verdict failed."""
+    out = starters["root"] / "out_blank_plain.ipynb"
+    proc = cli("papermill", str(starters["blank"]), str(out), "-p", "task_id", task.id)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    verdict = _verdict(out)
+    assert verdict["passed"] is False and "no answer was submitted" in str(verdict["summary"]), verdict
+    assert not [o for c in nbk.read(out).cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+
+
 def test_without_a_host_channel_the_starter_says_where_to_get_a_verdict(
     starters: dict[str, Any], task: Instance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
