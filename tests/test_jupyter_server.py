@@ -7,12 +7,6 @@ host's verdict over the provisioner's host channel.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +14,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from jupyter_servers import Server, jupyter_server
 
 from kernelgym import notebook as nbk
 from kernelgym.kernel.starter import VERDICT_MIME
@@ -29,63 +24,22 @@ from kernelgym.tasks import Instance, select
 pytest.importorskip("jupyter_server")
 websocket = pytest.importorskip("websocket")  # websocket-client, a dependency of jupyter_server
 
-TOKEN = uuid.uuid4().hex
-
 
 @pytest.fixture(scope="module")
-def server(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from kernelgym.profiles import install_kernelspecs
-
-    install_kernelspecs(user=True)  # into the test session's JUPYTER_PATH, where the server looks
-    root = tmp_path_factory.mktemp("lab")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(root / "server.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", "--ServerApp.open_browser=False",
-         f"--ServerApp.root_dir={root}", *(["--allow-root"] if os.geteuid() == 0 else [])],
-        stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                api(base, "GET", "/api/status")
-                break
-            except OSError:
-                assert proc.poll() is None, (root / "server.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "the Jupyter server did not answer in 120 s"
-                time.sleep(0.3)
-        yield {"base": base, "port": port, "root": root}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+def server(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with jupyter_server(tmp_path_factory.mktemp("lab")) as srv:
+        yield srv
 
 
-def api(base: str, method: str, path: str, body: Any = None) -> Any:
-    req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        data = resp.read()
-    return json.loads(data) if data else None
-
-
-def run_notebook_cells(server: dict[str, Any], name: str, nb: nbformat.NotebookNode) -> list[list[dict[str, Any]]]:
+def run_notebook_cells(server: Server, name: str, nb: nbformat.NotebookNode) -> list[list[dict[str, Any]]]:
     """Open ``nb`` as JupyterLab does (a session with a kernelgym-ehr kernel), run every code cell in
     order over the websocket, and return each cell's iopub outputs."""
-    nbformat.write(nb, str(server["root"] / name))
-    session = api(server["base"], "POST", "/api/sessions",
-                  {"path": name, "type": "notebook", "name": name, "kernel": {"name": "kernelgym-ehr"}})
+    nbformat.write(nb, str(server.root / name))
+    session = server.api("POST", "/api/sessions",
+                         {"path": name, "type": "notebook", "name": name, "kernel": {"name": "kernelgym-ehr"}})
     kernel_id = session["kernel"]["id"]
     ws = websocket.create_connection(
-        f"ws://127.0.0.1:{server['port']}/api/kernels/{kernel_id}/channels?token={TOKEN}", timeout=120)
+        f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels?token={server.token}", timeout=120)
     outputs: list[list[dict[str, Any]]] = []
     try:
         for cell in nb.cells:
@@ -112,7 +66,7 @@ def run_notebook_cells(server: dict[str, Any], name: str, nb: nbformat.NotebookN
             outputs.append(got)
     finally:
         ws.close()
-        api(server["base"], "DELETE", f"/api/sessions/{session['id']}")
+        server.api("DELETE", f"/api/sessions/{session['id']}")
     return outputs
 
 
@@ -133,7 +87,7 @@ def starter_with(task: Instance, solution: list[str], probe: str | None = None) 
     return nb
 
 
-def test_a_starter_solved_in_jupyterlab_gets_its_verdict_from_a_sandboxed_kernel(server: dict[str, Any], task: Instance) -> None:
+def test_a_starter_solved_in_jupyterlab_gets_its_verdict_from_a_sandboxed_kernel(server: Server, task: Instance) -> None:
     from kernelgym.kernel.paths import kernelgym_home
 
     probe = ("import importlib.util, os\n"
@@ -147,7 +101,7 @@ def test_a_starter_solved_in_jupyterlab_gets_its_verdict_from_a_sandboxed_kernel
     assert verdict["passed"] is True and "host channel" in verdict["by"] and verdict["asked"] == 1, verdict
 
 
-def test_a_wrong_answer_in_jupyterlab_is_told_failed_without_the_expected_answer(server: dict[str, Any], task: Instance) -> None:
+def test_a_wrong_answer_in_jupyterlab_is_told_failed_without_the_expected_answer(server: Server, task: Instance) -> None:
     outputs = run_notebook_cells(server, "wrong.ipynb", starter_with(task, ["submit('certainly not the answer')"]))
     [verdict] = _verdicts(outputs)
     assert verdict["passed"] is False and "host channel" in verdict["by"], verdict
