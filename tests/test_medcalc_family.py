@@ -2,25 +2,25 @@
 
 The reference solution of every category reads the values back out of the note and computes the
 answer with the formula written out in the cell; here it runs in plain Python for many instances per
-category (fast), and in a real ``biomed`` kernel for a few.
+category (fast), and through the reference agent in real ``biomed`` kernels for one instance of each.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import math
 import random
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kernelgym import notebook as nbk
 from kernelgym.calculators import BY_SLUG, units
-from kernelgym.episode import Action, Observation, run_episode
 from kernelgym.families import medcalc as fam
 from kernelgym.grading import grade
-from kernelgym.tasks import Draft, Instance, load_spec, resource_dir
+from kernelgym.tasks import Draft, load_spec, resource_dir
 
 N_PER_CATEGORY = 12
 
@@ -133,29 +133,18 @@ def test_unit_expressions_match_the_host_side_converters() -> None:
                 assert math.isclose(fam._canonical(unit, str(v)), convert(v, host_unit), rel_tol=1e-9), (qty, unit.label)
 
 
-class _PlayCells:
-    """An agent that runs given cells (the draft's reference), as the reference agent would."""
+def test_reference_agent_passes_one_instance_of_every_category(tmp_path: Path) -> None:
+    """The built-in reference agent, through a real run in biomed kernels, on the first instance of
+    each of the 55 categories of the generated family."""
+    from kernelgym.agents import load_agent
+    from kernelgym.runner import RunOptions, read_results, run
+    from kernelgym.tasks import select
 
-    name = "cells"
-
-    def __init__(self, cells: list[str]) -> None:
-        self.cells = list(cells)
-
-    async def act(self, obs: Observation) -> Action:
-        if obs.status == "error":
-            return Action.stop(f"cell failed: {obs.output}")
-        return Action.code(self.cells.pop(0)) if self.cells else Action.stop("done")
-
-
-@pytest.mark.parametrize("slug", ["apache_ii", "steroid_conversion", "gestational_age"])
-def test_reference_passes_in_a_biomed_kernel(slug: str) -> None:
-    draft = drafts(slug, 1, "kernel")[0]
-    cat = fam.CATEGORIES[slug]
-    inst = Instance(
-        id=f"medcalc/{slug}/00000", family="medcalc", category=slug, split="test", profile="biomed",
-        prompt=draft.question, inputs=draft.inputs, answer_format=cat.answer_format, grader=cat.grader,
-        ground_truth=draft.answer, reference=draft.reference,
-    )
-    result, nb = asyncio.run(run_episode(inst, _PlayCells(draft.reference)))
-    assert result.passed, result.explanation
-    assert nb.metadata.kernelspec.name == "kernelgym-biomed"
+    insts = select("medcalc", per_category=1)
+    assert {i.category for i in insts} == set(BY_SLUG)
+    run(insts, load_agent("reference"), tmp_path, RunOptions(concurrency=2, progress=False))
+    results, bad = read_results(tmp_path)
+    assert bad == 0 and len(results) == 55
+    failed = [(r.task_id, r.stop_reason, r.explanation, r.error) for r in results if not r.passed]
+    assert not failed, failed
+    assert {nbk.read(tmp_path / str(r.notebook)).metadata.kernelspec.name for r in results} == {"kernelgym-biomed"}
