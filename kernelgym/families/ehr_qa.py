@@ -18,7 +18,6 @@ Every category states its answer rule in ``answer_format``.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
