@@ -9,7 +9,6 @@ would. Skips when JupyterLab, Playwright or a Chromium binary is missing (``.ci/
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import browsers
 import nbformat
 import pytest
 from jupyter_servers import Server, jupyter_server
@@ -31,12 +31,8 @@ from kernelgym.tasks import Instance, get_instance
 pytest.importorskip("jupyterlab")
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = os.environ.get("KERNELGYM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason="no Chromium binary (Debian package chromium; or set KERNELGYM_CHROMIUM)")
+pytestmark = pytest.mark.skipif(not browsers.CHROMIUM, reason=browsers.SKIP_REASON)
 
-# the flags a closed network needs: no background connections to Google's services
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 120_000
 KERNEL_DISPLAY_NAME = "kernelgym: EHR (MIMIC-III schema)"
 
@@ -57,12 +53,8 @@ def lab(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
 
 @pytest.fixture(scope="module")
 def browser(lab: Server) -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with browsers.chromium() as chromium:
+        yield chromium
 
 
 def open_notebook(browser: Any, lab: Server, name: str) -> tuple[Any, Any]:

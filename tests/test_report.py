@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import browsers
 import pytest
 from typer.testing import CliRunner
 
@@ -73,3 +74,29 @@ def test_bad_price_is_a_clear_error() -> None:
     with pytest.raises(ReportError, match="PROMPT/COMPLETION"):
         parse_price("gpt=cheap")
     assert parse_price("3/15") == ("*", parse_price("x=3/15")[1])
+
+
+@pytest.mark.skipif(not browsers.CHROMIUM, reason=browsers.SKIP_REASON)
+def test_the_html_report_renders_in_a_browser(tmp_path: Path) -> None:
+    """report.html opened from disk in headless Chromium: self-contained (the plot is embedded and
+    decodes), the runs table and the per-category table show the numbers the runs hold."""
+    pytest.importorskip("playwright")
+    a = write_run(tmp_path / "a", "llm", "openai:m1", {"age": [True, False], "drug": [True]})
+    b = write_run(tmp_path / "b", "llm", "openai:m2", {"age": [True, True], "drug": [True]})
+    _, paths = make_report([a, b], tmp_path / "rep", title="two models")
+    with browsers.chromium() as browser:
+        page = browser.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(paths["html"].as_uri())
+        assert page.title() == "two models"
+        assert page.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+        runs = page.locator("table").first
+        assert runs.locator("tbody tr").count() == 2
+        rows = [r.split("\t") for r in runs.locator("tbody tr").all_inner_texts()]
+        assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("openai:m1", "3", "2", "66.7%"), ("openai:m2", "3", "3", "100.0%")]
+        assert runs.locator("td.best").all_inner_texts() == ["100.0%"]
+        age = page.locator("tr", has=page.locator("td", has_text="ehr/age"))
+        assert age.locator("td").all_inner_texts()[1:] == ["50% (1/2)", "100% (2/2)"]
+        assert age.locator("td.best").all_inner_texts() == ["100% (2/2)"]
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests  # nothing fetched from a network
