@@ -18,6 +18,7 @@ import importlib
 import json
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
@@ -509,12 +510,33 @@ def _in_worker(fn: Callable[[str], T], family: str) -> T:
 
 
 def get_instance(task_id: str) -> Instance:
-    """Look up one instance by id (``family/category/NNNNN``)."""
+    """Look up one instance by id (``family/category/NNNNN``).
+
+    Raises KeyError saying what is wrong with the id: its shape, an unknown category (with the
+    closest names), or a number outside the category's range."""
     family = task_id.split("/", 1)[0]
-    for inst in _instances(family):
+    insts = _instances(family)
+    for inst in insts:
         if inst.id == task_id:
             return inst
-    raise KeyError(f"no task {task_id!r} in family {family!r}")
+    raise KeyError(_unknown_task(task_id, family, insts))
+
+
+def _unknown_task(task_id: str, family: str, insts: tuple[Instance, ...]) -> str:
+    import difflib
+
+    parts = task_id.split("/")
+    listing = f"`kernelgym tasks stats --suite {family} --categories` lists the categories and their counts"
+    if len(parts) != 3:
+        return f"no task {task_id!r}: task ids are family/category/NNNNN, e.g. {insts[0].id if insts else family + '/cat/00000'}"
+    counts = Counter(i.category for i in insts)
+    category = parts[1]
+    if category not in counts:
+        close = difflib.get_close_matches(category, list(counts), n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        return f"no task {task_id!r}: family {family!r} has no category {category!r}; {hint}{listing}"
+    return (f"no task {task_id!r}: category {family}/{category} has instances 00000 to "
+            f"{counts[category] - 1:05d}")
 
 
 def select(

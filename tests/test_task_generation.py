@@ -96,3 +96,19 @@ def test_a_generator_draft_without_a_reference_solution_is_refused() -> None:
 
     with pytest.raises(ValidationError, match="reference"):
         tasks.Draft(question="q", answer=1, reference=[])
+
+
+def test_an_unknown_task_id_says_what_is_wrong_with_it(small_specs: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERNELGYM_HOME", str(tmp_path / "home"))
+    cases = {
+        "power/two_sample_t_sample_sise/00000": "did you mean two_sample_t_sample_size",
+        "power/two_sample_t_sample_size/00003": "has instances 00000 to 00002",
+        "power/two_sample_t_sample_size": "task ids are family/category/NNNNN",
+        "power/no_such_thing/00000": "kernelgym tasks stats --suite power --categories",
+    }
+    assert tasks.get_instance("power/two_sample_t_sample_size/00002").category == "two_sample_t_sample_size"
+    for task_id, says in cases.items():
+        with pytest.raises(KeyError) as err:
+            tasks.get_instance(task_id)
+        assert says in err.value.args[0], (task_id, err.value.args[0])
