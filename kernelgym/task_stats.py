@@ -12,14 +12,7 @@ from collections import Counter
 from typing import Any
 
 from kernelgym.tasks import (
-    Instance,
-    families,
-    get_instance,
-    get_spec,
-    instances,
-    map_families,
-    variant_name,
-    variant_profile,
+    Instance, families, get_instance, get_spec, instances, map_families, variant_name, variant_profile,
 )
 
 
