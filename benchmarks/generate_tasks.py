@@ -50,7 +50,7 @@ print(json.dumps({"wall": wall, "cpu": cpu, "instances": len(items),
 
 PREPARE = r"""
 import json, sys, time
-from kernelgym.task_stats import suite_names
+from kernelgym.tasks.stats import suite_names
 from kernelgym.tasks import _dataset_fingerprint, get_spec
 
 names = suite_names(sys.argv[1])

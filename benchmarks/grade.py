@@ -105,7 +105,7 @@ def main() -> None:
     args.papermill = shutil.which("papermill") or (str(beside) if beside.is_file() else None)
     if args.papermill is None:
         sys.exit("papermill is not installed")
-    from kernelgym.profiles import ensure_kernelspecs_installed
+    from kernelgym.runtime.profiles import ensure_kernelspecs_installed
 
     ensure_kernelspecs_installed()  # the baseline's papermill finds kernelgym-<profile> kernels
     work = Path(tempfile.mkdtemp(prefix="kernelgym-bench-grade-"))

@@ -36,9 +36,9 @@ def main() -> int:
 
     import gymnasium as gym
 
-    import kernelgym.gym  # noqa: F401  (registers the environments)
+    import kernelgym.training.gym  # noqa: F401  (registers the environments)
     from kernelgym.episode import EpisodeConfig
-    from kernelgym.runner import RunOptions, read_results, run_async
+    from kernelgym.runs.runner import RunOptions, read_results, run_async
     from kernelgym.tasks import get_instance
     from test_gym import CATEGORIES, MAX_TURNS, PlanAgent, plan
 

@@ -131,7 +131,7 @@ async def main() -> None:
 
         build_ehr(patients=args.patients, seed=0)
     from kernelgym.kernel.ehr import data_path
-    from kernelgym.profiles import ensure_kernelspecs_installed, ensure_profile_data, install_kernelspecs, kernel_name
+    from kernelgym.runtime.profiles import ensure_kernelspecs_installed, ensure_profile_data, install_kernelspecs, kernel_name
 
     ensure_profile_data("ehr")
     os.environ.setdefault("JUPYTER_DATA_DIR", tempfile.mkdtemp(prefix="kernelgym-bench-jupyter-"))
@@ -158,7 +158,7 @@ async def main() -> None:
         kc.stop_channels()
         await km.shutdown_kernel(now=True)
     # (c) pool checkout
-    from kernelgym.pool import KernelPool
+    from kernelgym.runtime.pool import KernelPool
 
     pool = KernelPool("ehr", 2)
     pool.start()
@@ -181,7 +181,7 @@ async def main() -> None:
     print(f"  (c) warm pool checkout                 {c * 1000:8.2f} ms   {a / c:6.0f}x faster than (a)")
 
     # PSS with N live kernels
-    from kernelgym import forkserver
+    from kernelgym.runtime import forkserver
 
     zygote = next(z for z in forkserver._zygotes.values() if z.alive())
     await asyncio.sleep(1.0)  # the zygote's spare child is part of the fork server's cost
@@ -201,7 +201,7 @@ async def main() -> None:
 
     # reference-agent throughput, forked + pool vs cold start per episode
     from kernelgym.agents import load_agent
-    from kernelgym.runner import RunOptions, run_async
+    from kernelgym.runs.runner import RunOptions, run_async
     from kernelgym.tasks import select
 
     tasks = select("ehr", split="test")[: args.episodes]

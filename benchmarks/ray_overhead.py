@@ -49,8 +49,8 @@ def main() -> int:
 
         build_ehr(patients=args.patients, seed=0)
         from kernelgym.agents import load_agent
-        from kernelgym.ray_backend import RayExecutor, connect
-        from kernelgym.runner import RunOptions, read_results, run
+        from kernelgym.runs.ray_backend import RayExecutor, connect
+        from kernelgym.runs.runner import RunOptions, read_results, run
         from kernelgym.tasks import select
 
         tasks = select("ehr", split="test", categories=CATEGORIES, limit=args.episodes)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from kernelgym import _compat
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from kernelgym.tasks import Instance, TaskInfo, TaskSpec
 
 __all__ = sorted(_EXPORTS)
+
+_compat.install()  # old module paths (kernelgym.grade, kernelgym.gym, ...) for one more release
 
 
 def __getattr__(name: str) -> Any:

@@ -128,7 +128,7 @@ ALL_CHEATERS = [
 
 
 # ----------------------------------------------------------------------------------------------
-# Attacks on the sandbox (tests/test_sandbox.py runs them through kernelgym.runner.run).
+# Attacks on the sandbox (tests/test_sandbox.py runs them through kernelgym.runs.runner.run).
 #
 # Each one is what a cheating agent with a shell in its kernel would try, using everything the
 # host side knows (the task id, $KERNELGYM_HOME, the run's and the fork server's pids, the checkout).
@@ -141,7 +141,7 @@ def host_facts(task_id: str) -> dict[str, object]:
     import os
     from pathlib import Path
 
-    from kernelgym import forkserver
+    from kernelgym.runtime import forkserver
     from kernelgym.kernel.paths import kernelgym_home
 
     return {
@@ -328,7 +328,7 @@ class KillsParent(Attack):
 
 class AsksTheGraderForVerdicts(Attack):
     """Brute force against the grader: asks for a verdict on each candidate answer over a host channel
-    (kernelgym's own sockets and the ``python -m kernelgym.starter`` route), submits the one that
+    (kernelgym's own sockets and the ``python -m kernelgym.jupyter.host_answers`` route), submits the one that
     passes. The candidates include the true answer, so any open route to the grader leaks."""
 
     def cells_for(self, facts: dict[str, object]) -> list[str]:

@@ -28,8 +28,7 @@ def kg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["JUPYTER_PATH"] = str(jupyter)
     from kernelgym import tasks
 
-    tasks._all_specs.cache_clear()
-    tasks._instances.cache_clear()
+    tasks.clear_caches()
     return home
 
 

@@ -42,7 +42,7 @@ class Server:
 @contextmanager
 def jupyter_server(root: Path, app: str = "jupyter_server", startup_s: float = 120.0) -> Iterator[Server]:
     """Run ``python -m <app>`` serving ``root`` on a free loopback port until the block ends."""
-    from kernelgym.profiles import install_kernelspecs
+    from kernelgym.runtime.profiles import install_kernelspecs
 
     install_kernelspecs(user=True)  # into the test session's JUPYTER_PATH, where the server looks
     with socket.socket() as s:

@@ -42,7 +42,7 @@ def _stop_biomed_fork_servers() -> Iterator[None]:
     """Leave the test process as we found it: stop the biomed fork server(s) these tests started
     (other modules count the fork servers of this process)."""
     yield
-    from kernelgym import forkserver
+    from kernelgym.runtime import forkserver
 
     with forkserver._zlock:
         for key, zygote in list(forkserver._zygotes.items()):
@@ -84,7 +84,7 @@ def test_category_counts() -> None:
 
 def test_specs_use_the_biomed_profile_and_its_kernel_lists_the_data() -> None:
     from kernelgym.kernel.biomed import CATALOG
-    from kernelgym.profiles import profile_datasets, profiles
+    from kernelgym.runtime.profiles import profile_datasets, profiles
 
     assert "biomed" in profiles() and profile_datasets("biomed") == ["biomed"]
     for fam in FAMILIES:
@@ -237,7 +237,7 @@ def test_answers_inside_the_band_pass_and_just_outside_fail(contexts: dict[str, 
 @pytest.fixture(scope="module")
 def kernel_namespace() -> dict[str, Any]:
     """The user namespace of a biomed kernel, built by running the profile's preload in-process."""
-    from kernelgym.profiles import profile_dir
+    from kernelgym.runtime.profiles import profile_dir
 
     ns: dict[str, Any] = {"__name__": "__main__"}
     exec(compile((profile_dir("biomed") / "preload.py").read_text(), "preload.py", "exec"), ns)  # noqa: S102
@@ -322,22 +322,20 @@ def small_specs(kg_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         (folder / f"{fam}.yaml").write_text(yaml.safe_dump(raw))
     old = os.environ.get("KERNELGYM_SPECS")
     os.environ["KERNELGYM_SPECS"] = os.pathsep.join(filter(None, [str(folder), old]))
-    tasks._all_specs.cache_clear()
-    tasks._instances.cache_clear()
+    tasks.clear_caches()
     yield folder
     if old is None:
         os.environ.pop("KERNELGYM_SPECS", None)
     else:
         os.environ["KERNELGYM_SPECS"] = old
-    tasks._all_specs.cache_clear()
-    tasks._instances.cache_clear()
+    tasks.clear_caches()
 
 
 @pytest.fixture(scope="module")
 def reference_run(small_specs: Path, tmp_path_factory: pytest.TempPathFactory) -> list[EpisodeResult]:
     """One reference episode per category of the three families, in real biomed kernels."""
     from kernelgym.agents import load_agent
-    from kernelgym.runner import RunOptions, read_results, run
+    from kernelgym.runs.runner import RunOptions, read_results, run
 
     insts = tasks.select(",".join(FAMILIES), per_category=1)
     out = tmp_path_factory.mktemp("biomed-run")

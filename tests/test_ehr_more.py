@@ -106,15 +106,13 @@ def small_specs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         (folder / f"{name}.yaml").write_text(yaml.safe_dump(raw))
     old = os.environ.get("KERNELGYM_SPECS")
     os.environ["KERNELGYM_SPECS"] = str(folder)
-    tasks._all_specs.cache_clear()
-    tasks._instances.cache_clear()
+    tasks.clear_caches()
     yield folder
     if old is None:
         os.environ.pop("KERNELGYM_SPECS", None)
     else:
         os.environ["KERNELGYM_SPECS"] = old
-    tasks._all_specs.cache_clear()
-    tasks._instances.cache_clear()
+    tasks.clear_caches()
 
 
 # ---------------------------------------------------------------- registry and specs
@@ -381,7 +379,7 @@ def _one_per_category(families: list[str], dataset: str | None = None) -> list[A
 
 def _run_references(instances: list[Any], out: Path) -> dict[str, Any]:
     from kernelgym.agents import load_agent
-    from kernelgym.runner import RunOptions, read_results, run
+    from kernelgym.runs.runner import RunOptions, read_results, run
 
     run(instances, load_agent("reference"), out, RunOptions(concurrency=2, progress=False))
     results, _ = read_results(out)
@@ -405,7 +403,7 @@ def test_reference_agent_passes_every_category_on_synthetic_data(
     """One instance of every ehr_qa, ehr_quality and ehr_predict category, on the default synthetic
     data, run by the reference agent in real kernels (the ehr family's own run is in test_run.py)."""
     monkeypatch.setenv("KERNELGYM_HOME", str(default_home))  # kernels inherit it: their own fork servers
-    tasks._instances.cache_clear()
+    tasks.clear_caches()
     try:
         instances = _one_per_category(["ehr_qa", "ehr_quality", "ehr_predict"])
         cats = {f"{i.family}/{i.category}" for i in instances}
@@ -413,7 +411,7 @@ def test_reference_agent_passes_every_category_on_synthetic_data(
         assert cats == expected, sorted(expected - cats)
         results = _run_references(instances, tmp_path / "run")
     finally:
-        tasks._instances.cache_clear()
+        tasks.clear_caches()
     failed = {k: (r.explanation, r.error) for k, r in results.items() if not r.passed}
     assert not failed, failed
     assert len(results) == len(expected)

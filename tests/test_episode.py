@@ -11,7 +11,7 @@ import pytest
 from kernelgym import notebook as nbk
 from kernelgym.agents import load_agent
 from kernelgym.episode import EpisodeConfig, EpisodeResult, run_episode
-from kernelgym.session import SessionLimits
+from kernelgym.runtime.kernel_session import SessionLimits
 from kernelgym.tasks import Instance, select
 
 import adversarial_agents

@@ -25,9 +25,9 @@ from openai_stub import OpenAIStub, Reply, assistant_turns, calls, error, first_
 from kernelgym import notebook as nbk
 from kernelgym.agents import load_agent
 from kernelgym.episode import EpisodeConfig
-from kernelgym.export import conversation, dpo_rows, load_episodes, sft_rows
+from kernelgym.training.export import conversation, dpo_rows, load_episodes, sft_rows
 from kernelgym.llm.protocol import tool_schemas
-from kernelgym.runner import RunOptions, read_results, run_async
+from kernelgym.runs.runner import RunOptions, read_results, run_async
 from kernelgym.tasks import Instance, get_instance, select
 
 KEY_ENV = "KG_TEST_STUB_KEY"
@@ -358,7 +358,7 @@ def test_dpo_pairs_share_their_prompt_and_come_from_the_same_task(runs: dict[str
 
 
 def test_kto_labels_are_the_episode_outcomes(runs: dict[str, Any], tmp_path: Path) -> None:
-    from kernelgym.export import export
+    from kernelgym.training.export import export
 
     report = export("kto", [runs["tools"], runs["text"]], tmp_path / "kto.jsonl")
     assert report.rows == 8
@@ -372,7 +372,7 @@ def test_kto_labels_are_the_episode_outcomes(runs: dict[str, Any], tmp_path: Pat
 def test_rewards_of_exported_completions_equal_the_run_scores(runs: dict[str, Any]) -> None:
     """The TRL reward function, on the LLM completions, gives the score `kernelgym run` recorded
     (tools protocol: the answer is the submit_answer call's argument)."""
-    from kernelgym.rewards import kernelgym_reward
+    from kernelgym.training.rewards import kernelgym_reward
 
     rows = sft_rows(load_episodes([runs["tools"]]), include_failed=True)
     insts = {t.id: get_instance(t.id) for t in runs["tasks"]}
@@ -390,7 +390,7 @@ def test_verl_export_loads_and_compute_score_grades_final_answers(runs: dict[str
     from typer.testing import CliRunner
 
     from kernelgym.cli import app
-    from kernelgym.rewards import compute_score, kernelgym_reward
+    from kernelgym.training.rewards import compute_score, kernelgym_reward
 
     out = tmp_path / "verl.parquet"
     res = CliRunner().invoke(app, ["export", "verl", str(runs["reference"]), "-o", str(out)])
@@ -490,6 +490,6 @@ def test_training_data_notebook_runs_models_and_loads_its_exports(
     ([{"role": "assistant", "content": "no answer"}], (False, None)),
 ])
 def test_answers_are_read_from_tool_calls_and_submit_calls(completion: Any, expected: tuple[bool, Any]) -> None:
-    from kernelgym.rewards import extract_answer
+    from kernelgym.training.rewards import extract_answer
 
     assert extract_answer(completion) == expected

@@ -15,8 +15,8 @@ import nbformat
 import pytest
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 
-from kernelgym.profiles import kernel_name, spec_manager
-from kernelgym.provisioner import ForkServerProvisioner
+from kernelgym.runtime.profiles import kernel_name, spec_manager
+from kernelgym.jupyter.provisioner import ForkServerProvisioner
 
 EHR = kernel_name("ehr")
 
@@ -174,7 +174,7 @@ def test_ordinary_launch_when_fork_is_disabled(ehr: Path, monkeypatch: pytest.Mo
 
 
 def _zygote_of(pid: int) -> Any:
-    from kernelgym import forkserver
+    from kernelgym.runtime import forkserver
 
     [zygote] = [z for z in forkserver._zygotes.values() if z.alive() and pid in z.ping()["kernels"]]
     return zygote
@@ -191,7 +191,7 @@ def test_zygote_has_the_data_loaded_and_no_host_side_modules(km: Any) -> None:
     status, out = run_code(kc, "import sys; print(sorted(m for m in sys.modules if m.startswith('kernelgym')))")
     loaded = set(eval(out))
     assert not loaded & {"kernelgym.tasks", "kernelgym.families", "kernelgym.grading", "kernelgym.episode",
-                         "kernelgym.profiles", "kernelgym.runner"}
+                         "kernelgym.runtime.profiles", "kernelgym.runs.runner"}
 
 
 def test_a_prebuilt_kernel_is_its_own_process_not_a_copy_of_the_zygote(km: Any) -> None:
@@ -257,10 +257,10 @@ def test_papermill_runs_an_episode_notebook_on_the_forked_path(ehr: Path, tmp_pa
     import papermill
     import psutil
 
-    from kernelgym import forkserver
+    from kernelgym.runtime import forkserver
     from kernelgym.agents import load_agent
     from kernelgym.episode import run_episode
-    from kernelgym.profiles import install_kernelspecs
+    from kernelgym.runtime.profiles import install_kernelspecs
     from kernelgym.tasks import select
 
     install_kernelspecs(user=True)  # JUPYTER_DATA_DIR points into the test's home
@@ -289,7 +289,7 @@ def test_papermill_runs_an_episode_notebook_on_the_forked_path(ehr: Path, tmp_pa
 
 
 async def test_pool_hands_each_kernel_to_exactly_one_episode_and_refills(ehr: Path) -> None:
-    from kernelgym.pool import KernelPool
+    from kernelgym.runtime.pool import KernelPool
 
     pool = KernelPool("ehr", 2)
     pool.start()
@@ -380,7 +380,7 @@ def test_stale_installed_kernelspecs_are_refreshed(kg_home: Path, tmp_path: Path
     """`ensure_kernelspecs_installed` once compared argv only: a kernelspec installed before the
     provisioner existed (no metadata.kernel_provisioner), or with an older preload, stayed in place
     and papermill / JupyterLab got ordinary, unsandboxed kernels or stale data code."""
-    from kernelgym import profiles
+    from kernelgym.runtime import profiles
 
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))  # leave the real environment alone
     profiles.install_kernelspecs(user=True)  # JUPYTER_DATA_DIR: the test session's home

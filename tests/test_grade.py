@@ -21,9 +21,9 @@ import nbformat
 import pytest
 
 from kernelgym import notebook as nbk
-from kernelgym import starter
+from kernelgym.notebook import starter
 from kernelgym.episode import Action, EpisodeConfig, run_episode
-from kernelgym.grade import (
+from kernelgym.regrade.grade import (
     GRADES,
     GradeOptions,
     GradeRecord,
@@ -34,8 +34,8 @@ from kernelgym.grade import (
 )
 from kernelgym.kernel import EVIDENCE_MIME
 from kernelgym.kernel.starter import VERDICT_MIME
-from kernelgym.runner import read_results
-from kernelgym.session import SessionLimits
+from kernelgym.runs.runner import read_results
+from kernelgym.runtime.kernel_session import SessionLimits
 from kernelgym.tasks import Instance, get_instance
 
 GRADE_FIELDS = {"task_id", "notebook", "passed", "score", "answer", "expected", "reproducible", "tampered",
@@ -309,7 +309,7 @@ def test_hangs_dead_kernels_and_broken_files_never_stop_the_batch(
 
 @pytest.fixture(scope="module")
 def starters(task: Instance, reference_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from kernelgym.profiles import install_kernelspecs
+    from kernelgym.runtime.profiles import install_kernelspecs
 
     install_kernelspecs(user=True)  # the papermill CLI finds kernelgym-ehr in the test's JUPYTER_PATH
     root = tmp_path_factory.mktemp("starter")

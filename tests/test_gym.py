@@ -19,9 +19,9 @@ import pytest
 
 gym = pytest.importorskip("gymnasium")
 
-import kernelgym.gym as kg_gym
+import kernelgym.training.gym as kg_gym
 from kernelgym.episode import Action, EpisodeConfig, Observation
-from kernelgym.runner import RunOptions, read_results, run_async
+from kernelgym.runs.runner import RunOptions, read_results, run_async
 from kernelgym.tasks import get_instance
 
 CATEGORIES = ["patient_gender", "admission_count", "admission_type", "died_in_hospital", "icu_first_careunit"]
@@ -55,7 +55,7 @@ class PlanAgent:
 def _no_warm_kernels_left() -> Any:
     """The environments' warm kernels must not outlive this module (later tests count processes)."""
     yield
-    from kernelgym.rollout import close_pools
+    from kernelgym.training.rollout import close_pools
 
     close_pools()
 
@@ -153,7 +153,7 @@ def test_reset_options_and_step_errors(ehr_data: Path, loop: dict[str, Any]) -> 
 
 
 def test_rollouts_give_the_same_rewards_as_kernelgym_run(loop: dict[str, Any]) -> None:
-    from kernelgym.rollout import rollouts
+    from kernelgym.training.rollout import rollouts
 
     tasks = loop["tasks"][:3]
 
@@ -177,8 +177,8 @@ def test_rollouts_give_the_same_rewards_as_kernelgym_run(loop: dict[str, Any]) -
 
 
 def test_trl_environment_factory(loop: dict[str, Any]) -> None:
-    from kernelgym.export import verl_rows
-    from kernelgym.rollout import KernelgymToolEnv
+    from kernelgym.training.export import verl_rows
+    from kernelgym.training.rollout import KernelgymToolEnv
 
     env = KernelgymToolEnv(suite="ehr", split="test", categories=CATEGORIES, max_turns=MAX_TURNS, seed=0)
     # TRL exposes every public method but reset and get_reward as a tool

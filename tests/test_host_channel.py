@@ -1,4 +1,4 @@
-"""The host channel (``kernelgym/host_channel.py``): what it answers, and whom.
+"""The host channel (``kernelgym/jupyter/host_channel.py``): what it answers, and whom.
 
 The server runs in this process, the client is the kernel side's own request function, both for
 real over a Unix socket. End-to-end use (plain papermill, a sandboxed kernel) is in
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kernelgym import host_channel
+from kernelgym.jupyter import host_channel
 from kernelgym.kernel.starter import _channel_request
 from kernelgym.tasks import Instance, select
 

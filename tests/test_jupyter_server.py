@@ -18,7 +18,7 @@ from jupyter_servers import Server, jupyter_server
 
 from kernelgym import notebook as nbk
 from kernelgym.kernel.starter import VERDICT_MIME
-from kernelgym.starter import new_starter_notebook
+from kernelgym.notebook.starter import new_starter_notebook
 from kernelgym.tasks import Instance, select
 
 pytest.importorskip("jupyter_server")

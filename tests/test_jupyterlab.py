@@ -24,8 +24,8 @@ import pytest
 from jupyter_servers import Server, jupyter_server
 
 from kernelgym import notebook as nbk
-from kernelgym.grade import read_grades
-from kernelgym.runner import read_results
+from kernelgym.regrade.grade import read_grades
+from kernelgym.runs.runner import read_results
 from kernelgym.tasks import Instance, get_instance
 
 pytest.importorskip("jupyterlab")

@@ -14,7 +14,7 @@ import pytest
 
 jkt = pytest.importorskip("jupyter_kernel_test")
 
-from kernelgym.profiles import ensure_profile_data, install_kernelspecs, kernel_name, profiles  # noqa: E402
+from kernelgym.runtime.profiles import ensure_profile_data, install_kernelspecs, kernel_name, profiles  # noqa: E402
 
 
 class _ProfileKernelTests(jkt.KernelTests):

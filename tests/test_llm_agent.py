@@ -25,7 +25,7 @@ from kernelgym import notebook as nbk
 from kernelgym.agents import load_agent
 from kernelgym.episode import EpisodeConfig, EpisodeResult, run_episode
 from kernelgym.llm.errors import FatalModelError
-from kernelgym.runner import RunOptions, read_results, run_async
+from kernelgym.runs.runner import RunOptions, read_results, run_async
 from kernelgym.tasks import Instance, get_instance, select
 
 KEY_ENV = "KG_TEST_STUB_KEY"
@@ -402,7 +402,7 @@ def test_langchain_tools_notebook_runs_a_langgraph_agent(
 
 
 def test_task_kernel_tools_report_errors_and_the_turn_limit(tasks: list[Instance]) -> None:
-    from kernelgym.tools import TaskKernel
+    from kernelgym.training.langchain_tools import TaskKernel
 
     async def go() -> tuple[str, str, str, bool]:
         async with TaskKernel(tasks[0], max_turns=2) as kernel:

@@ -45,11 +45,9 @@ def specs(imported: tuple[Path, mag.ImportReport], monkeypatch: pytest.MonkeyPat
     from kernelgym import tasks
 
     monkeypatch.setenv("KERNELGYM_SPECS", str(imported[0]))
-    tasks._all_specs.cache_clear()
-    tasks._instances.cache_clear()
+    tasks.clear_caches()
     yield tasks
-    tasks._all_specs.cache_clear()
-    tasks._instances.cache_clear()
+    tasks.clear_caches()
 
 
 def outcomes(res: mag.DatasetResult) -> list[str]:

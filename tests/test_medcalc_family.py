@@ -137,7 +137,7 @@ def test_reference_agent_passes_one_instance_of_every_category(tmp_path: Path) -
     """The built-in reference agent, through a real run in biomed kernels, on the first instance of
     each of the 55 categories of the generated family."""
     from kernelgym.agents import load_agent
-    from kernelgym.runner import RunOptions, read_results, run
+    from kernelgym.runs.runner import RunOptions, read_results, run
     from kernelgym.tasks import select
 
     insts = select("medcalc", per_category=1)

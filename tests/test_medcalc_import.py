@@ -89,15 +89,13 @@ def test_import_command_writes_runnable_families(tmp_path: Path, monkeypatch: py
     assert bad.exit_code == 2
 
     monkeypatch.setenv("KERNELGYM_SPECS", str(tmp_path))
-    tasks._all_specs.cache_clear()
-    tasks._instances.cache_clear()
+    tasks.clear_caches()
     try:
         original = tasks.instances("medcalc-bench")
         corrected = tasks.instances("medcalc-bench-corrected")
     finally:
         monkeypatch.delenv("KERNELGYM_SPECS")
-        tasks._all_specs.cache_clear()
-        tasks._instances.cache_clear()
+        tasks.clear_caches()
     assert len(original) == len(corrected) == 1047
     assert len({i.category for i in original}) == 55
     departing = {d.row for d in report.departures}

@@ -10,7 +10,7 @@ from jupyter_client.manager import KernelManager
 
 from kernelgym.kernel.biomed import CATALOG
 from kernelgym.llm.prompts import describe_profile, system_prompt
-from kernelgym.profiles import kernel_name, spec_manager
+from kernelgym.runtime.profiles import kernel_name, spec_manager
 from kernelgym.tasks import select
 
 

@@ -32,7 +32,7 @@ import pytest
 pytest.importorskip("ray")
 
 from kernelgym.agents import load_agent  # noqa: E402
-from kernelgym.runner import RunOptions, read_results, run  # noqa: E402
+from kernelgym.runs.runner import RunOptions, read_results, run  # noqa: E402
 from kernelgym.tasks import Instance, select  # noqa: E402
 
 N_EPISODES = 200
@@ -233,17 +233,17 @@ def test_killing_the_second_nodes_kernel_host_loses_no_episode(cluster: Cluster,
     assert len(backend["hosts_lost"]) >= 1, backend
     assert orphans, "the killed host had no fork server"
     alive = [pid for pid in orphans if Path(f"/proc/{pid}").exists()
-             and "kernelgym.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
+             and "kernelgym.runtime.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
     assert not alive, "the killed host's fork server outlived it"
 
 
 TRAINER_SCRIPT = r'''
 import asyncio, json, sys
 import gymnasium as gym
-import kernelgym.gym  # noqa: F401  (registers the environments)
+import kernelgym.training.gym  # noqa: F401  (registers the environments)
 from kernelgym.agents.reference import ReferenceAgent
-from kernelgym.ray_backend import RayKernelHosts
-from kernelgym.rollout import rollouts
+from kernelgym.runs.ray_backend import RayKernelHosts
+from kernelgym.training.rollout import rollouts
 from kernelgym.tasks import get_instance
 
 address, ids = sys.argv[1], json.loads(sys.argv[2])
@@ -275,7 +275,7 @@ print(json.dumps(out, default=str))
 
 def test_gymnasium_env_and_rollouts_take_a_ray_kernel_host(cluster: Cluster, local_run: Path, tmp_path: Path) -> None:
     """Item 3: a trainer on Ray gets kernels on any node: the Gymnasium environment and
-    :func:`kernelgym.rollout.rollouts` run their episodes on the cluster's kernel hosts (driven step
+    :func:`kernelgym.training.rollout.rollouts` run their episodes on the cluster's kernel hosts (driven step
     by step from the trainer's process) and get the rewards and answers of a local run."""
     local = {k[0]: v for k, v in _by_task(local_run).items()}
     ids = sorted(local)[:4]

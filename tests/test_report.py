@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from kernelgym.cli import app
 from kernelgym.episode import EpisodeResult
-from kernelgym.report import ReportError, compare, load_run, make_report, parse_price
-from kernelgym.runner import RESULTS, SUMMARY
+from kernelgym.runs.report import ReportError, compare, load_run, make_report, parse_price
+from kernelgym.runs.runner import RESULTS, SUMMARY
 
 
 def write_run(path: Path, agent: str, model: str | None, outcomes: dict[str, list[bool]], usage: bool = True) -> Path:

@@ -12,7 +12,7 @@ import pytest
 
 from kernelgym import notebook as nbk
 from kernelgym.agents import load_agent
-from kernelgym.runner import RunOptions, read_results, run
+from kernelgym.runs.runner import RunOptions, read_results, run
 from kernelgym.tasks import select
 
 RESULT_FIELDS = {
@@ -123,8 +123,8 @@ def test_episode_notebook_reruns_with_papermill_on_the_installed_kernel(referenc
     """The saved notebook names kernelgym-ehr and re-runs there, reproducing the evidence."""
     import papermill
 
-    from kernelgym.profiles import install_kernelspecs
-    from kernelgym.session import evidence_from
+    from kernelgym.runtime.profiles import install_kernelspecs
+    from kernelgym.runtime.kernel_session import evidence_from
 
     install_kernelspecs(user=True)  # JUPYTER_DATA_DIR points into the test's home
     rec = read_results(reference_run)[0][0]

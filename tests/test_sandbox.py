@@ -1,6 +1,6 @@
 """The sandbox of every forked kernel, attacked through a real run.
 
-One ``kernelgym.runner.run`` (real kernels from the fork server, warm pool, sandbox on by default)
+One ``kernelgym.runs.runner.run`` (real kernels from the fork server, warm pool, sandbox on by default)
 gives each attack of ``tests/adversarial_agents.py`` an episode of its own, plus one honest agent.
 Each attack is what a cheating agent with a shell in its kernel would try; each must fail inside
 its kernel (or kill only that kernel), be graded passed=false, and leave the run, the host and the
@@ -21,7 +21,7 @@ import pytest
 
 import adversarial_agents
 from adversarial_agents import SANDBOX_ATTACKS
-from kernelgym.sandbox import SandboxConfig, parse_size, probe
+from kernelgym.runtime.sandbox import SandboxConfig, parse_size, probe
 from test_forkserver import ensure_ehr_data
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
@@ -46,7 +46,7 @@ EXPECTED_ERRORS = {
 @pytest.fixture(scope="module")
 def attack_run(kg_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One run: an episode per attack and one honest episode, each on its own ehr task."""
-    from kernelgym.runner import RunOptions, read_results, run
+    from kernelgym.runs.runner import RunOptions, read_results, run
     from kernelgym.tasks import select
 
     ensure_ehr_data()
@@ -78,7 +78,7 @@ def attack_run(kg_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 
 
 def _zygotes() -> list[Any]:
-    from kernelgym import forkserver
+    from kernelgym.runtime import forkserver
 
     return [z for z in forkserver._zygotes.values() if z.alive() and z.key[0] == os.getpid()]
 
@@ -165,7 +165,7 @@ def test_no_kernel_process_outlives_the_run(attack_run: dict[str, Any]) -> None:
 def test_kernelgym_grade_gives_a_brute_force_notebook_no_grader(attack_run: dict[str, Any], tmp_path: Path) -> None:
     """Kernels that ``kernelgym grade`` starts serve no host channel either: re-executing the
     brute-force episode (candidates include the true answer) still finds no route to the grader."""
-    from kernelgym.grade import GradeOptions, grade_paths
+    from kernelgym.regrade.grade import GradeOptions, grade_paths
 
     r = attack_run["results"]["AsksTheGraderForVerdicts"]
     [record] = grade_paths([attack_run["out"] / r.notebook], tmp_path, GradeOptions(concurrency=1, timeout=120, progress=False))

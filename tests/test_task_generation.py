@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from kernelgym import tasks
-from kernelgym.task_stats import task_stats
+from kernelgym.tasks.stats import task_stats
 
 FAMILIES = ("bioinfo", "power", "medcalc")
 
@@ -32,11 +32,9 @@ def small_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
         "".join(json.dumps({"category": "c", "question": f"q{i}", "answer": i}) + "\n" for i in range(5))
     )
     monkeypatch.setenv("KERNELGYM_SPECS", str(folder))
-    tasks._all_specs.cache_clear()
-    tasks._instances.cache_clear()
+    tasks.clear_caches()
     yield folder
-    tasks._all_specs.cache_clear()
-    tasks._instances.cache_clear()
+    tasks.clear_caches()
 
 
 def _stores(home: Path) -> dict[str, bytes]:
@@ -51,7 +49,7 @@ def test_parallel_generation_writes_the_same_stores_and_counts(
     for jobs in (1, 2):
         home = tmp_path / f"home{jobs}"
         monkeypatch.setenv("KERNELGYM_HOME", str(home))
-        tasks._instances.cache_clear()
+        tasks.clear_caches()
         out[jobs] = (task_stats(suite, jobs=jobs), _stores(home))
     assert out[1] == out[2]
     stats, stores = out[2]

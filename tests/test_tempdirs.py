@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from kernelgym.tempdirs import Owner, current_owner, owned_tempdir, parse_owner, sweep
+from kernelgym.runtime.tempdirs import Owner, current_owner, owned_tempdir, parse_owner, sweep
 
-MAKE_DIR = "import sys\nfrom kernelgym.tempdirs import owned_tempdir\nprint(owned_tempdir(sys.argv[1], sys.argv[2]), flush=True)\n"
+MAKE_DIR = "import sys\nfrom kernelgym.runtime.tempdirs import owned_tempdir\nprint(owned_tempdir(sys.argv[1], sys.argv[2]), flush=True)\n"
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_folder_of_a_dead_owner_is_swept_and_of_a_live_owner_kept(root: Path) ->
 
 def _rest(pid: int) -> tuple[int, int, str]:
     """(start, pidns, boot) of a live process of this test."""
-    from kernelgym.tempdirs import process_start
+    from kernelgym.runtime.tempdirs import process_start
 
     me = current_owner()
     assert me is not None
@@ -109,7 +109,7 @@ def test_only_provably_abandoned_folders_are_swept(root: Path) -> None:
 def test_a_closed_fork_server_leaves_no_run_folder(tmp_path: Path) -> None:
     """`ZygoteHandle.close()` stops the fork server with SIGKILL, so the server never ran its own
     cleanup and every run left a /tmp/kernelgym-zygote-* folder behind (hundreds piled up)."""
-    from kernelgym.forkserver import ZygoteHandle
+    from kernelgym.runtime.forkserver import ZygoteHandle
 
     preload = tmp_path / "preload.py"
     preload.write_text("x = 1\n")
@@ -130,7 +130,7 @@ def test_a_kernelgym_run_killed_mid_episode_leaves_a_folder_the_next_run_removes
     """`kill -9` of `kernelgym run` during an episode left its kernelgym-episode-* working folder in
     the temp folder forever; the next run must remove it when it starts (and no folder of the killed
     run's fork server may be left either)."""
-    from kernelgym.runner import RunOptions, run_async
+    from kernelgym.runs.runner import RunOptions, run_async
     from test_forkserver import kill_9_busy_run, wait_gone
 
     pid, tree = kill_9_busy_run(tmp_path / "run", busy=1)

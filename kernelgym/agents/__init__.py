@@ -13,13 +13,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from kernelgym import _plugins
 from kernelgym.episode import Agent
-
-BUILTIN = {
-    "reference": "kernelgym.agents.reference:ReferenceAgent",
-    "replay": "kernelgym.agents.replay:ReplayAgent",
-    "llm": "kernelgym.agents.langchain:LangChainAgent",
-}
 
 
 class AgentLoadError(ValueError):
@@ -28,10 +23,11 @@ class AgentLoadError(ValueError):
 
 def load_agent(name: str, options: dict[str, Any] | None = None) -> Callable[[], Agent]:
     """Return a factory making a fresh agent per episode, for a built-in name or ``module:Class``."""
-    target = BUILTIN.get(name, name)
+    known = _plugins.registered(_plugins.AGENTS)
+    target = known.get(name, name)
     if ":" not in target:
         raise AgentLoadError(
-            f"unknown agent {name!r}: use one of {', '.join(sorted(BUILTIN))} or 'module:Class'"
+            f"unknown agent {name!r}: use one of {', '.join(sorted(known))} or 'module:Class'"
         )
     module_name, _, attr = target.partition(":")
     try:

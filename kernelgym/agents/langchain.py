@@ -78,7 +78,7 @@ class LangChainAgent:
     Options (``-O key=value`` or ``kernelgym run`` flags): ``model`` (``PROVIDER:NAME``), ``base_url``,
     ``api_key_env``, ``temperature``, ``top_p``, ``max_tokens``, ``seed``, ``protocol``
     (``tools``, ``text``, ``auto``: tools when the model supports tool calling, or ``medagentgym``:
-    MedAgentGym's action names as tools, :mod:`kernelgym.llm.medagentgym`),
+    MedAgentGym's action names as tools, :mod:`kernelgym.llm.medagentgym_protocol`),
     ``max_concurrent_requests`` (shared by all episodes of a run), ``request_timeout``,
     ``max_retries``, ``retry_base_delay``, ``context_tokens`` (default: the model's profile, else
     32768), ``max_format_errors`` (malformed replies in a row before the episode is stopped),

@@ -39,7 +39,7 @@ VASOPRESSOR_ITEMS = (221906, 221749, 222315, 221289, 221662)  # norepi, phenylep
 def profile_data_dir(profile: str) -> Path:
     """The folder of the (first) data set of ``profile``, built / derived first if missing."""
     from kernelgym.kernel.paths import dataset_dir
-    from kernelgym.profiles import ensure_profile_data, profile_datasets
+    from kernelgym.runtime.profiles import ensure_profile_data, profile_datasets
 
     ensure_profile_data(profile)
     names = profile_datasets(profile)

@@ -24,7 +24,11 @@ from typing import Any
 import pandas as pd
 
 from kernelgym.datasets.ehr.planted import (
-    ADMISSION_WEIGHT_ITEM, ORAL_FORMS, PARENTERAL_ROUTES, WEIGHT_TOLERANCE, sex_of_code,
+    ADMISSION_WEIGHT_ITEM,
+    ORAL_FORMS,
+    PARENTERAL_ROUTES,
+    WEIGHT_TOLERANCE,
+    sex_of_code,
 )
 from kernelgym.families.ehr import _cells
 from kernelgym.families.ehr_data import Frames, frames, profile_data_dir

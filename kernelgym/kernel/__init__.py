@@ -14,8 +14,7 @@ import datetime as _dt
 import json as _json
 from typing import Any
 
-ANSWER_MIME = "application/vnd.kernelgym.answer+json"
-EVIDENCE_MIME = "application/vnd.kernelgym.evidence+json"
+from kernelgym.kernel.mime import ANSWER_MIME, EVIDENCE_MIME
 
 __all__ = ["ANSWER_MIME", "EVIDENCE_MIME", "submit", "to_jsonable"]
 

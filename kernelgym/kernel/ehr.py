@@ -12,7 +12,6 @@ from typing import Any
 
 from kernelgym.kernel.paths import dataset_dir
 
-
 _HOW_TO_MAKE = {
     "ehr": "run `kernelgym data build ehr`",
     "mimic3": "import it with `kernelgym data import mimic3 PATH`",

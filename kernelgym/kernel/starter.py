@@ -12,9 +12,9 @@ For another task id (``papermill starter.ipynb out.ipynb -p task_id OTHER``), an
 the host side is asked:
 
 - over the **host channel** when the kernel's provisioner serves one (``KERNELGYM_HOST_SOCKET``; see
-  ``kernelgym/host_channel.py``): kernels a person starts with the plain papermill CLI or in
+  ``kernelgym/jupyter/host_channel.py``): kernels a person starts with the plain papermill CLI or in
   JupyterLab, sandboxed as every kernelgym kernel is;
-- else through a ``python -m kernelgym.starter`` subprocess, which works in an unsandboxed kernel.
+- else through a ``python -m kernelgym.jupyter.host_answers`` subprocess, which works in an unsandboxed kernel.
 
 Kernels that kernelgym starts itself (runs, ``kernelgym grade``, gym environments) get no host
 channel, so an agent's code cannot try answers against the grader; there these fail with a message
@@ -33,8 +33,8 @@ import subprocess
 import sys
 from typing import Any
 
-EVIDENCE_MIME = "application/vnd.kernelgym.evidence+json"
-VERDICT_MIME = "application/vnd.kernelgym.verdict+json"
+from kernelgym.kernel.mime import EVIDENCE_MIME, VERDICT_MIME
+
 HOST_TIMEOUT_S = 300.0
 HOST_SOCKET_ENV = "KERNELGYM_HOST_SOCKET"
 """Set in a kernel's environment when its provisioner serves a host channel (the socket's path)."""
@@ -60,7 +60,7 @@ def _host(command: str, task_id: str, payload: Any = None) -> Any:
             raise HostUnreachable(str(exc)) from None
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "kernelgym.starter", command, str(task_id)],
+            [sys.executable, "-m", "kernelgym.jupyter.host_answers", command, str(task_id)],
             input=json.dumps(payload) if payload is not None else "",
             check=False, capture_output=True, text=True, timeout=HOST_TIMEOUT_S,
         )
@@ -78,7 +78,7 @@ def _host(command: str, task_id: str, payload: Any = None) -> Any:
 
 
 def _channel_request(path: str, command: str, task_id: str, payload: Any = None) -> Any:
-    """One request over the host channel (``kernelgym/host_channel.py`` is the server); its result."""
+    """One request over the host channel (``kernelgym/jupyter/host_channel.py`` is the server); its result."""
     import socket
 
     request: dict[str, Any] = {"command": command, "task_id": task_id}

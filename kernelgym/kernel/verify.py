@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from kernelgym.kernel.mime import EVIDENCE_MIME
+
 
 def emit_answer_evidence() -> None:
     """Emit ``{"submitted": bool, "answer": ...}`` under the evidence MIME type."""
     evidence: dict[str, Any]
     try:
-        from kernelgym.kernel import EVIDENCE_MIME, _state, to_jsonable
+        from kernelgym.kernel import _state, to_jsonable
 
         evidence = {"submitted": bool(_state.submitted), "answer": to_jsonable(_state.answer)}
     except BaseException as exc:  # noqa: BLE001 - the verifier must never raise
-        EVIDENCE_MIME = "application/vnd.kernelgym.evidence+json"
         evidence = {"submitted": False, "answer": None, "error": f"{type(exc).__name__}: {exc}"}
     try:
         from IPython.display import display
@@ -57,13 +58,12 @@ def emit_function_evidence(name: str, inputs: list[list[Any]], time_limit: float
     the other inputs are still called. Nothing here raises.
     """
     evidence: dict[str, Any] = {"kind": "function", "name": name, "defined": False, "outputs": [], "errors": []}
-    EVIDENCE_MIME = "application/vnd.kernelgym.evidence+json"
     try:
         import copy
         import signal
         import threading
 
-        from kernelgym.kernel import EVIDENCE_MIME, to_jsonable  # noqa: F811
+        from kernelgym.kernel import to_jsonable
 
         fn = _resolve(name)
         evidence["defined"] = callable(fn)

@@ -103,7 +103,7 @@ def describe_tables(name: str, *, max_chars: int = 12_000) -> str:
 
 def _profile_datasets(profile: str) -> list[str]:
     try:
-        from kernelgym.profiles import profile_datasets
+        from kernelgym.runtime.profiles import profile_datasets
 
         return profile_datasets(profile)
     except Exception:
@@ -112,7 +112,7 @@ def _profile_datasets(profile: str) -> list[str]:
 
 def _preload_source(profile: str) -> str:
     try:
-        from kernelgym.profiles import profile_dir
+        from kernelgym.runtime.profiles import profile_dir
 
         return (profile_dir(profile) / "preload.py").read_text()
     except Exception:
@@ -195,8 +195,8 @@ def system_prompt(
     sections.append("## Rules\n" + "\n".join(f"- {r}" for r in rules))
     if task.answer_format:
         sections.append(f"## Answer format\n{task.answer_format}")
-    if protocol == "medagentgym":  # MedAgentGym's action names as tools (kernelgym.llm.medagentgym)
-        from kernelgym.llm.medagentgym import protocol_text
+    if protocol == "medagentgym":  # MedAgentGym's action names as tools (kernelgym.llm.medagentgym_protocol)
+        from kernelgym.llm.medagentgym_protocol import protocol_text
 
         sections.append("## How to act\n" + protocol_text(task))
     else:

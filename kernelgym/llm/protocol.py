@@ -69,7 +69,7 @@ def observation_text(obs: Any, *, tool_result: bool) -> str:
     """What the model is shown of a cell's outcome (``obs`` is a :class:`kernelgym.Observation`).
 
     ``tool_result``: the text of the ``run_cell``/``submit_answer`` tool message (tools protocol);
-    otherwise the user message of the text protocol. Exports (:mod:`kernelgym.export`) and the
+    otherwise the user message of the text protocol. Exports (:mod:`kernelgym.training.export`) and the
     Gymnasium environment render observations with this same function.
     """
     output = obs.output if obs.output is not None else "[no output]"

@@ -12,7 +12,7 @@ mortality. Importing this package is cheap: numpy and pyarrow load only when a b
 
 from __future__ import annotations
 
-from .build import EhrManifest, GENERATOR_VERSION, build_ehr, ensure_ehr, load_manifest
+from .build import GENERATOR_VERSION, EhrManifest, build_ehr, ensure_ehr, load_manifest
 from .schema import COLUMNS, EHR_TABLES, column_names
 
 __all__ = [

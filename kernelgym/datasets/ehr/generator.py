@@ -24,8 +24,20 @@ from .conditions import COMORBIDITIES, CONDITIONS, Condition
 from .icu import icu_stay
 from .labs import order_labs
 from .model import (
-    MIN_PER_DAY, MIN_PER_YEAR, NULL_TIME, Admission, ChunkRows, Ctx, Patient, Segment, icu_end_at,
-    icu_start_at, logit, midnight, pick, sigmoid,
+    MIN_PER_DAY,
+    MIN_PER_YEAR,
+    NULL_TIME,
+    Admission,
+    ChunkRows,
+    Ctx,
+    Patient,
+    Segment,
+    icu_end_at,
+    icu_start_at,
+    logit,
+    midnight,
+    pick,
+    sigmoid,
 )
 from .orders import choose_antibiotics, microbiology, prescriptions
 from .physiology import VAR_INDEX, Effects, Trajectory, population_baseline

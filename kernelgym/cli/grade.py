@@ -1,0 +1,80 @@
+"""``kernelgym grade`` and ``kernelgym notebook``: grading notebooks and writing starters."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kernelgym.cli._common import (
+    SpecsOpt,
+    _fail,
+    _use_specs,
+    app,
+    console,
+    out,
+)
+
+
+@app.command("grade")
+def grade_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Notebooks, or folders searched for *.ipynb.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for graded notebooks and grades.jsonl.")] = Path("graded"),
+    concurrency: Annotated[int, typer.Option(min=1, help="Notebooks executing at once (default: 2 per CPU, at most 8).")] = min(8, 2 * (os.cpu_count() or 1)),
+    timeout: Annotated[float, typer.Option(help="Wall-clock seconds per notebook; then its kernel is killed.")] = 600.0,
+    cell_timeout: Annotated[Optional[float], typer.Option(help="Seconds before a cell is interrupted (default: --timeout).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
+    specs: SpecsOpt = None,
+) -> None:
+    """Re-execute notebooks with papermill in fresh kernels and grade them on the host.
+
+    Restores the canonical parameters, setup and verifier cells, flags tampering, checks that the
+    replayed answer is the recorded one. Exit code 1 if a notebook could not be graded or was
+    tampered with.
+    """
+    from kernelgym.cli.grade_progress import run_with_progress, summary_table
+    from kernelgym.regrade import GradeOptions
+
+    _use_specs(specs)
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise _fail(f"not found: {', '.join(missing)}")
+    options = GradeOptions(concurrency=concurrency, timeout=timeout, cell_timeout=cell_timeout, progress=progress)
+    records = run_with_progress(paths, out_dir, options, console)
+    if not records:
+        raise _fail("no notebooks found")
+    out.print(summary_table(records))
+    out.print(f"grades: {out_dir / 'grades.jsonl'}   graded notebooks: {out_dir}", highlight=False, soft_wrap=True)
+    if any(r.error or r.tampered for r in records):
+        raise typer.Exit(1)
+
+
+@app.command("notebook")
+def notebook_cmd(
+    task_id: Annotated[str, typer.Argument(help="Task id, e.g. ehr/patient_age/00000.")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Notebook file (default <task id>.ipynb).")] = None,
+    specs: SpecsOpt = None,
+) -> None:
+    """Write a starter notebook for a task: solve it in JupyterLab, run it with papermill, grade it."""
+    from kernelgym.jupyter.starter import write_starter
+    from kernelgym.runtime.profiles import ensure_kernelspecs_installed
+    from kernelgym.tasks import TaskSpecError
+
+    _use_specs(specs)
+    try:
+        path = write_starter(task_id, output)
+    except TaskSpecError as err:
+        raise _fail(str(err)) from None
+    except KeyError as err:
+        raise _fail(str(err).strip('"')) from None
+    try:
+        ensure_kernelspecs_installed()
+    except Exception as exc:  # only needed for JupyterLab / papermill
+        console.print(f"[yellow]could not install the kernelspecs ({exc}); run `kernelgym kernels install --user`[/yellow]")
+    out.print(str(path), highlight=False, soft_wrap=True)
+    console.print(
+        f"open it in JupyterLab, or run it with: papermill {path} out.ipynb -p task_id {task_id}; "
+        f"grade it with: kernelgym grade {path}", highlight=False, soft_wrap=True,
+    )

@@ -1,0 +1,40 @@
+"""``kernelgym report``: compare runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kernelgym.cli._common import (
+    _fail,
+    app,
+    console,
+    out,
+)
+
+
+@app.command()
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (written by `kernelgym run`) to compare.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.png, report.html and report.json.")] = Path("report"),
+    price: Annotated[
+        Optional[list[str]],
+        typer.Option(help="[PATTERN=]PROMPT/COMPLETION USD per million tokens, e.g. openai:gpt-4o=2.5/10; repeatable."),
+    ] = None,
+    title: Annotated[str, typer.Option(help="Title of the HTML page.")] = "kernelgym report",
+) -> None:
+    """Compare runs side by side: success per family and category, turns, tokens, latency, cost."""
+    from kernelgym.runs.report import ReportError, make_report, tables
+
+    try:
+        data, paths = make_report(run_dirs, out_dir, price, title)
+    except ReportError as err:
+        raise _fail(str(err)) from None
+    for table in tables(data):
+        out.print(table)
+    for note in data.get("notes", []):
+        console.print(f"[yellow]{note}[/yellow]", highlight=False)
+    written = "   ".join(f"{kind}: {path}" for kind, path in paths.items())
+    out.print(written, highlight=False, soft_wrap=True)

@@ -1,0 +1,176 @@
+"""``kernelgym run`` (also what ``kernelgym`` with no command does)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kernelgym.cli._common import (
+    SpecsOpt,
+    _fail,
+    _use_specs,
+    app,
+    console,
+    out,
+)
+
+
+@app.callback(invoke_without_command=True)
+def main(ctx: typer.Context) -> None:
+    """With no command, run the default suite (``kernelgym run``)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run)
+
+
+@app.command()
+def run(
+    suite: Annotated[str, typer.Option(help="Family name, comma-separated names, or 'all'.")] = "ehr",
+    agent: Annotated[str, typer.Option(help="reference | replay | module:Class")] = "reference",
+    agent_option: Annotated[
+        Optional[list[str]], typer.Option("--agent-option", "-O", help="key=value passed to the agent; repeatable")
+    ] = None,
+    split: Annotated[Optional[str], typer.Option(help="train | test (default: both)")] = "test",
+    limit: Annotated[Optional[int], typer.Option(help="At most N tasks.")] = None,
+    per_category: Annotated[Optional[int], typer.Option(help="At most N tasks per category.")] = None,
+    category: Annotated[Optional[list[str]], typer.Option(help="Only these categories; repeatable.")] = None,
+    rollouts: Annotated[int, typer.Option(min=1, help="Independent episodes per task.")] = 1,
+    concurrency: Annotated[int, typer.Option(min=1, help="Episodes running at once.")] = 2,
+    max_turns: Annotated[int, typer.Option(min=1)] = 15,
+    cell_timeout: Annotated[float, typer.Option(help="Seconds per cell before it is interrupted.")] = 120.0,
+    time_budget: Annotated[float, typer.Option(help="Wall-clock seconds per episode.")] = 1800.0,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/<suite>-<agent>-<split>).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
+    specs: SpecsOpt = None,
+    model: Annotated[Optional[str], typer.Option(
+        help="PROVIDER:NAME of a LangChain chat model (e.g. openai:gpt-4o); runs the llm agent.",
+        rich_help_panel="LLM agent")] = None,
+    base_url: Annotated[Optional[str], typer.Option(
+        help="Base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama), e.g. http://localhost:8000/v1.",
+        rich_help_panel="LLM agent")] = None,
+    api_key_env: Annotated[Optional[str], typer.Option(
+        help="Name of the environment variable holding the API key.", rich_help_panel="LLM agent")] = None,
+    temperature: Annotated[Optional[float], typer.Option(rich_help_panel="LLM agent")] = None,
+    top_p: Annotated[Optional[float], typer.Option(rich_help_panel="LLM agent")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(
+        min=1, help="Most tokens per model reply.", rich_help_panel="LLM agent")] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        help="Sampling seed sent to the model: rollout k of each task is sent SEED + k (rollouts differ, "
+             "reruns repeat them); recorded in each notebook's metadata.kernelgym.agent.sampling.seed.",
+        rich_help_panel="LLM agent")] = None,
+    protocol: Annotated[str, typer.Option(
+        help="tools (run_cell/submit_answer tool calls) | text (```python blocks, submit() in code) | "
+             "auto (tools when the model supports tool calling) | medagentgym (MedAgentGym's request_info, "
+             "validate_code, debug, terminal as tools; docs/medagentgym.md).", rich_help_panel="LLM agent")] = "auto",
+    feedback: Annotated[bool, typer.Option(
+        "--feedback", help="Tell the agent when a submitted answer is wrong; it may try again while turns remain.")] = False,
+    max_concurrent_requests: Annotated[int, typer.Option(
+        min=1, help="Model requests in flight at once, shared by all episodes.", rich_help_panel="LLM agent")] = 8,
+    dataset: Annotated[Optional[str], typer.Option(
+        help="Run the suite's families on another data set, e.g. mimic3 (imported with `kernelgym data import "
+             "mimic3 PATH`): the <family>-<dataset> variants, in the kernelgym-<profile>-<dataset> kernels.")] = None,
+    backend: Annotated[str, typer.Option(
+        help="local (episodes run in this process's kernels) | ray (on the kernel hosts of a Ray cluster, "
+             "one per node, as many episodes at once as the node's CPUs; see docs/ray.md).",
+        rich_help_panel="Backend")] = "local",
+    address: Annotated[Optional[str], typer.Option(
+        help="Ray cluster address (HOST:PORT, auto, ray://HOST:10001); default $RAY_ADDRESS, else a local "
+             "single-node cluster.", rich_help_panel="Backend")] = None,
+) -> None:
+    """Run episodes in parallel; write results.jsonl, summary.json and episode notebooks."""
+    from kernelgym.agents import AgentLoadError, load_agent
+    from kernelgym.episode import EpisodeConfig
+    from kernelgym.llm.errors import FatalModelError
+    from kernelgym.runs.runner import RunOptions, category_table
+    from kernelgym.runs.runner import run as run_episodes
+    from kernelgym.runtime.kernel_session import SessionLimits
+    from kernelgym.runtime.profiles import ensure_kernelspecs_installed
+    from kernelgym.tasks import TaskSpecError, select
+
+    _use_specs(specs)
+    if backend not in ("local", "ray"):
+        raise _fail(f"--backend must be local or ray, not {backend!r}")
+    if address and backend != "ray":
+        raise _fail("--address needs --backend ray")
+    executor = None
+    if backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise _fail("--backend ray needs Ray: pip install 'kernelgym[ray]'") from None
+        from kernelgym.runs.ray_backend import RayExecutor
+
+        executor = RayExecutor(address)
+    if split not in (None, "train", "test", "all"):
+        raise _fail(f"--split must be train, test or all, not {split!r}")
+    split_sel = None if split in (None, "all") else split
+    if per_category is None and limit is None and suite == "ehr" and agent == "reference":
+        per_category = 2  # the small default suite
+    options: dict[str, object] = {}
+    if protocol not in ("auto", "tools", "text", "medagentgym"):
+        raise _fail(f"--protocol must be tools, text, auto or medagentgym, not {protocol!r}")
+    if model:
+        if agent == "reference":
+            agent = "llm"
+        given = {
+            "model": model, "base_url": base_url, "api_key_env": api_key_env, "temperature": temperature,
+            "top_p": top_p, "max_tokens": max_tokens, "seed": seed, "protocol": protocol,
+            "max_concurrent_requests": max_concurrent_requests, "feedback": feedback or None,
+        }
+        options.update({k: v for k, v in given.items() if v is not None})
+    elif base_url or api_key_env or temperature is not None or top_p is not None or max_tokens is not None or seed is not None:
+        raise _fail("--base-url, --api-key-env and the sampling options need --model PROVIDER:NAME")
+    for item in agent_option or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise _fail(f"--agent-option {item!r}: write key=value")
+        options[key] = value
+    try:
+        factory = load_agent(agent, options)
+        factory()  # fail now, once, rather than once per episode
+
+        with console.status("preparing tasks (the first use builds the data set)..."):
+            chosen = select(suite, split=split_sel, limit=limit, per_category=per_category, categories=category,  # type: ignore[arg-type]
+                            dataset=dataset)
+    except TaskSpecError as err:
+        raise _fail(str(err)) from None
+    except (AgentLoadError, KeyError, FileNotFoundError, TypeError, ValueError) as err:
+        raise _fail(str(err).strip('"')) from None
+    except FatalModelError as err:
+        raise _fail(str(err), code=1) from None
+    if not chosen:
+        raise _fail(f"no tasks match suite={suite!r} split={split!r} categories={category}")
+    try:
+        ensure_kernelspecs_installed()
+    except Exception as exc:  # only needed for JupyterLab / papermill, not for the run itself
+        console.print(f"[yellow]could not install the kernelspecs ({exc}); run `kernelgym kernels install --user`[/yellow]")
+    who = model.replace("/", "_") if model else agent
+    suite_label = suite.replace(',', '+') + (f"@{dataset}" if dataset else "")
+    target = out_dir or Path("runs") / f"{suite_label}-{who.replace(':', '.')}-{split or 'all'}"
+    console.print(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}")
+    episode = EpisodeConfig(
+        max_turns=max_turns, time_budget=time_budget, limits=SessionLimits(cell_timeout=cell_timeout),
+        feedback=feedback,
+    )
+    try:
+        summary = run_episodes(
+            chosen, factory, target,
+            RunOptions(
+                concurrency=concurrency, rollouts=rollouts, episode=episode, progress=progress,
+                meta={"suite": suite, "dataset": dataset, "agent": agent, "agent_options": options, "split": split,
+                      "model": model, "feedback": feedback},
+                executor=executor,
+            ),
+        )
+    except FatalModelError as err:  # one clear message for the whole run, not one error per episode
+        raise _fail(f"{err}\nthe run was stopped; finished episodes are kept in {target} (run again to resume)",
+                    code=1) from None
+    except RuntimeError as err:
+        from kernelgym.runs.ray_backend import RayBackendError
+
+        if not isinstance(err, RayBackendError):
+            raise
+        raise _fail(f"{err}\nfinished episodes are kept in {target} (run again to resume)", code=1) from None
+    out.print(category_table(summary))
+    out.print(f"results: {target / 'results.jsonl'}   notebooks: {target / 'episodes'}")

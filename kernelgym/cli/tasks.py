@@ -1,0 +1,99 @@
+"""``kernelgym tasks``: list, show, count and check task families."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kernelgym.cli._common import (
+    SpecsOpt,
+    _fail,
+    _use_specs,
+    console,
+    out,
+    tasks_app,
+)
+
+
+@tasks_app.command("list")
+def tasks_list(specs: SpecsOpt = None) -> None:
+    """List the task families and their categories."""
+    from kernelgym.tasks import TaskSpecError, families
+
+    _use_specs(specs)
+    try:
+        fams = families()
+    except TaskSpecError as err:
+        raise _fail(str(err)) from None
+    for name, spec in sorted(fams.items()):
+        out.print(f"{name}\tprofile={spec.profile}\t{spec.description}", highlight=False)
+
+
+@tasks_app.command("show")
+def tasks_show(
+    task_id: Annotated[str, typer.Argument(help="Task id, e.g. ehr_qa/vital_mean/00003.")],
+    public: Annotated[bool, typer.Option("--public", help="Only what the agent sees (no ground truth, no reference).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The instance as JSON.")] = False,
+    specs: SpecsOpt = None,
+) -> None:
+    """Show one task instance: prompt, inputs, grading rule, ground truth and reference solution."""
+    from kernelgym.tasks import TaskSpecError
+    from kernelgym.tasks.stats import show_instance
+
+    _use_specs(specs)
+    try:
+        inst, text = show_instance(task_id, public=public)
+    except TaskSpecError as err:
+        raise _fail(str(err)) from None
+    except (KeyError, FileNotFoundError) as err:
+        raise _fail(str(err).strip('"')) from None
+    if as_json:
+        data = inst.public().model_dump() if public else inst.model_dump()
+        out.print_json(json.dumps(data, default=str))
+    else:
+        out.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+@tasks_app.command("stats")
+def tasks_stats(
+    suite: Annotated[str, typer.Option(help="Family name, comma-separated names, or 'all'.")] = "all",
+    dataset: Annotated[Optional[str], typer.Option(help="Count the <family>-<dataset> variants, e.g. mimic3.")] = None,
+    categories: Annotated[bool, typer.Option("--categories", help="One row per category.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (families, categories, counts per split).")] = False,
+    specs: SpecsOpt = None,
+) -> None:
+    """Count task instances per family (and category) and split; generates them on first use."""
+    from kernelgym.tasks import TaskSpecError
+    from kernelgym.tasks.stats import stats_table, task_stats
+
+    _use_specs(specs)
+    try:
+        with console.status("counting task instances (the first use generates them)..."):
+            stats = task_stats(suite, dataset)
+    except TaskSpecError as err:
+        raise _fail(str(err)) from None
+    except (KeyError, FileNotFoundError) as err:
+        raise _fail(str(err).strip('"')) from None
+    if as_json:
+        out.print_json(json.dumps(stats))
+    else:
+        out.print(stats_table(stats, by_category=categories))
+
+
+@tasks_app.command("check")
+def tasks_check(paths: Annotated[list[Path], typer.Argument(help="Spec files or folders.")]) -> None:
+    """Validate task spec files; one line per error, exit code 2 if any."""
+    from kernelgym.tasks import iter_specs_errors
+
+    files: list[Path] = []
+    for p in paths:
+        files.extend(sorted(p.glob("*.y*ml")) if p.is_dir() else [p])
+    errors = list(iter_specs_errors(files))
+    for err in errors:
+        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+    if errors:
+        raise typer.Exit(2)
+    out.print(f"{len(files)} spec(s) OK")

@@ -1,0 +1,220 @@
+"""Episodes: prompt -> (agent action -> cell execution -> observation)* -> answer -> verification.
+
+An *agent* is any object with ``async act(self, obs: Observation) -> Action``. The loop runs each
+code action as a notebook cell in the episode's own fresh kernel, shows the agent what the cell
+printed, and stops on an answer, after ``max_turns``, at the wall-clock budget, or when the kernel
+dies. Then the verifier cell runs in the kernel and the host grades its evidence against the ground
+truth, which never enters the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import platform
+import shutil
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from nbformat import NotebookNode
+
+from kernelgym import notebook as nbk
+from kernelgym.episode.observe import render_outputs
+from kernelgym.episode.types import (
+    Action,
+    Agent,
+    EpisodeConfig,
+    EpisodeResult,
+    Observation,
+    agent_label,
+)
+from kernelgym.grading import grade
+from kernelgym.llm.errors import FatalModelError
+from kernelgym.notebook.readers import answers_of
+from kernelgym.runtime.kernel_session import (
+    KernelSession,
+    KernelStartError,
+    SessionLimits,
+)
+from kernelgym.runtime.tempdirs import owned_tempdir
+from kernelgym.tasks import Instance
+
+__all__ = ["Action", "run_episode", "wrong_answer_feedback"]
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("kernelgym", "ipykernel", "jupyter_client", "nbclient", "nbformat", "pandas", "duckdb"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _answer_passes(inst: Instance, answer: Any) -> bool:
+    """Host-side check of a submitted answer, for feedback (the verifier still decides at the end)."""
+    if inst.verifier != "answer":
+        return True  # function tasks are graded on hidden inputs only by the verifier: no feedback
+    try:
+        return grade(answer, inst.ground_truth, inst.grader).passed
+    except Exception:
+        return False
+
+
+def wrong_answer_feedback(left: int) -> str:
+    """What an agent is told (with ``EpisodeConfig.feedback``) after a wrong answer, ``left`` turns before the end."""
+    return (f"[kernelgym feedback: the submitted answer is not correct. You may try again: "
+            f"{left} turn{'s' if left != 1 else ''} left.]")
+
+
+async def run_episode(
+    inst: Instance,
+    agent: Agent,
+    *,
+    config: EpisodeConfig | None = None,
+    rollout: int = 0,
+    workdir: Path | None = None,
+) -> tuple[EpisodeResult, NotebookNode]:
+    """Run one episode of ``inst`` with ``agent`` in a fresh kernel; returns its result and notebook.
+
+    Never raises for what happens inside the episode (agent errors, cell errors, kernel death):
+    those end the episode with a stop reason.
+    """
+    cfg = config or EpisodeConfig()
+    limits = cfg.limits or SessionLimits()
+    nb = nbk.new_episode_notebook(inst)
+    started, t0 = _now(), time.monotonic()
+    deadline = t0 + cfg.time_budget
+    turns, stop, error = 0, None, None
+    wrong_answers = 0
+    usage: dict[str, Any] = {}
+    evidence: list[dict[str, Any]] = []
+    start_rollout = getattr(agent, "start_rollout", None)
+    if callable(start_rollout):
+        try:
+            start_rollout(rollout)
+        except FatalModelError:
+            raise
+        except Exception as exc:  # an agent bug ends its episode, not the run
+            stop, error = "agent_error", f"{type(exc).__name__}: {exc}"
+    own_dir = workdir is None
+    # names this process, so that a later run can remove it if this one is killed (tempdirs.sweep)
+    cwd = owned_tempdir("episode") if own_dir else workdir
+    assert cwd is not None
+    session = KernelSession(inst.profile, nb, cwd=cwd, limits=limits)
+    try:
+        try:
+            await session.start()
+        except KernelStartError as exc:
+            stop, error = "kernel_start_failed", str(exc)
+        if stop is None:
+            setup = await session.run_cell(2)
+            if setup.status != "ok":
+                stop, error = "setup_error", f"setup cell failed: {setup.error_name}"
+        obs = Observation(task=inst.public(), prompt=inst.prompt, turn=0, max_turns=cfg.max_turns)
+        submitted = False
+        while stop is None:
+            if turns >= cfg.max_turns:
+                stop = "max_turns"
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                stop = "time_budget"
+                break
+            try:
+                action = await asyncio.wait_for(agent.act(obs), timeout=remaining)
+            except asyncio.TimeoutError:
+                stop = "time_budget"
+                break
+            except FatalModelError:  # bad credentials, unknown model...: stops the whole run
+                raise
+            except Exception as exc:  # an agent bug ends its episode, not the run
+                stop, error = "agent_error", f"{type(exc).__name__}: {exc}"
+                break
+            for key, value in (action.meta.get("usage") or {}).items():
+                if isinstance(value, (int, float)):
+                    usage[key] = usage.get(key, 0) + value
+            if action.thought:
+                nbk.add_thought(nb, action.thought)
+            # raw model messages and per-call records (latency, retries, usage) go on the cell
+            cell_meta = {k: action.meta[k] for k in ("raw", "calls") if action.meta.get(k)}
+            if action.kind == "stop":
+                if cell_meta and action.thought:
+                    nb.cells[-1].metadata.setdefault("kernelgym", {}).update(cell_meta)
+                stop = "agent_stopped"
+                break
+            if action.kind == "code":
+                source = action.source or ""
+            else:
+                source = f"submit({nbk.python_literal(action.value)})"
+            idx = nbk.add_action(nb, source, turns + 1)
+            nb.cells[idx].metadata["kernelgym"].update(cell_meta)
+            outcome = await session.run_cell(idx, timeout=max(1.0, deadline - time.monotonic()))
+            answers = answers_of(outcome.cell)
+            turns += 1
+            if outcome.status == "dead":
+                stop, error = "kernel_died", "the kernel died while running a cell"
+                break
+            if outcome.status == "killed":
+                stop, error = "timeout_killed", "the cell did not stop after an interrupt; the kernel was killed"
+                break
+            submitted = submitted or bool(answers)
+            feedback = None
+            if answers:
+                if not (cfg.feedback and turns < cfg.max_turns) or _answer_passes(inst, answers[-1]):
+                    stop = "answered"
+                    break
+                wrong_answers += 1
+                feedback = wrong_answer_feedback(cfg.max_turns - turns)
+            obs = Observation(
+                task=inst.public(), prompt=inst.prompt, turn=turns, max_turns=cfg.max_turns,
+                output=render_outputs(outcome, cfg.max_observation_chars, limits.cell_timeout),
+                status=outcome.status, submitted=submitted, feedback=feedback,
+            )
+        if session.client is not None and not session.dead:
+            vidx = nbk.add_verifier(nb, inst.verifier, inst.verifier_args)
+            vout = await session.run_cell(vidx, timeout=cfg.verifier_timeout)
+            evidence = nbk.evidence_of(vout.cell)
+    finally:
+        await session.shutdown()
+        close = getattr(agent, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:
+                pass
+        if own_dir:
+            shutil.rmtree(cwd, ignore_errors=True)
+
+    assert stop is not None
+    answer, verdict, _ = nbk.record_verdict(
+        nb, inst, evidence, no_evidence="no verifier evidence (the kernel was gone before verification)"
+    )
+    name, model, sampling = agent_label(agent)
+    result = EpisodeResult(
+        task_id=inst.id, family=inst.family, category=inst.category, split=inst.split, rollout=rollout,
+        agent=name, model=model, passed=verdict.passed, score=verdict.score, answer=answer,
+        expected=inst.ground_truth, explanation=verdict.explanation, turns=turns, stop_reason=stop,
+        duration_s=round(time.monotonic() - t0, 3), error=error, started_at=started, usage=usage,
+    )
+    nb.metadata["kernelgym"].update(
+        {
+            "agent": {"name": name, "model": model, "sampling": sampling},
+            "episode": {
+                "rollout": rollout, "start_time": started, "end_time": _now(), "turns": turns,
+                "stop_reason": stop, "duration_s": result.duration_s, "usage": usage, "error": error,
+                "max_turns": cfg.max_turns, "cell_timeout_s": limits.cell_timeout,
+                "max_observation_chars": cfg.max_observation_chars,
+                **({"feedback": True, "wrong_answers": wrong_answers} if cfg.feedback else {}),
+            },
+            "versions": _versions(),
+        }
+    )
+    return result, nb

@@ -1,0 +1,116 @@
+"""What an episode is made of: the agent's actions, its observations, the agent protocol, the limits
+of an episode and its result (one line of ``results.jsonl``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from kernelgym.runtime.kernel_session import SessionLimits
+from kernelgym.tasks import TaskInfo
+
+StopReason = Literal[
+    "answered", "max_turns", "time_budget", "kernel_died", "timeout_killed",
+    "agent_stopped", "agent_error", "setup_error", "kernel_start_failed",
+]
+
+
+class Action(BaseModel):
+    """What an agent does next: run a code cell, give a final answer, or stop."""
+
+    kind: Literal["code", "answer", "stop"]
+    source: str | None = None
+    value: Any = None
+    thought: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict, description="e.g. raw model messages, usage")
+
+    @classmethod
+    def code(cls, source: str, thought: str | None = None, **meta: Any) -> Action:
+        """Run ``source`` as the next cell."""
+        return cls(kind="code", source=source, thought=thought, meta=meta)
+
+    @classmethod
+    def answer(cls, value: Any, thought: str | None = None, **meta: Any) -> Action:
+        """Submit ``value`` (JSON-serialisable) as the final answer; ends the episode."""
+        return cls(kind="answer", value=value, thought=thought, meta=meta)
+
+    @classmethod
+    def stop(cls, thought: str | None = None, **meta: Any) -> Action:
+        """End the episode without a further cell (whatever was submitted so far counts)."""
+        return cls(kind="stop", thought=thought, meta=meta)
+
+
+class Observation(BaseModel):
+    """What the agent sees before each action."""
+
+    task: TaskInfo
+    prompt: str
+    turn: int = Field(description="cells executed so far by the agent")
+    max_turns: int
+    output: str | None = Field(default=None, description="the last cell's outputs as text")
+    status: str | None = Field(default=None, description="ok | error | timeout (last cell)")
+    submitted: bool = False
+    feedback: str | None = Field(
+        default=None, description="with EpisodeConfig.feedback: says the answer just submitted was wrong"
+    )
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """What :func:`run_episode` drives: ``act`` is all an agent needs.
+
+    Optional hooks, called when the agent has them: ``start_rollout(rollout: int)`` once before the
+    first ``act`` with the episode's rollout index (e.g. :class:`kernelgym.agents.langchain.LangChainAgent`
+    derives its sampling seed from it, so the rollouts of one task sample differently), and
+    ``async aclose()`` when the episode is over.
+    """
+
+    async def act(self, obs: Observation) -> Action: ...
+
+
+@dataclass
+class EpisodeConfig:
+    """Limits of one episode."""
+
+    max_turns: int = 15
+    time_budget: float = 1800.0
+    """Wall-clock seconds for the whole episode (agent thinking included)."""
+    max_observation_chars: int = 4000
+    """What the agent sees of a cell's output; the middle is cut with a visible marker."""
+    limits: SessionLimits | None = None
+    verifier_timeout: float = 60.0
+    feedback: bool = False
+    """Tell the agent when a submitted answer is wrong (graded on the host) and let it try again
+    while turns remain. The verifier still grades the last submitted answer at the end."""
+
+
+class EpisodeResult(BaseModel):
+    """One line of ``results.jsonl``."""
+
+    task_id: str
+    family: str
+    category: str
+    split: str
+    rollout: int = 0
+    agent: str
+    model: str | None = None
+    passed: bool
+    score: float
+    answer: Any = None
+    expected: Any = None
+    explanation: str = ""
+    turns: int
+    stop_reason: StopReason
+    duration_s: float
+    notebook: str | None = None
+    error: str | None = None
+    started_at: str
+    usage: dict[str, Any] = Field(default_factory=dict)
+
+
+def agent_label(agent: Any) -> tuple[str, str | None, dict[str, Any]]:
+    """``(name, model, sampling)`` an agent is recorded under."""
+    name = getattr(agent, "name", None) or type(agent).__name__
+    return str(name), getattr(agent, "model", None), dict(getattr(agent, "sampling", {}) or {})

@@ -1,0 +1,154 @@
+"""Episode notebook cells: the conventions of DESIGN.md ("Episode notebook conventions").
+
+Every cell carries exactly one ``kernelgym-*`` tag (or papermill's ``parameters``); the notebook's
+``metadata.kernelgym`` records the task, agent, episode and result; the verifier cell is locked as
+nbgrader locks cells (``editable: false``, ``deletable: false``) and carries the checksum of its
+canonical source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+
+from kernelgym.runtime.profiles import kernel_name
+from kernelgym.tasks import Instance, TaskSpec
+
+SCHEMA_VERSION = 1
+
+TAG_TASK = "kernelgym-task"
+TAG_PARAMETERS = "parameters"
+TAG_SETUP = "kernelgym-setup"
+TAG_THOUGHT = "kernelgym-thought"
+TAG_ACTION = "kernelgym-action"
+TAG_VERIFIER = "kernelgym-verifier"
+TAG_RESULT = "kernelgym-result"
+TAGS = (TAG_TASK, TAG_PARAMETERS, TAG_SETUP, TAG_THOUGHT, TAG_ACTION, TAG_VERIFIER, TAG_RESULT)
+TAG_RAISES = "raises-exception"
+"""nbclient/papermill tag, added beside ``kernelgym-action`` on action cells that raised."""
+
+VERIFIERS: dict[str, str] = {
+    "answer": (
+        "# kernelgym verifier (locked): reports the submitted answer as evidence; graded on the host.\n"
+        "try:\n"
+        "    import kernelgym.kernel.verify as _kg_verify\n"
+        "    _kg_verify.emit_answer_evidence()\n"
+        "except BaseException as _kg_error:  # a verifier never raises: no evidence is a failed grade\n"
+        "    try:\n"
+        "        print(f'kernelgym verifier failed: {_kg_error!r}')\n"
+        "    except BaseException:\n"
+        "        pass"
+    ),
+    # rendered per instance: {name} and {inputs} become Python literals (the hidden inputs appear
+    # only here, in a cell that runs after the agent is done)
+    "function": (
+        "# kernelgym verifier (locked): calls your function on hidden inputs and reports its outputs\n"
+        "# as evidence; graded on the host.\n"
+        "try:\n"
+        "    import kernelgym.kernel.verify as _kg_verify\n"
+        "    _kg_verify.emit_function_evidence({name}, {inputs})\n"
+        "except BaseException as _kg_error:  # a verifier never raises: no evidence is a failed grade\n"
+        "    try:\n"
+        "        print('kernelgym verifier failed: ' + repr(_kg_error))\n"
+        "    except BaseException:\n"
+        "        pass"
+    ),
+}
+
+
+def render_verifier(name: str, args: dict[str, Any] | None = None) -> str:
+    """The source of verifier ``name`` for one instance (``args``: its hidden verifier inputs)."""
+    template = VERIFIERS[name]
+    if name == "function":
+        args = args or {}
+        return template.replace("{name}", python_literal(str(args.get("name", "")))).replace(
+            "{inputs}", python_literal(list(args.get("inputs", [])))
+        )
+    return template
+
+
+def verifier_source(spec_or_name: TaskSpec | Instance | str) -> str:
+    """The canonical source of a verifier cell (an :class:`Instance` renders its hidden inputs)."""
+    if isinstance(spec_or_name, Instance):
+        return render_verifier(spec_or_name.verifier, spec_or_name.verifier_args)
+    name = spec_or_name if isinstance(spec_or_name, str) else spec_or_name.verifier
+    return VERIFIERS[name]
+
+
+def checksum(source: str) -> str:
+    """sha256 of a cell's canonical source (line endings and trailing space normalised)."""
+    canon = "\n".join(line.rstrip() for line in source.strip().splitlines())
+    return "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
+
+
+def python_literal(value: Any) -> str:
+    """A Python expression for a JSON value (``true`` -> ``True``, ``null`` -> ``None``)."""
+    return repr(json.loads(json.dumps(value)))
+
+
+def setup_source(inst: Instance) -> str:
+    """The source of an episode's setup cell: the instance's inputs as Python assignments."""
+    lines = ["# Inputs of this task instance"]
+    for key, value in inst.inputs.items():
+        if key.isidentifier():
+            lines.append(f"{key} = {python_literal(value)}")
+    return "\n".join(lines)
+
+
+def tagged(cell: NotebookNode, tag: str, **kg: Any) -> NotebookNode:
+    """Give ``cell`` the one kernelgym tag ``tag`` (and ``metadata.kernelgym`` ``kg``); returns it."""
+    cell.metadata["tags"] = [tag]
+    if kg:
+        cell.metadata["kernelgym"] = kg
+    return cell
+
+
+def new_episode_notebook(inst: Instance) -> NotebookNode:
+    """A notebook holding the prompt, parameters and setup cells of an episode."""
+    nb = nbformat.v4.new_notebook()
+    name = kernel_name(inst.profile)
+    nb.metadata["kernelspec"] = {"name": name, "display_name": f"kernelgym: {inst.profile}", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["kernelgym"] = {
+        "schema_version": SCHEMA_VERSION,
+        "task": {
+            "id": inst.id, "family": inst.family, "category": inst.category, "split": inst.split,
+            "profile": inst.profile, "dataset_fingerprint": inst.dataset_fingerprint,
+        },
+    }
+    nb.cells.append(tagged(nbformat.v4.new_markdown_cell(f"## Task `{inst.id}`\n\n{inst.prompt}"), TAG_TASK))
+    nb.cells.append(tagged(nbformat.v4.new_code_cell(f"task_id = {inst.id!r}"), TAG_PARAMETERS))
+    nb.cells.append(tagged(nbformat.v4.new_code_cell(setup_source(inst)), TAG_SETUP))
+    return nb
+
+
+def add_thought(nb: NotebookNode, text: str) -> None:
+    """Append the agent's text as a markdown cell."""
+    nb.cells.append(tagged(nbformat.v4.new_markdown_cell(text), TAG_THOUGHT))
+
+
+def add_action(nb: NotebookNode, source: str, turn: int) -> int:
+    """Append an action cell for turn ``turn``; returns its index."""
+    # the checksum of the source as it ran lets `kernelgym grade` flag a cell edited afterwards
+    nb.cells.append(tagged(nbformat.v4.new_code_cell(source), TAG_ACTION, turn=turn, checksum=checksum(source)))
+    return len(nb.cells) - 1
+
+
+def add_verifier(nb: NotebookNode, name: str, args: dict[str, Any] | None = None) -> int:
+    """Append the locked verifier cell (its checksum recorded); returns its index."""
+    src = render_verifier(name, args)
+    cell = nbformat.v4.new_code_cell(src)
+    cell.metadata["editable"] = False
+    cell.metadata["deletable"] = False
+    tagged(cell, TAG_VERIFIER, verifier=name, checksum=checksum(src))
+    nb.cells.append(cell)
+    return len(nb.cells) - 1
+
+
+def cells_with_tag(nb: NotebookNode, tag: str) -> list[NotebookNode]:
+    """The cells of ``nb`` tagged ``tag``, in order."""
+    return [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]

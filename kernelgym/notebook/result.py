@@ -1,0 +1,74 @@
+"""The one writer of an episode's verdict: the result cell and ``metadata.kernelgym.result``.
+
+Episodes (``kernelgym run``), ``kernelgym grade`` and the LangChain task-kernel tools all write their
+verdict here, so the markdown that ``kernelgym grade`` re-renders to spot a forged result cell is
+produced in exactly one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+
+from kernelgym.grading import Grade
+from kernelgym.notebook.cells import (
+    TAG_ACTION,
+    TAG_RAISES,
+    TAG_RESULT,
+    cells_with_tag,
+    tagged,
+)
+from kernelgym.tasks import Instance
+
+
+def result_record(inst: Instance, answer: Any, verdict: Grade) -> dict[str, Any]:
+    """``metadata.kernelgym.result``: the verdict, the answer and what it was compared with."""
+    return {
+        "passed": verdict.passed, "score": verdict.score, "answer": answer, "expected": inst.ground_truth,
+        "explanation": verdict.explanation, "grader": inst.grader.model_dump(),
+    }
+
+
+def result_markdown(result: dict[str, Any]) -> str:
+    """The text of a result cell (``kernelgym grade`` re-renders it to spot a forged one)."""
+    verdict = "PASSED" if result.get("passed") else "FAILED"
+    return (
+        f"### Result: **{verdict}** (score {result.get('score', 0):g})\n\n"
+        f"- answer: `{json.dumps(result.get('answer'))}`\n"
+        f"- expected: `{json.dumps(result.get('expected'))}`\n"
+        f"- {result.get('explanation', '')}\n"
+    )
+
+
+def mark_errored_actions(nb: NotebookNode) -> None:
+    """Tag action cells that raised with ``raises-exception`` (nbclient's and papermill's convention),
+    so a plain ``papermill`` re-run goes on past them and still reaches the verifier."""
+    for cell in cells_with_tag(nb, TAG_ACTION):
+        tags = cell.metadata.setdefault("tags", [])
+        if TAG_RAISES not in tags and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            tags.append(TAG_RAISES)
+
+
+def write_result(nb: NotebookNode, result: dict[str, Any]) -> None:
+    """Append the locked result cell and set ``metadata.kernelgym.result`` to ``result`` (a
+    :func:`result_record`). This ends the episode, so errored action cells are tagged too."""
+    mark_errored_actions(nb)
+    cell = nbformat.v4.new_markdown_cell(result_markdown(result))
+    cell.metadata["editable"] = False
+    nb.cells.append(tagged(cell, TAG_RESULT))
+    nb.metadata.setdefault("kernelgym", {})["result"] = result
+
+
+def record_verdict(
+    nb: NotebookNode, inst: Instance, evidence: Sequence[dict[str, Any]], *, no_evidence: str | None = None
+) -> tuple[Any, Grade, dict[str, Any]]:
+    """The verdict step: grade a verifier's ``evidence`` for ``inst`` on the host
+    (:meth:`Instance.verdict`) and write it into ``nb``; returns the answer, grade and result record."""
+    answer, verdict = inst.verdict(evidence) if no_evidence is None else inst.verdict(evidence, no_evidence=no_evidence)
+    result = result_record(inst, answer, verdict)
+    write_result(nb, result)
+    return answer, verdict, result

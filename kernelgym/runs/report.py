@@ -1,0 +1,323 @@
+"""``kernelgym report RUN_DIR...``: runs side by side.
+
+For each run folder (``results.jsonl`` + ``summary.json``) it computes success per family and per
+category, mean turns, token usage, model latency and, when prices are given, cost; then prints the
+comparison as terminal tables and writes ``report.png`` (a plot), ``report.html`` (a self-contained
+page with the tables and the plot) and ``report.json`` (the numbers).
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import html
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from kernelgym.episode import EpisodeResult
+from kernelgym.runs.runner import RESULTS, SUMMARY, read_results
+
+
+class ReportError(ValueError):
+    """A run folder cannot be reported on (the message names it and says why)."""
+
+
+@dataclass
+class Price:
+    """USD per million prompt and completion tokens."""
+
+    prompt: float
+    completion: float
+
+
+@dataclass
+class Run:
+    path: Path
+    results: list[EpisodeResult]
+    meta: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    @property
+    def model(self) -> str | None:
+        models = sorted({r.model for r in self.results if r.model})
+        return ", ".join(models) if models else None
+
+    @property
+    def agent(self) -> str:
+        agents = sorted({r.agent for r in self.results if r.agent and r.agent != "?"})
+        return ", ".join(agents) or str(self.meta.get("agent") or "?")
+
+
+def load_run(path: Path) -> Run:
+    """Read one run folder; raises :class:`ReportError` if it holds no results."""
+    path = Path(path)
+    if not (path / RESULTS).is_file():
+        raise ReportError(f"{path}: no {RESULTS} here (is it a run folder written by `kernelgym run`?)")
+    results, _ = read_results(path)
+    if not results:
+        raise ReportError(f"{path}: {RESULTS} holds no finished episode")
+    meta: dict[str, Any] = {}
+    summary = path / SUMMARY
+    if summary.is_file():
+        try:
+            meta = dict(json.loads(summary.read_text()).get("run") or {})
+        except (ValueError, AttributeError):
+            meta = {}
+    return Run(path=path, results=results, meta=meta)
+
+
+def label_runs(runs: list[Run]) -> None:
+    """Name each run by its model (else its agent); add the folder name where two would clash."""
+    base = [r.model or r.agent for r in runs]
+    for run, name in zip(runs, base):
+        run.label = name if base.count(name) == 1 else f"{name} ({run.path.name})"
+    labels = [r.label for r in runs]
+    for i, run in enumerate(runs):
+        if labels.count(run.label) > 1:
+            run.label = f"{run.label} #{i + 1}"
+
+
+def parse_price(text: str) -> tuple[str, Price]:
+    """``[PATTERN=]PROMPT/COMPLETION`` in USD per million tokens, e.g. ``openai:gpt-4o=2.5/10``.
+
+    PATTERN (a glob) is matched against a run's label, model, agent and folder name; none: every run.
+    """
+    pattern, sep, prices = text.rpartition("=")
+    if not sep:
+        pattern, prices = "*", text
+    try:
+        p_in, p_out = (float(x) for x in prices.split("/"))
+    except ValueError:
+        raise ReportError(f"--price {text!r}: write [PATTERN=]PROMPT/COMPLETION in USD per million tokens, "
+                          "e.g. openai:gpt-4o=2.5/10") from None
+    return pattern or "*", Price(p_in, p_out)
+
+
+def _price_for(run: Run, prices: list[tuple[str, Price]]) -> Price | None:
+    names = [run.label, run.model or "", run.agent, run.path.name]
+    for pattern, price in prices:  # the first matching pattern wins
+        if any(n and fnmatch.fnmatchcase(n, pattern) for n in names):
+            return price
+    return None
+
+
+def _agg(results: list[EpisodeResult]) -> dict[str, Any]:
+    n = len(results)
+    passed = sum(r.passed for r in results)
+    return {"episodes": n, "passed": passed, "pass_rate": passed / n if n else 0.0}
+
+
+def _usage_total(results: list[EpisodeResult], key: str) -> float:
+    return float(sum(float(r.usage.get(key, 0) or 0) for r in results))
+
+
+def run_stats(run: Run, price: Price | None) -> dict[str, Any]:
+    rs = run.results
+    n = len(rs)
+    stats = _agg(rs)
+    prompt = _usage_total(rs, "prompt_tokens")
+    completion = _usage_total(rs, "completion_tokens")
+    calls = _usage_total(rs, "model_calls")
+    latency = _usage_total(rs, "model_latency_s")
+    has_tokens = any("prompt_tokens" in r.usage or "completion_tokens" in r.usage for r in rs)
+    stops: dict[str, int] = defaultdict(int)
+    for r in rs:
+        stops[r.stop_reason] += 1
+    stats.update({
+        "label": run.label, "path": str(run.path), "model": run.model, "agent": run.agent,
+        "sampling": run.meta.get("agent_options") or {},
+        "mean_turns": sum(r.turns for r in rs) / n,
+        "mean_duration_s": sum(r.duration_s for r in rs) / n,
+        "prompt_tokens": int(prompt) if has_tokens else None,
+        "completion_tokens": int(completion) if has_tokens else None,
+        "mean_tokens": (prompt + completion) / n if has_tokens else None,
+        "model_calls": int(calls) if calls else None,
+        "mean_latency_s": latency / calls if calls else None,
+        "cost_usd": (prompt * price.prompt + completion * price.completion) / 1e6 if price and has_tokens else None,
+        "errors": sum(1 for r in rs if r.error),
+        "stop_reasons": dict(sorted(stops.items())),
+    })
+    return stats
+
+
+def breakdown(runs: list[Run], key: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{family or family/category: {run label: {episodes, passed, pass_rate}}}``."""
+    table: dict[str, dict[str, list[EpisodeResult]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        for r in run.results:
+            name = r.family if key == "family" else f"{r.family}/{r.category}"
+            table[name][run.label].append(r)
+    return {name: {label: _agg(rs) for label, rs in per.items()} for name, per in sorted(table.items())}
+
+
+def compare(runs: list[Run], prices: list[tuple[str, Price]] | None = None) -> dict[str, Any]:
+    """Every number of the report, JSON-serialisable."""
+    label_runs(runs)
+    return {
+        "runs": [run_stats(r, _price_for(r, prices or [])) for r in runs],
+        "families": breakdown(runs, "family"),
+        "categories": breakdown(runs, "category"),
+    }
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _pct(cell: dict[str, Any] | None) -> str:
+    if not cell:
+        return "-"
+    return f"{cell['pass_rate']:.0%} ({cell['passed']}/{cell['episodes']})"
+
+
+def _num(value: Any, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+OVERVIEW_COLUMNS = (
+    ("run", "label", None), ("episodes", "episodes", "d"), ("passed", "passed", "d"), ("pass rate", "pass_rate", ".1%"),
+    ("mean turns", "mean_turns", ".2f"), ("prompt tok", "prompt_tokens", ",d"), ("completion tok", "completion_tokens", ",d"),
+    ("tok/episode", "mean_tokens", ",.0f"), ("s/call", "mean_latency_s", ".2f"), ("cost $", "cost_usd", ".4f"),
+)
+
+
+def tables(data: dict[str, Any]) -> list[Table]:
+    """The comparison as rich tables: runs overview, per family, per category."""
+    overview = Table(title="kernelgym report: runs")
+    for title, _, fmt in OVERVIEW_COLUMNS:
+        overview.add_column(title, justify="left" if fmt is None else "right")
+    for s in data["runs"]:
+        overview.add_row(*(str(s[k]) if fmt is None else _num(s[k], fmt) for _, k, fmt in OVERVIEW_COLUMNS))
+    labels = [s["label"] for s in data["runs"]]
+    out = [overview]
+    for key, title in (("families", "family"), ("categories", "category")):
+        t = Table(title=f"success by {title}")
+        t.add_column(title)
+        for label in labels:
+            t.add_column(label, justify="right")
+        for name, per in data[key].items():
+            t.add_row(name, *(_pct(per.get(label)) for label in labels))
+        out.append(t)
+    return out
+
+
+def write_png(data: dict[str, Any], path: Path) -> Path:
+    """Pass rate per category (one bar per run) and tokens per episode."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    runs = data["runs"]
+    labels = [s["label"] for s in runs]
+    cats = list(data["categories"]) + ["all"]
+    rates = {label: [] for label in labels}
+    for cat in cats:
+        for s in runs:
+            cell = ({"pass_rate": s["pass_rate"]} if cat == "all" else data["categories"][cat].get(s["label"]))
+            rates[s["label"]].append(100 * cell["pass_rate"] if cell else 0.0)
+    height = max(3.0, 0.32 * len(cats) * max(1, len(labels)) + 1.5)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, height), gridspec_kw={"width_ratios": [3, 1.3]})
+    bar = 0.8 / max(1, len(labels))
+    for i, label in enumerate(labels):
+        ys = [j + i * bar for j in range(len(cats))]
+        ax.barh(ys, rates[label], height=bar, label=label)
+    ax.set_yticks([j + bar * (len(labels) - 1) / 2 for j in range(len(cats))])
+    ax.set_yticklabels(cats, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("pass rate (%)")
+    ax.set_title("success by category")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    prompt = [(s["prompt_tokens"] or 0) / s["episodes"] for s in runs]
+    completion = [(s["completion_tokens"] or 0) / s["episodes"] for s in runs]
+    ax2.bar(labels, prompt, label="prompt", color="#8c9bb0")
+    ax2.bar(labels, completion, bottom=prompt, label="completion", color="#e0b050")
+    ax2.set_title("tokens per episode")
+    ax2.tick_params(axis="x", labelrotation=20, labelsize=8)
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#222}
+table{border-collapse:collapse;margin:1rem 0 2rem}th,td{border:1px solid #ccc;padding:.3rem .6rem}
+th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.best{font-weight:600;background:#eef8ee}img{max-width:100%}code{font-size:90%}
+"""
+
+
+def _html_table(headers: list[str], rows: list[list[tuple[str, str]]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{cls}">{html.escape(text)}</td>' for text, cls in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title: str = "kernelgym report") -> Path:
+    """A self-contained page: the tables and the plot (embedded)."""
+    runs = data["runs"]
+    labels = [s["label"] for s in runs]
+    best = max(s["pass_rate"] for s in runs)
+    rows = []
+    for s in runs:
+        row = []
+        for _, key, fmt in OVERVIEW_COLUMNS:
+            cls = "" if fmt is None else "num"
+            if key == "pass_rate" and s[key] == best and len(runs) > 1:
+                cls += " best"
+            row.append((str(s[key]) if fmt is None else _num(s[key], fmt), cls))
+        rows.append(row)
+    parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Runs</h2>", _html_table([c[0] for c in OVERVIEW_COLUMNS], rows)]
+    details = [[(s["label"], ""), (s["path"], ""), (s["model"] or "-", ""), (s["agent"], ""),
+                (json.dumps(s["sampling"], sort_keys=True), ""),
+                (", ".join(f"{k}: {v}" for k, v in s["stop_reasons"].items()), "")] for s in runs]
+    parts.append(_html_table(["run", "folder", "model", "agent", "options", "stop reasons"], details))
+    if png is not None and png.is_file():
+        b64 = base64.b64encode(png.read_bytes()).decode()
+        parts.append(f'<h2>Plot</h2><img alt="pass rate by category" src="data:image/png;base64,{b64}">')
+    for key, name in (("families", "family"), ("categories", "category")):
+        rows = []
+        for cat, per in data[key].items():
+            top = max((c["pass_rate"] for c in per.values()), default=0)
+            rows.append([(cat, "")] + [
+                (_pct(per.get(label)), "num" + (" best" if per.get(label) and per[label]["pass_rate"] == top and len(runs) > 1 and top > 0 else ""))
+                for label in labels
+            ])
+        parts.append(f"<h2>Success by {name}</h2>" + _html_table([name, *labels], rows))
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page)
+    return path
+
+
+def make_report(
+    run_dirs: list[Path], out_dir: Path, prices: list[str] | None = None, title: str = "kernelgym report",
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Load the runs, compare them and write ``report.png``, ``report.html`` and ``report.json``."""
+    if not run_dirs:
+        raise ReportError("give at least one run folder")
+    parsed = [parse_price(p) for p in prices or []]
+    runs = [load_run(Path(d)) for d in run_dirs]
+    data = compare(runs, parsed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    try:
+        paths["png"] = write_png(data, out_dir / "report.png")
+    except ImportError:  # matplotlib comes with the llm extra; the tables do not need it
+        data["notes"] = ["no plot: matplotlib is not installed (pip install 'kernelgym[llm]')"]
+    paths["html"] = write_html(data, out_dir / "report.html", paths.get("png"), title)
+    paths["json"] = out_dir / "report.json"
+    paths["json"].write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return data, paths

@@ -1,0 +1,277 @@
+"""Runs: many episodes in parallel, resumable, with a live progress bar.
+
+A run folder holds ``results.jsonl`` (one line per finished episode, appended as episodes finish),
+``summary.json`` and ``episodes/*.ipynb``. Running again into the same folder resumes: finished
+episodes are skipped, none is recorded twice, and a half-written last line left by a killed run is
+ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from nbformat import NotebookNode
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from kernelgym import notebook as nbk
+from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, run_episode
+from kernelgym.llm.errors import FatalModelError
+from kernelgym.runtime.tempdirs import sweep
+from kernelgym.tasks import Instance, slug
+
+RESULTS = "results.jsonl"
+SUMMARY = "summary.json"
+EPISODES = "episodes"
+
+
+@dataclass
+class RunOptions:
+    """How a run is carried out."""
+
+    concurrency: int = 2
+    rollouts: int = 1
+    episode: EpisodeConfig = field(default_factory=EpisodeConfig)
+    progress: bool = True
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Recorded in summary.json (suite, agent, options...)."""
+    pool_size: int | None = None
+    """Warm kernels kept ready per profile (default: ``concurrency``; 0 starts each kernel on demand)."""
+    executor: EpisodeExecutor | None = None
+    """Where episodes run: None runs them in this process; e.g. :class:`kernelgym.runs.ray_backend.RayExecutor`
+    runs them on a Ray cluster. The driver writes results, notebooks and the summary the same way."""
+
+
+Record = Callable[[Instance, int, "EpisodeResult | None", "NotebookNode | None", "str | None"], None]
+"""``record(instance, rollout, result, notebook, crash)``: the run's bookkeeping for one finished
+episode (``crash``: why an episode produced no result; then ``result`` and ``notebook`` are None)."""
+
+
+class EpisodeExecutor(Protocol):
+    """Runs a run's episodes somewhere else (see :attr:`RunOptions.executor`).
+
+    ``execute`` runs every ``(instance, rollout)`` of ``todo`` once and calls ``record`` exactly once
+    per item, in the driver's event loop; ``status(text)`` shows ``text`` next to the progress bar.
+    It may raise :class:`~kernelgym.llm.errors.FatalModelError` to stop the run.
+    """
+
+    async def execute(
+        self, todo: list[tuple[Instance, int]], agent_factory: Callable[[], Agent], config: EpisodeConfig,
+        record: Record, status: Callable[[str], None],
+    ) -> None: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What summary.json records about the backend (``run.backend``)."""
+        ...
+
+
+def read_results(out_dir: Path) -> tuple[list[EpisodeResult], int]:
+    """Every complete result line of a run folder, and how many lines were unreadable."""
+    path = out_dir / RESULTS
+    if not path.is_file():
+        return [], 0
+    results, bad = [], 0
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            results.append(EpisodeResult.model_validate_json(line))
+        except ValueError:
+            bad += 1
+    return results, bad
+
+
+def notebook_path(out_dir: Path, task_id: str, rollout: int) -> Path:
+    return out_dir / EPISODES / f"{slug(task_id)}__r{rollout}.ipynb"
+
+
+class _ResultsFile:
+    """Append-only results file; starts on a fresh line after a half-written one."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(path, "a+b")
+        self.fh.seek(0, os.SEEK_END)
+        if self.fh.tell() > 0:
+            self.fh.seek(-1, os.SEEK_END)
+            if self.fh.read(1) != b"\n":
+                self.fh.write(b"\n")
+        self.fh.seek(0, os.SEEK_END)
+
+    def append(self, result: EpisodeResult) -> None:
+        self.fh.write(result.model_dump_json().encode() + b"\n")
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
+    """Totals per run, per family and per category."""
+    by_cat: dict[str, list[EpisodeResult]] = defaultdict(list)
+    by_fam: dict[str, list[EpisodeResult]] = defaultdict(list)
+    stops: dict[str, int] = defaultdict(int)
+    all_results = list(results)
+    for r in all_results:
+        by_cat[f"{r.family}/{r.category}"].append(r)
+        by_fam[r.family].append(r)
+        stops[r.stop_reason] += 1
+
+    def agg(rs: list[EpisodeResult]) -> dict[str, Any]:
+        n = len(rs)
+        passed = sum(r.passed for r in rs)
+        return {
+            "episodes": n, "passed": passed, "pass_rate": round(passed / n, 4) if n else 0.0,
+            "mean_turns": round(sum(r.turns for r in rs) / n, 2) if n else 0.0,
+            "mean_duration_s": round(sum(r.duration_s for r in rs) / n, 3) if n else 0.0,
+        }
+
+    return {
+        "total": agg(all_results),
+        "stop_reasons": dict(sorted(stops.items())),
+        "families": {k: agg(v) for k, v in sorted(by_fam.items())},
+        "categories": {k: agg(v) for k, v in sorted(by_cat.items())},
+    }
+
+
+def category_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="kernelgym results by category")
+    for col, just in (("category", "left"), ("episodes", "right"), ("passed", "right"), ("pass rate", "right"), ("mean turns", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for name, row in summary["categories"].items():
+        table.add_row(name, str(row["episodes"]), str(row["passed"]), f"{row['pass_rate']:.1%}", f"{row['mean_turns']:.1f}")
+    tot = summary["total"]
+    table.add_row("[bold]all[/bold]", str(tot["episodes"]), str(tot["passed"]), f"{tot['pass_rate']:.1%}", f"{tot['mean_turns']:.1f}")
+    return table
+
+
+async def run_async(
+    instances: list[Instance],
+    agent_factory: Callable[[], Agent],
+    out_dir: Path,
+    options: RunOptions | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Run every (instance, rollout) not yet in ``out_dir``; returns the run summary."""
+    opts = options or RunOptions()
+    console = console or Console(stderr=True)
+    swept = sweep()  # temp folders of runs killed with SIGKILL (never those of a running process)
+    if swept:
+        console.print(f"[dim]removed {len(swept)} temp folder(s) left by killed kernelgym processes[/dim]")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    previous, bad = read_results(out_dir)
+    if bad:
+        console.print(f"[yellow]{bad} unreadable line(s) in {out_dir / RESULTS} (a killed run?) are ignored[/yellow]")
+    done = {(r.task_id, r.rollout) for r in previous}
+    todo = [(inst, k) for inst in instances for k in range(opts.rollouts) if (inst.id, k) not in done]
+    if done:
+        console.print(f"resuming {out_dir}: {len(done)} episode(s) already done, {len(todo)} to run")
+    results_file = _ResultsFile(out_dir / RESULTS)
+    new: list[EpisodeResult] = []
+    passed = 0
+    t0 = time.monotonic()
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("passed {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("{task.fields[hosts]}"),
+        console=console, disable=not opts.progress, transient=False,
+    )
+    bar: Any = None
+
+    def record(inst: Instance, rollout: int, result: EpisodeResult | None, nb: NotebookNode | None,
+               crash: str | None = None) -> None:
+        nonlocal passed
+        try:
+            if result is None or nb is None:
+                raise RuntimeError(crash or "no result")
+            path = notebook_path(out_dir, inst.id, rollout)
+            nbk.write(nb, path)
+            result.notebook = str(path.relative_to(out_dir))
+        except Exception as exc:  # a broken episode is recorded, the run goes on
+            why = crash if result is None and crash else f"{type(exc).__name__}: {exc}"
+            result = EpisodeResult(
+                task_id=inst.id, family=inst.family, category=inst.category, split=inst.split,
+                rollout=rollout, agent="?", passed=False, score=0.0, expected=inst.ground_truth,
+                turns=0, stop_reason="agent_error", duration_s=0.0,
+                error=f"episode crashed: {why}", started_at="",
+            )
+        results_file.append(result)
+        new.append(result)
+        passed += result.passed
+        progress.update(bar, advance=1, passed=passed)
+
+    async def one(inst: Instance, rollout: int) -> None:
+        try:
+            result, nb = await run_episode(inst, agent_factory(), config=opts.episode, rollout=rollout)
+        except FatalModelError:  # bad credentials, unknown model...: no episode can succeed, stop the run
+            raise
+        except Exception as exc:
+            record(inst, rollout, None, None, f"{type(exc).__name__}: {exc}")
+        else:
+            record(inst, rollout, result, nb)
+
+    try:
+        with progress:
+            bar = progress.add_task("episodes", total=len(todo), passed=0, hosts="")
+            pending = iter(todo)  # workers share one iterator: memory stays flat for huge runs
+
+            async def worker() -> None:
+                for inst, k in pending:
+                    await one(inst, k)
+
+            pool_size = opts.concurrency if opts.pool_size is None else opts.pool_size
+            if opts.executor is not None:
+                if todo:
+                    await opts.executor.execute(
+                        todo, agent_factory, opts.episode, record,
+                        lambda text: progress.update(bar, hosts=text),
+                    )
+            elif pool_size > 0 and todo:
+                from kernelgym.runtime.pool import KernelPools
+
+                async with KernelPools(pool_size, profiles=sorted({inst.profile for inst, _ in todo})):
+                    await asyncio.gather(*(worker() for _ in range(max(1, opts.concurrency))))
+            else:
+                await asyncio.gather(*(worker() for _ in range(max(1, opts.concurrency))))
+    finally:
+        results_file.close()
+    all_results, _ = read_results(out_dir)
+    summary = summarize(all_results)
+    summary["run"] = {
+        **opts.meta, "concurrency": opts.concurrency, "rollouts": opts.rollouts,
+        "new_episodes": len(new), "wall_s": round(time.monotonic() - t0, 2),
+    }
+    if opts.executor is not None:
+        summary["run"]["backend"] = opts.executor.describe()
+    tmp = out_dir / f".{SUMMARY}.tmp"
+    tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    tmp.replace(out_dir / SUMMARY)
+    return summary
+
+
+def run(
+    instances: list[Instance],
+    agent_factory: Callable[[], Agent],
+    out_dir: Path,
+    options: RunOptions | None = None,
+) -> dict[str, Any]:
+    """Synchronous wrapper of :func:`run_async`."""
+    return asyncio.run(run_async(instances, agent_factory, out_dir, options))

@@ -1,0 +1,152 @@
+"""The one place kernelgym builds and starts kernel managers (sessions and the warm pool use it).
+
+Every kernel kernelgym starts for itself gets: its stderr in a log file, the IPython history in
+memory, channels connected and ``kernel_info`` answered before it is handed out, and no host
+channel (an agent's code must not be able to ask the grader for verdicts: see
+:mod:`kernelgym.jupyter.host_channel`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+
+_HOST_CHANNEL_ATTR = "kernelgym_host_channel"
+
+
+class KernelStartError(RuntimeError):
+    """The kernel of a profile could not be started (its preload failed or it died at start)."""
+
+
+def disable_host_channel(km: Any) -> Any:
+    """Mark a kernel manager so that its provisioner serves no host channel; returns ``km``.
+
+    Every kernel started by kernelgym itself is marked: an agent's code must not be able to ask
+    the grader for verdicts (it could try answers until one passes).
+    """
+    setattr(km, _HOST_CHANNEL_ATTR, False)
+    return km
+
+
+def host_channel_enabled(km: Any) -> bool:
+    """Whether the provisioner of ``km`` should serve a host channel (``KERNELGYM_HOST_CHANNEL=0``: never)."""
+    if os.environ.get("KERNELGYM_HOST_CHANNEL", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return bool(getattr(km, _HOST_CHANNEL_ATTR, True))
+
+
+EXTRA_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
+
+
+@dataclass
+class StartedKernel:
+    """A started kernel with connected channels, ready to execute."""
+
+    km: AsyncKernelManager
+    kc: AsyncKernelClient
+    log_path: Path
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def cwd(self) -> Path | None:
+        cwd = getattr(self.km.provisioner, "cwd", None)
+        return Path(cwd) if cwd else None
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines the kernel wrote to stderr."""
+        if not self.log_path.is_file():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    async def discard(self) -> None:
+        try:
+            self.kc.stop_channels()
+        except Exception:
+            pass
+        try:
+            await self.km.shutdown_kernel(now=True)
+        except Exception:
+            pass
+        self.log_path.unlink(missing_ok=True)
+
+
+async def wait_ready(kc: AsyncKernelClient, km: AsyncKernelManager, timeout: float) -> None:
+    """Like ``kc.wait_for_ready`` (kernel_info answered and IOPub connected), with short polls.
+
+    jupyter_client's version ends with a fixed 0.2 s wait for IOPub to go quiet; this one returns as
+    soon as the kernel answered and an IOPub message proved the subscription is live.
+    """
+    from queue import Empty
+
+    deadline = time.monotonic() + timeout
+    while True:
+        kc.kernel_info()
+        try:
+            msg = await kc.get_shell_msg(timeout=0.05)
+        except Empty:
+            msg = None
+        if msg is not None and msg["msg_type"] == "kernel_info_reply":
+            try:
+                await kc.get_iopub_msg(timeout=0.05)
+            except Empty:
+                pass
+            else:
+                kc._handle_kernel_info_reply(msg)
+                while True:  # drain what is already there, without waiting
+                    try:
+                        await kc.get_iopub_msg(timeout=0)
+                    except Empty:
+                        break
+                return
+        if not await km.is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+
+async def start_kernel(
+    kernel_name: str, *, kernel_spec_manager: Any = None, cwd: str | None = None, env: dict[str, str] | None = None,
+    timeout: float = 120.0,
+) -> StartedKernel:
+    """Start one kernel with its stderr in a log file and connected, ready channels."""
+    kwargs: dict[str, Any] = {"kernel_name": kernel_name}
+    if kernel_spec_manager is not None:
+        kwargs["kernel_spec_manager"] = kernel_spec_manager
+    km = disable_host_channel(AsyncKernelManager(**kwargs))  # an agent's code must not reach the grader
+    start: dict[str, Any] = {"extra_arguments": list(EXTRA_ARGUMENTS)}
+    if cwd is not None:
+        start["cwd"] = cwd
+    if env is not None:
+        start["env"] = env
+    fd, log = tempfile.mkstemp(prefix="kernelgym-kernel-", suffix=".log")
+    try:
+        with os.fdopen(fd, "w") as log_fh:
+            start["stderr"] = log_fh
+            await km.start_kernel(**start)
+    except BaseException:
+        try:
+            await km.shutdown_kernel(now=True)
+        except Exception:
+            pass
+        Path(log).unlink(missing_ok=True)
+        raise
+    kc = km.client()
+    kc.start_channels()
+    kernel = StartedKernel(km, kc, Path(log))
+    try:
+        await wait_ready(kc, km, timeout)
+    except RuntimeError as exc:
+        tail = kernel.log_tail()
+        await kernel.discard()
+        raise KernelStartError(f"the {kernel_name} kernel did not start: {exc}\n{tail}") from exc
+    except BaseException:
+        await kernel.discard()
+        raise
+    return kernel

@@ -1,0 +1,136 @@
+"""Warm pool: forked kernels started ahead of time, each handed to exactly one episode.
+
+``kernelgym run`` keeps ``RunOptions.pool_size`` ready kernels per profile (default: the run's
+concurrency) and refills the pool in the background while episodes run. A checked-out kernel
+belongs to its episode and is shut down with it; a kernel is never returned to the pool.
+
+The pool of the current run is found through a context variable, so sessions started anywhere in
+the run's task tree use it (see :func:`active_pools`); outside a run, sessions start their own kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import Any
+
+from kernelgym.runtime.kernel_manager import StartedKernel, start_kernel
+
+
+class KernelPool:
+    """``size`` ready kernels of one profile, refilled in the background."""
+
+    def __init__(self, profile: str, size: int, *, start_timeout: float = 120.0, kernel_spec_manager: Any = None) -> None:
+        from kernelgym.runtime.profiles import kernel_name, spec_manager
+
+        self.profile = profile
+        self.kernel_name = kernel_name(profile)
+        self.size = max(0, size)
+        self.start_timeout = start_timeout
+        self.ksm = kernel_spec_manager or spec_manager()
+        self._ready: asyncio.Queue[StartedKernel] = asyncio.Queue()
+        self._starting = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.checkouts = 0
+        self.misses = 0
+        self.last_error: str | None = None
+
+    @property
+    def ready(self) -> int:
+        return self._ready.qsize()
+
+    def start(self) -> None:
+        if self._task is None and self.size:
+            self._task = asyncio.get_running_loop().create_task(self._refill(), name=f"kernelgym-pool-{self.profile}")
+
+    async def _refill(self) -> None:
+        failures = 0
+        while not self._closed:
+            while self._ready.qsize() + self._starting < self.size and not self._closed:
+                self._starting += 1
+                try:
+                    kernel = await start_kernel(self.kernel_name, kernel_spec_manager=self.ksm, timeout=self.start_timeout)
+                except Exception as exc:  # a pool that cannot start kernels stays empty; checkout reports why
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    failures += 1
+                    await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+                    continue
+                finally:
+                    self._starting -= 1
+                failures = 0
+                if self._closed:
+                    await kernel.discard()
+                    return
+                self._ready.put_nowait(kernel)
+            self._wake.clear()
+            await self._wake.wait()
+
+    async def checkout(self) -> StartedKernel:
+        """A ready kernel for one episode (started on the spot if the pool is empty)."""
+        self.start()
+        while not self._ready.empty():
+            kernel = self._ready.get_nowait()
+            self._wake.set()
+            if await kernel.km.is_alive():
+                self.checkouts += 1
+                return kernel
+            await kernel.discard()
+        self._wake.set()
+        self.misses += 1
+        self.checkouts += 1
+        return await start_kernel(self.kernel_name, kernel_spec_manager=self.ksm, timeout=self.start_timeout)
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        while not self._ready.empty():
+            await self._ready.get_nowait().discard()
+
+
+class KernelPools:
+    """One :class:`KernelPool` per profile, created on first use. ``async with`` makes it active."""
+
+    def __init__(self, size: int, *, start_timeout: float = 120.0, profiles: list[str] | None = None) -> None:
+        self.size = size
+        self.start_timeout = start_timeout
+        self.pools: dict[str, KernelPool] = {}
+        self._token: contextvars.Token[KernelPools | None] | None = None
+        self._warm = profiles or []
+
+    def get(self, profile: str) -> KernelPool:
+        pool = self.pools.get(profile)
+        if pool is None:
+            pool = self.pools[profile] = KernelPool(profile, self.size, start_timeout=self.start_timeout)
+            pool.start()
+        return pool
+
+    async def checkout(self, profile: str) -> StartedKernel:
+        return await self.get(profile).checkout()
+
+    async def __aenter__(self) -> KernelPools:
+        self._token = _active.set(self)
+        for profile in self._warm:
+            self.get(profile)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _active.reset(self._token)
+            self._token = None
+        await asyncio.gather(*(p.close() for p in self.pools.values()), return_exceptions=True)
+
+
+_active: contextvars.ContextVar[KernelPools | None] = contextvars.ContextVar("kernelgym_pools", default=None)
+
+
+def active_pools() -> KernelPools | None:
+    """The pools of the run this code is part of, if any."""
+    return _active.get()

@@ -1,0 +1,193 @@
+"""Temporary folders that name their owner, and a sweep that removes those whose owner is gone.
+
+kernelgym removes the folders it makes in the temp folder (an episode's working folder, a fork
+server's run folder ...) when it is done with them, but a process killed with SIGKILL runs no
+cleanup code and its folders stay behind. A folder made by :func:`owned_tempdir` names the process
+that made it::
+
+    kernelgym-<kind>-<pid>.<start>.<pidns>.<boot>-<random>
+
+``start`` is the process's start time (clock ticks after boot, field 22 of ``/proc/<pid>/stat``),
+``pidns`` the inode of its PID namespace and ``boot`` the first 8 hex digits of the kernel's boot
+id. :func:`sweep` (called when a run starts) removes such a folder only when its owner provably no
+longer exists: the folder belongs to this user, was made during this boot in this PID namespace
+(so its pid names the same process here), and no process with that pid and that start time is
+alive. The folders of a running process (the sweeper's own included), of another user, of another
+machine or container sharing the temp folder, and folders without an owner in their name (made by
+older versions) are always kept.
+
+This module uses the standard library only: the fork server (a process that imports nothing of
+kernelgym's host side) makes its run folder with it too.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+SWEPT_KINDS: tuple[str, ...] = ("episode", "grade", "taskkernel", "zygote", "ipc", "work")
+"""The kinds of folder kernelgym makes with :func:`owned_tempdir` (``kernelgym-<kind>-...``)."""
+
+_OWNED = re.compile(r"^kernelgym-(?P<kind>[a-z]+)-(?P<pid>\d+)\.(?P<start>\d+)\.(?P<ns>\d+)\.(?P<boot>[0-9a-f]{8})-[a-z0-9_]+$")
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The process that made a folder, as its name records it."""
+
+    pid: int
+    start: int
+    """Start time in clock ticks after boot (``/proc/<pid>/stat`` field 22)."""
+    pidns: int
+    """Inode of the process's PID namespace (``/proc/<pid>/ns/pid``)."""
+    boot: str
+    """First 8 hex digits of ``/proc/sys/kernel/random/boot_id``."""
+
+    def token(self) -> str:
+        """The owner as it appears in a folder name."""
+        return f"{self.pid}.{self.start}.{self.pidns}.{self.boot}"
+
+
+def process_start(pid: int) -> int | None:
+    """Start time of process ``pid`` in clock ticks after boot; None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode("ascii", "replace")
+        # the command name (field 2) may hold spaces and parentheses: fields 3.. follow the last ')'
+        return int(stat[stat.rindex(")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@functools.cache
+def _boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            boot = fh.read().strip().replace("-", "").lower()[:8]
+    except OSError:
+        return None
+    return boot if re.fullmatch(r"[0-9a-f]{8}", boot) else None
+
+
+def _pidns() -> int | None:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+def current_owner() -> Owner | None:
+    """This process as an :class:`Owner`; None where ``/proc`` does not tell (then folders get no owner)."""
+    pid = os.getpid()
+    start, pidns, boot = process_start(pid), _pidns(), _boot_id()
+    if start is None or pidns is None or boot is None:
+        return None
+    return Owner(pid, start, pidns, boot)
+
+
+def owned_tempdir(kind: str, dir: str | os.PathLike[str] | None = None) -> Path:
+    """A new private folder ``kernelgym-<kind>-<owner>-<random>`` in ``dir`` (default: the temp folder).
+
+    The caller still removes it when done; :func:`sweep` removes it only once this process is gone.
+    """
+    if not re.fullmatch(r"[a-z]+", kind):
+        raise ValueError(f"a temp folder kind is lowercase letters only (it is parsed back from the name), not {kind!r}")
+    owner = current_owner()
+    prefix = f"kernelgym-{kind}-{owner.token()}-" if owner is not None else f"kernelgym-{kind}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+
+
+def parse_owner(name: str) -> tuple[str, Owner] | None:
+    """``(kind, owner)`` of a folder name made by :func:`owned_tempdir`; None for any other name."""
+    m = _OWNED.match(name)
+    if m is None:
+        return None
+    return m["kind"], Owner(int(m["pid"]), int(m["start"]), int(m["ns"]), m["boot"])
+
+
+def owner_alive(owner: Owner) -> bool:
+    """Whether ``owner`` may still be running (True unless it provably is not).
+
+    Only meaningful for an owner of this boot and PID namespace (see :func:`abandoned`).
+    """
+    start = process_start(owner.pid)
+    if start is not None:
+        return start == owner.start  # another start time: the pid was reused, the owner is gone
+    try:
+        os.kill(owner.pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists (EPERM): /proc hides it, so its start time cannot be compared
+    return True
+
+
+KERNEL_UIDS = range(1_900_000, 1_900_000 + (2048 << 10))
+"""The uids sandboxed kernels run as when the host is root (``kernelgym.runtime.sandbox.UID_BASE`` plus the
+fork server's block, see ``Zygote.uid_base``): the folders a kernel writes to (its working and
+socket folders) are handed to it."""
+
+
+def _ours(uid: int) -> bool:
+    """Whether a folder of this uid is this user's to remove (root also owns its kernels' folders)."""
+    return uid == os.geteuid() or (os.geteuid() == 0 and uid in KERNEL_UIDS)
+
+
+def abandoned(path: str | os.PathLike[str], kinds: Iterable[str] = SWEPT_KINDS, me: Owner | None = None) -> bool:
+    """Whether ``path`` is a folder of one of ``kinds`` whose owner provably no longer exists.
+
+    ``me``: this process (:func:`current_owner`, looked up when not given).
+    """
+    p = Path(path)
+    parsed = parse_owner(p.name)
+    if parsed is None or parsed[0] not in set(kinds):
+        return False
+    _, owner = parsed
+    me = me or current_owner()
+    if me is None or owner.boot != me.boot or owner.pidns != me.pidns:
+        return False  # another boot, machine or container: its pids may name other processes
+    try:
+        st = p.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or not _ours(st.st_uid):
+        return False  # a symlink, a file, or another user's folder
+    return not owner_alive(owner)
+
+
+def sweep(root: str | os.PathLike[str] | None = None, kinds: Iterable[str] = SWEPT_KINDS) -> list[Path]:
+    """Remove the folders of ``kinds`` in ``root`` (default: the temp folder and /tmp) whose owner is gone.
+
+    Returns the folders removed. Never raises: a folder that cannot be read or removed is left.
+    """
+    if root is None:  # socket and fork-server folders always go to /tmp, whatever TMPDIR says
+        bases = list(dict.fromkeys(p for p in (tempfile.gettempdir(), "/tmp") if os.path.isdir(p)))
+    else:
+        bases = [str(root)]
+    kinds = tuple(kinds)
+    removed: list[Path] = []
+    me = current_owner()
+    if me is None:
+        return removed  # without /proc nothing can be proved abandoned
+    entries = []
+    for base in bases:
+        try:
+            entries += list(os.scandir(base))
+        except OSError:
+            continue
+    for entry in entries:
+        if not entry.name.startswith("kernelgym-"):
+            continue
+        path = Path(entry.path)
+        if abandoned(path, kinds, me):
+            shutil.rmtree(path, ignore_errors=True)
+            if not os.path.lexists(path):
+                removed.append(path)
+    return removed

@@ -1,0 +1,45 @@
+"""Tasks, host side only: spec -> instance. Specs (``task_specs/*.yaml``), the registry of families,
+the task store of generated instances (with ground truth, never given to a kernel), selection and
+statistics.
+
+The task store lives under ``$KERNELGYM_HOME/tasks``: instances are generated deterministically from
+the spec, the seed and the data set on first use.
+"""
+
+from kernelgym._package import resource_dir
+from kernelgym.tasks.instance import Instance, Split, TaskInfo, slug
+from kernelgym.tasks.registry import (
+    families,
+    get_spec,
+    spec_dirs,
+    variant_name,
+    variant_profile,
+)
+from kernelgym.tasks.selection import select
+from kernelgym.tasks.spec import (
+    Category,
+    CategoryOverride,
+    Draft,
+    GeneratorFamily,
+    GeneratorSpec,
+    JsonlInstance,
+    TaskSpec,
+    TaskSpecError,
+    load_spec,
+)
+from kernelgym.tasks.store import (
+    clear_caches,
+    generation_jobs,
+    get_instance,
+    instances,
+    iter_specs_errors,
+    map_families,
+    store_path,
+)
+
+__all__ = [
+    "Category", "CategoryOverride", "Draft", "GeneratorFamily", "GeneratorSpec", "Instance", "JsonlInstance",
+    "Split", "TaskInfo", "TaskSpec", "TaskSpecError", "clear_caches", "families", "generation_jobs",
+    "get_instance", "get_spec", "instances", "iter_specs_errors", "load_spec", "map_families", "resource_dir",
+    "select", "slug", "spec_dirs", "store_path", "variant_name", "variant_profile",
+]
