@@ -46,6 +46,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kernelgym._package import PACKAGE_ROOT
+
 GiB = 1024**3
 
 CLONE_NEWNS = 0x00020000
@@ -128,9 +130,10 @@ def parse_size(text: str) -> int:
 
 
 def kernel_side_paths() -> list[str]:
-    """The files of kernelgym a kernel needs: the package marker and ``kernelgym/kernel/`` only."""
-    pkg = Path(__file__).resolve().parent
-    return [str(p) for p in (pkg / "__init__.py", pkg / "py.typed", pkg / "kernel") if p.exists()]
+    """The files of kernelgym a kernel needs: the package's ``__init__.py`` (and the old-path aliases it
+    installs, :mod:`kernelgym._compat`) and ``kernelgym/kernel/`` only."""
+    pkg = PACKAGE_ROOT
+    return [str(p) for p in (pkg / "__init__.py", pkg / "_compat.py", pkg / "py.typed", pkg / "kernel") if p.exists()]
 
 
 def python_paths() -> list[str]:
