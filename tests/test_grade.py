@@ -23,16 +23,16 @@ import pytest
 from kernelgym import notebook as nbk
 from kernelgym.notebook import starter
 from kernelgym.episode import Action, EpisodeConfig, run_episode
-from kernelgym.regrade.grade import (
+from kernelgym.regrade import (
     GRADES,
     GradeOptions,
     GradeRecord,
-    assigned_task_id,
     grade_paths,
     prepare,
     read_grades,
 )
 from kernelgym.kernel import EVIDENCE_MIME
+from kernelgym.notebook import assigned_task_id
 from kernelgym.kernel.starter import VERDICT_MIME
 from kernelgym.runs.runner import read_results
 from kernelgym.runtime.kernel_session import SessionLimits

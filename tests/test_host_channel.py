@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from kernelgym.jupyter import host_channel
+from kernelgym.runtime.kernel_manager import disable_host_channel, host_channel_enabled
 from kernelgym.kernel.starter import _channel_request
 from kernelgym.tasks import Instance, select
 
@@ -108,7 +109,7 @@ def test_kernel_managers_started_by_kernelgym_serve_no_channel(monkeypatch: pyte
     from jupyter_client.manager import AsyncKernelManager
 
     km = AsyncKernelManager(kernel_name="python3")
-    assert host_channel.enabled_for(km)
-    assert not host_channel.enabled_for(host_channel.disable_for(km))
+    assert host_channel_enabled(km)
+    assert not host_channel_enabled(disable_host_channel(km))
     monkeypatch.setenv("KERNELGYM_HOST_CHANNEL", "0")
-    assert not host_channel.enabled_for(AsyncKernelManager(kernel_name="python3"))
+    assert not host_channel_enabled(AsyncKernelManager(kernel_name="python3"))

@@ -24,7 +24,7 @@ import pytest
 from jupyter_servers import Server, jupyter_server
 
 from kernelgym import notebook as nbk
-from kernelgym.regrade.grade import read_grades
+from kernelgym.regrade import read_grades
 from kernelgym.runs.runner import read_results
 from kernelgym.tasks import Instance, get_instance
 

@@ -124,7 +124,7 @@ def test_episode_notebook_reruns_with_papermill_on_the_installed_kernel(referenc
     import papermill
 
     from kernelgym.runtime.profiles import install_kernelspecs
-    from kernelgym.runtime.kernel_session import evidence_from
+    from kernelgym.notebook import evidence_of as evidence_from
 
     install_kernelspecs(user=True)  # JUPYTER_DATA_DIR points into the test's home
     rec = read_results(reference_run)[0][0]

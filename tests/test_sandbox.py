@@ -165,7 +165,7 @@ def test_no_kernel_process_outlives_the_run(attack_run: dict[str, Any]) -> None:
 def test_kernelgym_grade_gives_a_brute_force_notebook_no_grader(attack_run: dict[str, Any], tmp_path: Path) -> None:
     """Kernels that ``kernelgym grade`` starts serve no host channel either: re-executing the
     brute-force episode (candidates include the true answer) still finds no route to the grader."""
-    from kernelgym.regrade.grade import GradeOptions, grade_paths
+    from kernelgym.regrade import GradeOptions, grade_paths
 
     r = attack_run["results"]["AsksTheGraderForVerdicts"]
     [record] = grade_paths([attack_run["out"] / r.notebook], tmp_path, GradeOptions(concurrency=1, timeout=120, progress=False))

@@ -58,7 +58,7 @@ def notebook_cmd(
     specs: SpecsOpt = None,
 ) -> None:
     """Write a starter notebook for a task: solve it in JupyterLab, run it with papermill, grade it."""
-    from kernelgym.jupyter.starter import write_starter
+    from kernelgym.notebook.starter import write_starter
     from kernelgym.runtime.profiles import ensure_kernelspecs_installed
     from kernelgym.tasks import TaskSpecError
 

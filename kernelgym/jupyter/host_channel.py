@@ -8,7 +8,7 @@ process) serves a Unix socket in the kernel's own socket folder, the one folder 
 directory that the sandbox shares with the host. The kernel finds it in ``KERNELGYM_HOST_SOCKET``.
 
 The channel answers three questions, one JSON line each way, the same as
-``python -m kernelgym.jupyter.starter`` does for an unsandboxed kernel:
+``python -m kernelgym.jupyter.host_answers`` does for an unsandboxed kernel:
 
 - ``{"command": "task", "task_id": ID}``: the public part of the task (prompt, inputs);
 - ``{"command": "verifier", "task_id": ID}``: the canonical verifier cell's source;
