@@ -271,7 +271,7 @@ def test_run_recorded_answers_pass_and_answers_outside_the_tolerance_fail(
 def test_medagentgym_actions_map_onto_cells() -> None:
     from types import SimpleNamespace
 
-    from kernelgym.llm import medagentgym as proto
+    from kernelgym.llm import medagentgym_protocol as proto
 
     assert proto.to_cell("validate_code", {"code": "print(1)"}) == "print(1)"
     assert proto.to_cell("terminal", {"cmd": "ls -l"}) == "%%sh\nls -l"

@@ -148,7 +148,7 @@ class LangChainAgent:
 
     def _runnable(self) -> Any:
         if self.protocol == "medagentgym":
-            from kernelgym.llm import medagentgym
+            from kernelgym.llm import medagentgym_protocol as medagentgym
 
             assert self._first is not None
             return self.chat.bind_tools(medagentgym.tool_schemas(medagentgym.permitted_actions(self._first.task)))
@@ -274,7 +274,7 @@ class LangChainAgent:
 
     def _parse(self, reply: Any) -> Parsed:
         if self.protocol == "medagentgym":
-            from kernelgym.llm import medagentgym
+            from kernelgym.llm import medagentgym_protocol as medagentgym
 
             assert self._first is not None
             return medagentgym.parse_reply(reply, medagentgym.permitted_actions(self._first.task))

@@ -20,7 +20,7 @@ What it does not do:
 - It is **off for every kernel kernelgym starts itself** (``kernelgym run``, ``grade``, the gym
   environments, LangChain tools, Ray hosts, ``papermill --engine kernelgym``): there an agent's code
   must not be able to try candidate answers against the grader. Those code paths mark their kernel
-  managers with :func:`disable_for`; the verdicts that count come from the host grading the
+  managers with :func:`kernelgym.runtime.kernel_manager.disable_host_channel`; the verdicts that count come from the host grading the
   verifier's evidence after the fact (``kernelgym grade``).
 - It does not make a verdict shown *in a notebook* trustworthy: code in the kernel can print
   anything. The channel is a convenience for people solving tasks; ``kernelgym grade`` re-executes
@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from kernelgym.jupyter import host_answers
+from kernelgym.kernel.starter import HOST_SOCKET_ENV as ENV_VAR  # noqa: F401  (the kernel side is the client)
 
 SOCKET_NAME = "kernelgym-host.sock"
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
