@@ -28,6 +28,7 @@ from kernelgym.episode.types import (
     EpisodeConfig,
     EpisodeResult,
     Observation,
+    StopReason,
     agent_label,
 )
 from kernelgym.grading import grade
@@ -92,7 +93,8 @@ async def run_episode(
     nb = nbk.new_episode_notebook(inst)
     started, t0 = _now(), time.monotonic()
     deadline = t0 + cfg.time_budget
-    turns, stop, error = 0, None, None
+    turns, error = 0, None
+    stop: StopReason | None = None
     wrong_answers = 0
     usage: dict[str, Any] = {}
     evidence: list[dict[str, Any]] = []

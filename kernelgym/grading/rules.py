@@ -261,11 +261,11 @@ def _compare(answer: Any, expected: Any, g: Grader) -> tuple[bool, str]:
         return ok, f"{'match' if ok else 'mismatch'}: got {answer!r}, expected {expected!r}"
     if g.rule in ("date", "datetime"):
         date_only = g.rule == "date"
-        a, e = _parse_when(answer, date_only=date_only), _parse_when(expected, date_only=date_only)
-        if a is None:
+        got, want = _parse_when(answer, date_only=date_only), _parse_when(expected, date_only=date_only)
+        if got is None:
             return False, f"could not read {answer!r} as a {g.rule}"
-        ok = a == e
-        return ok, f"{'match' if ok else 'mismatch'}: got {a}, expected {e}"
+        ok = got == want
+        return ok, f"{'match' if ok else 'mismatch'}: got {got}, expected {want}"
     # set / list
     exp_list = _as_list(expected)
     ans_list = _as_list(answer)

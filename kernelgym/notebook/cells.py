@@ -109,7 +109,7 @@ def tagged(cell: NotebookNode, tag: str, **kg: Any) -> NotebookNode:
 
 def new_episode_notebook(inst: Instance) -> NotebookNode:
     """A notebook holding the prompt, parameters and setup cells of an episode."""
-    nb = nbformat.v4.new_notebook()
+    nb: NotebookNode = nbformat.v4.new_notebook()
     name = kernel_name(inst.profile)
     nb.metadata["kernelspec"] = {"name": name, "display_name": f"kernelgym: {inst.profile}", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}

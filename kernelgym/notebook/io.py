@@ -19,4 +19,5 @@ def write(nb: NotebookNode, path: Path) -> None:
 
 def read(path: Path) -> NotebookNode:
     """Read a notebook file as nbformat v4."""
-    return nbformat.read(str(path), as_version=4)
+    nb: NotebookNode = nbformat.read(str(path), as_version=4)
+    return nb

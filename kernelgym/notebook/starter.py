@@ -92,7 +92,7 @@ def _lock(cell: NotebookNode, **kg: Any) -> NotebookNode:
 
 
 def _code(source: str, tag: str) -> NotebookNode:
-    cell = nbformat.v4.new_code_cell(source)
+    cell: NotebookNode = nbformat.v4.new_code_cell(source)
     cell.metadata["tags"] = [tag]
     return cell
 

@@ -37,7 +37,7 @@ def execute(
     log_path = workdir / "kernel.log"
     with open(log_path, "w") as log:
         try:
-            return papermill.execute_notebook(
+            executed: NotebookNode = papermill.execute_notebook(
                 str(source), None, kernel_name=kernel_name, engine_name=papermill_engine.ENGINE_NAME,
                 progress_bar=False, request_save_on_cell_execute=False,
                 start_timeout=int(options.start_timeout),
@@ -45,10 +45,12 @@ def execute(
                 notebook_timeout=options.timeout, handle=handle, kernel_stderr=log, starter_hooks=False,
                 resources={"metadata": {"path": str(cwd)}},
             )
+            return executed
         except PapermillExecutionError:
             # raised after every cell ran, because some cell holds an error: the evidence decides
             assert handle.nb is not None
-            return handle.nb
+            partial: NotebookNode = handle.nb
+            return partial
         except Exception as exc:
             if handle.cells_run or handle.timed_out or handle.dead_at is not None:
                 raise

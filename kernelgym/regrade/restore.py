@@ -57,7 +57,7 @@ def same_answer(inst: Instance, a: Any, b: Any) -> bool:
 def read_notebook(path: Path) -> NotebookNode:
     """Read and validate a notebook; raises :class:`GradeError`."""
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        nb: NotebookNode = nbformat.read(str(path), as_version=4)
     except Exception as exc:  # noqa: BLE001 - JSON, encoding, schema version errors
         raise GradeError(f"not a readable notebook: {type(exc).__name__}: {exc}") from None
     try:
@@ -113,7 +113,7 @@ class Prepared:
 def _as_code(cell: NotebookNode, source: str) -> NotebookNode:
     """``cell`` with ``source`` (a code cell with the same metadata if it was not one)."""
     if cell.cell_type != "code":
-        new = nbformat.v4.new_code_cell(source)
+        new: NotebookNode = nbformat.v4.new_code_cell(source)
         new.metadata = cell.metadata
         return new
     cell.source = source

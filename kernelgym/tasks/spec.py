@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -157,7 +157,7 @@ class JsonlInstance(BaseModel):
 # ---------------------------------------------------------------- loading specs
 
 
-def fix_hint(err: dict[str, Any]) -> str:
+def fix_hint(err: Mapping[str, Any]) -> str:
     kind = err.get("type", "")
     if kind == "missing":
         return "add it"

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
@@ -92,8 +92,8 @@ def _open_generator_context(module: Any, profile: str) -> contextlib.AbstractCon
     import inspect
 
     if "profile" in inspect.signature(module.open_context).parameters:
-        return module.open_context(profile=profile)
-    return module.open_context()
+        return cast(contextlib.AbstractContextManager[Any], module.open_context(profile=profile))
+    return cast(contextlib.AbstractContextManager[Any], module.open_context())
 
 
 def _from_jsonl(spec: TaskSpec) -> list[Instance]:
