@@ -9,7 +9,6 @@ two modules import each other through any chain, and the core layers reach conte
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 import kernelgym

@@ -1,0 +1,119 @@
+"""Episodes: a fresh kernel per episode, graded by a verifier whose verdict cannot be faked."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import nbformat
+import pytest
+from kernelgym import notebook as nbk
+from kernelgym.agents import load_agent
+from kernelgym.episode import EpisodeConfig, EpisodeResult, run_episode
+from kernelgym.runtime.kernel_session import SessionLimits
+from kernelgym.tasks import Instance, select
+
+from helpers import adversarial_agents
+
+
+@pytest.fixture(scope="module")
+def task(ehr_data: Path) -> Instance:
+    """One answerable test instance (its ground truth is not None)."""
+    return next(i for i in select("ehr", split="test") if i.ground_truth not in (None, [], ""))
+
+
+def play(inst: Instance, agent: str, **cfg: object) -> tuple[EpisodeResult, nbformat.NotebookNode]:
+    return asyncio.run(run_episode(inst, load_agent(agent)(), config=EpisodeConfig(**cfg)))  # type: ignore[arg-type]
+
+
+def test_reference_agent_passes_and_writes_a_conventional_notebook(task: Instance) -> None:
+    result, nb = play(task, "reference")
+    assert result.passed, result.explanation
+    assert result.stop_reason == "answered"
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "kernelgym-ehr"
+    meta = nb.metadata.kernelgym
+    assert meta.task.id == task.id and meta.result.passed is True
+    assert meta.episode.stop_reason == "answered" and meta.episode.turns == result.turns
+    tags = [c.metadata.tags[0] for c in nb.cells]
+    assert tags[:3] == [nbk.TAG_TASK, nbk.TAG_PARAMETERS, nbk.TAG_SETUP]
+    assert tags[-2:] == [nbk.TAG_VERIFIER, nbk.TAG_RESULT]
+    assert all(len(c.metadata.tags) == 1 for c in nb.cells)
+    verifier = nb.cells[-2]
+    assert verifier.metadata.editable is False and verifier.metadata.deletable is False
+    assert verifier.metadata.kernelgym.checksum == nbk.checksum(verifier.source)
+    actions = nbk.cells_with_tag(nb, nbk.TAG_ACTION)
+    assert actions and all(c.execution_count for c in actions)
+    assert all("execution" in c.metadata for c in actions)  # real timings recorded
+
+
+def test_ground_truth_never_enters_the_kernel_or_the_agent_view(task: Instance) -> None:
+    """The notebook's code cells, which are all the kernel ever ran, hold no ground truth."""
+    result, nb = play(task, "reference")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and nbk.TAG_ACTION not in c.metadata.tags)
+    assert "ground_truth" not in code and "expected" not in code
+    assert "ground_truth" not in task.public().model_dump()
+
+
+@pytest.mark.parametrize("cheater", adversarial_agents.ALL_CHEATERS)
+def test_cheating_agents_never_pass(task: Instance, cheater: str) -> None:
+    """An agent must not pass by printing a PASS line, redefining submit or builtins, patching
+    kernelgym's kernel state, or forging the answer/evidence messages with a wrong value."""
+    result, nb = play(task, f"helpers.adversarial_agents:{cheater}")
+    assert result.passed is False, (cheater, result)
+    assert nb.metadata.kernelgym.result.passed is False
+
+
+def test_forged_evidence_inside_the_verifier_cell_is_rejected(task: Instance) -> None:
+    """Regression: a post_run_cell hook must not be able to add evidence to the verifier's outputs."""
+    result, _ = play(task, "helpers.adversarial_agents:ForgesEvidenceInVerifier")
+    assert not result.passed
+    assert "evidence records" in result.explanation
+
+
+def test_infinite_loop_is_interrupted_and_the_episode_continues(task: Instance) -> None:
+    result, nb = play(task, "helpers.adversarial_agents:LoopsForever", limits=SessionLimits(cell_timeout=3, grace=5))
+    first = nbk.cells_with_tag(nb, nbk.TAG_ACTION)[0]
+    assert any(o.get("ename") == "KeyboardInterrupt" for o in first.outputs)
+    assert "interrupted" in (adversarial_agents.LoopsForever.last_observation or "")
+    assert result.passed and result.stop_reason == "answered"
+
+
+def test_kernel_death_ends_the_episode_with_a_dead_kernel_reason(task: Instance) -> None:
+    result, nb = play(task, "helpers.adversarial_agents:KillsKernel")
+    assert result.stop_reason == "kernel_died" and not result.passed
+    nbformat.validate(nb)
+
+
+def test_agent_exception_ends_only_its_episode(task: Instance) -> None:
+    result, _ = play(task, "helpers.adversarial_agents:RaisesInAct")
+    assert result.stop_reason == "agent_error" and "agent bug" in (result.error or "")
+
+
+def test_max_turns_stops_an_agent_that_never_answers(task: Instance) -> None:
+    class Chatty:
+        async def act(self, obs):  # type: ignore[no-untyped-def]
+            from kernelgym import Action
+
+            return Action.code(f"print({obs.turn})")
+
+    result, _ = asyncio.run(run_episode(task, Chatty(), config=EpisodeConfig(max_turns=3)))
+    assert result.turns == 3 and result.stop_reason == "max_turns" and not result.passed
+
+
+def test_observation_is_truncated_with_a_visible_marker(task: Instance) -> None:
+    seen: list[str] = []
+
+    class Flood:
+        async def act(self, obs):  # type: ignore[no-untyped-def]
+            from kernelgym import Action
+
+            if obs.output is not None:
+                seen.append(obs.output)
+                return Action.stop()
+            return Action.code("print('x' * 50_000)\n1/0")
+
+    asyncio.run(run_episode(task, Flood(), config=EpisodeConfig(max_observation_chars=500)))
+    assert len(seen[0]) < 700 and "truncated" in seen[0]
+    assert "ZeroDivisionError" in seen[0]  # the tail (the error) survives the cut
+    assert "\x1b[" not in seen[0]  # ANSI colour codes stripped

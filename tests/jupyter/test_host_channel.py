@@ -1,0 +1,114 @@
+"""The host channel (``kernelgym/jupyter/host_channel.py``): what it answers, and whom.
+
+The server runs in this process, the client is the kernel side's own request function, both for
+real over a Unix socket. End-to-end use (plain papermill, a sandboxed kernel) is in
+tests/test_grade.py; the brute-force attack on it through a run is in tests/test_sandbox.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kernelgym.jupyter import host_channel
+from kernelgym.kernel.starter import _channel_request
+from kernelgym.runtime.kernel_manager import disable_host_channel, host_channel_enabled
+from kernelgym.tasks import Instance, select
+
+
+@pytest.fixture(scope="module")
+def task(ehr_data: Path) -> Instance:
+    return select("ehr", split="test", limit=1)[0]
+
+
+@pytest.fixture
+def channel() -> Iterator[host_channel.HostChannel]:
+    folder = tempfile.mkdtemp(prefix="kernelgym-ipc-test-")
+    os.chmod(folder, 0o755)
+    ch = host_channel.HostChannel(folder)
+    try:
+        yield ch
+    finally:
+        ch.close()
+        os.rmdir(folder)
+
+
+def test_verdict_says_passed_or_failed_and_never_the_expected_answer(channel: host_channel.HostChannel, task: Instance) -> None:
+    right = _channel_request(channel.path, "verdict", task.id, [{"submitted": True, "answer": task.ground_truth}])
+    wrong = _channel_request(channel.path, "verdict", task.id, [{"submitted": True, "answer": "certainly not"}])
+    assert right["passed"] is True and wrong["passed"] is False
+    assert set(wrong) <= {"task_id", "passed", "score", "summary", "asked"}
+    if not isinstance(task.ground_truth, bool):
+        assert json.dumps(task.ground_truth) not in wrong["summary"]
+
+
+def test_asked_counts_the_verdicts_of_each_task(channel: host_channel.HostChannel, task: Instance) -> None:
+    """A kernel that asked many times (trying answers) shows it in every later verdict."""
+    asked = [_channel_request(channel.path, "verdict", task.id, [{"submitted": False, "answer": None}])["asked"]
+             for _ in range(3)]
+    assert asked == [1, 2, 3] and channel.asked[task.id] == 3
+
+
+def test_task_and_verifier_requests_answer_the_public_part(channel: host_channel.HostChannel, task: Instance) -> None:
+    record = _channel_request(channel.path, "task", task.id)
+    assert record["id"] == task.id and record["prompt"] == task.prompt
+    assert "ground_truth" not in record and "reference" not in record
+    assert "verify" in _channel_request(channel.path, "verifier", task.id)["source"]
+
+
+@pytest.mark.parametrize(
+    ("command", "task_id", "message"),
+    [("ground_truth", "x", "unknown command"), ("verdict", "", "task_id must be"), ("task", "no/such/task", "unknown task family")],
+)
+def test_bad_requests_get_a_reason_and_the_server_lives_on(
+    channel: host_channel.HostChannel, task: Instance, command: str, task_id: str, message: str
+) -> None:
+    with pytest.raises(RuntimeError, match=message):
+        _channel_request(channel.path, command, task_id)
+    assert _channel_request(channel.path, "task", task.id)["id"] == task.id
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="needs root to switch uid")
+def test_other_uids_are_not_served(channel: host_channel.HostChannel, task: Instance) -> None:
+    """Only the kernel's own uid (and the host's) may ask: another local user is refused."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: become nobody, ask for a verdict
+        try:
+            os.close(read)
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                _channel_request(channel.path, "verdict", task.id, [{"submitted": True, "answer": task.ground_truth}])
+                outcome = "served"
+            except RuntimeError as exc:
+                outcome = f"refused: {exc}"
+            except OSError as exc:
+                outcome = f"refused: {exc}"
+            os.write(write, outcome.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    outcome = b""
+    while chunk := os.read(read, 4096):
+        outcome += chunk
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert outcome.decode().startswith("refused: this host channel serves its own kernel only"), outcome
+    channel.allow_uid(65534)  # once that uid is the kernel's, it is served
+    assert channel.asked[task.id] == 0
+
+
+def test_kernel_managers_started_by_kernelgym_serve_no_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = AsyncKernelManager(kernel_name="python3")
+    assert host_channel_enabled(km)
+    assert not host_channel_enabled(disable_host_channel(km))
+    monkeypatch.setenv("KERNELGYM_HOST_CHANNEL", "0")
+    assert not host_channel_enabled(AsyncKernelManager(kernel_name="python3"))

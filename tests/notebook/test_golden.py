@@ -1,0 +1,170 @@
+"""Golden notebooks (``tests/data/golden/``, written by real episodes with ``make_golden.py``): the
+notebook conventions, tamper detection, exports and reports checked in milliseconds, no kernel.
+
+Each tamper test starts from an honest golden notebook, changes one thing the way a policy or a
+person editing the file would, and asserts that ``kernelgym grade``'s restore stage says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from kernelgym import notebook as nbk
+from kernelgym import tasks
+from kernelgym.episode import EpisodeResult
+from kernelgym.notebook import starter
+from kernelgym.regrade import prepare
+from kernelgym.training.export import conversation
+
+from helpers.paths import TESTS
+
+GOLDEN = TESTS / "data" / "golden"
+NAMES = ["passed", "failed", "kernel_died", "function_passed", "starter_blank", "starter_solved"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def golden_specs(kg_home: Path) -> None:
+    """The tiny ``golden`` family the notebooks were written for."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("KERNELGYM_SPECS", str(GOLDEN / "specs"))
+    tasks.clear_caches()
+    yield
+    mp.undo()
+    tasks.clear_caches()
+
+
+def golden(name: str) -> nbformat.NotebookNode:
+    return nbk.read(GOLDEN / f"{name}.ipynb")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_golden_notebooks_follow_the_conventions(name: str) -> None:
+    nb = golden(name)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "kernelgym-biomed"
+    for cell in nb.cells:
+        own = [t for t in nbk.tags_of(cell) if t in nbk.TAGS]
+        assert len(own) == 1, (name, cell.source[:80], nbk.tags_of(cell))
+    verifiers = nbk.cells_with_tag(nb, nbk.TAG_VERIFIER)
+    if name == "kernel_died":  # the verifier never ran: the episode ended with the kernel
+        assert verifiers == [] and nb.metadata.kernelgym.episode.stop_reason == "kernel_died"
+        return
+    [verifier] = verifiers
+    assert verifier.metadata.editable is False and verifier.metadata.deletable is False
+    assert verifier.metadata.kernelgym.checksum == nbk.checksum(verifier.source)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_honest_golden_notebooks_restore_clean(name: str) -> None:
+    prep = prepare(golden(name))
+    assert prep.reasons == [], prep.reasons
+    assert prep.kind == ("starter" if name.startswith("starter") else "episode")
+
+
+def test_the_recorded_verdicts_are_what_the_host_grades() -> None:
+    for name, passed in (("passed", True), ("failed", False), ("kernel_died", False), ("function_passed", True)):
+        nb = golden(name)
+        inst = tasks.get_instance(nb.metadata.kernelgym.task.id)
+        [verifier] = nbk.cells_with_tag(nb, nbk.TAG_VERIFIER) or [None]
+        evidence = nbk.evidence_of(verifier) if verifier is not None else []
+        answer, grade = inst.verdict(evidence)
+        assert grade.passed is passed and nb.metadata.kernelgym.result.passed is passed, name
+        assert nb.metadata.kernelgym.result == nbk.result_record(inst, answer, grade) | {
+            "explanation": nb.metadata.kernelgym.result.explanation}
+        [result_cell] = nbk.cells_with_tag(nb, nbk.TAG_RESULT)
+        assert result_cell.source == nbk.result_markdown(nb.metadata.kernelgym.result)
+
+
+def test_a_forged_result_cell_is_flagged() -> None:
+    """A failed episode whose result cell and metadata were rewritten to PASSED."""
+    nb = golden("failed")
+    nb.metadata.kernelgym.result.passed = True
+    nb.metadata.kernelgym.result.score = 1.0
+    [cell] = nbk.cells_with_tag(nb, nbk.TAG_RESULT)
+    cell.source = nbk.result_markdown(dict(nb.metadata.kernelgym.result))
+    assert prepare(nb).reasons
+
+
+def test_an_action_cell_edited_after_it_ran_is_flagged() -> None:
+    nb = golden("passed")
+    action = nbk.cells_with_tag(nb, nbk.TAG_ACTION)[-1]
+    action.source = "submit(10)"
+    assert any("action" in r or "checksum" in r for r in prepare(nb).reasons), prepare(nb).reasons
+
+
+def test_a_replaced_verifier_is_flagged_and_the_canonical_one_restored() -> None:
+    nb = golden("failed")
+    [verifier] = nbk.cells_with_tag(nb, nbk.TAG_VERIFIER)
+    verifier.source = "print('kernelgym evidence: passed')"
+    prep = prepare(nb)
+    assert prep.reasons
+    [restored] = nbk.cells_with_tag(prep.nb, nbk.TAG_VERIFIER)
+    assert restored.source == nbk.verifier_source(prep.inst)
+
+
+def test_a_deleted_verifier_is_flagged_unless_the_kernel_died() -> None:
+    nb = golden("failed")
+    nb.cells = [c for c in nb.cells if nbk.TAG_VERIFIER not in nbk.tags_of(c)]
+    assert prepare(nb).reasons
+    assert prepare(golden("kernel_died")).reasons == []  # its verifier never ran: nothing to restore
+
+
+def test_a_changed_task_id_in_a_starter_is_noticed() -> None:
+    nb = golden("starter_blank")
+    [params] = nbk.cells_with_tag(nb, nbk.TAG_PARAMETERS)
+    params.source = "task_id = 'golden/double/00000'"
+    prep = prepare(nb)
+    assert prep.inst.id == "golden/double/00000"
+    assert prep.reasons or prep.warnings
+
+
+def test_the_solved_starter_shows_the_host_verdict_and_the_blank_one_none() -> None:
+    from kernelgym.kernel.mime import VERDICT_MIME
+
+    def verdicts(nb: nbformat.NotebookNode) -> list[dict]:
+        [cell] = nbk.cells_with_tag(nb, nbk.TAG_RESULT)
+        return [o["data"][VERDICT_MIME] for o in cell.get("outputs", []) if VERDICT_MIME in o.get("data", {})]
+
+    assert verdicts(golden("starter_blank")) == []
+    [verdict] = verdicts(golden("starter_solved"))
+    assert verdict["passed"] is True and "10" in verdict["summary"]
+    assert starter.is_starter(golden("starter_solved"))
+
+
+def test_sft_conversation_of_the_passed_episode() -> None:
+    nb = golden("passed")
+    conv = conversation(nb, protocol="tools")
+    roles = [m["role"] for m in conv.messages]
+    assert roles[:2] == ["system", "user"] and roles[2] == "assistant"
+    calls = [c["function"]["name"] for m in conv.messages for c in m.get("tool_calls") or []]
+    assert calls == ["run_cell", "run_cell"]
+    assert any("10" in (m.get("content") or "") for m in conv.messages if m["role"] == "tool")
+    text = conversation(nb, protocol="text").messages
+    assert all("tool_calls" not in m for m in text) and "```python" in text[2]["content"]
+
+
+def test_report_of_a_run_folder_made_of_golden_notebooks(tmp_path: Path) -> None:
+    from kernelgym.runs.report import make_report
+
+    run = tmp_path / "run"
+    (run / "episodes").mkdir(parents=True)
+    lines = []
+    for name in ("passed", "failed", "kernel_died", "function_passed"):
+        nb = golden(name)
+        meta = nb.metadata.kernelgym
+        nbk.write(copy.deepcopy(nb), run / "episodes" / f"{name}.ipynb")
+        lines.append(EpisodeResult(
+            task_id=meta.task.id, family=meta.task.family, category=meta.task.category, split=meta.task.split,
+            agent=meta.agent.name, passed=meta.result.passed, score=meta.result.score, answer=meta.result.answer,
+            expected=meta.result.expected, turns=meta.episode.turns, stop_reason=meta.episode.stop_reason,
+            duration_s=meta.episode.duration_s, started_at=meta.episode.start_time, notebook=f"episodes/{name}.ipynb",
+        ).model_dump_json())
+    (run / "results.jsonl").write_text("\n".join(lines) + "\n")
+    data, paths = make_report([run], tmp_path / "report")
+    assert json.loads(paths["json"].read_text()) == json.loads(json.dumps(data, default=str))
+    html = paths["html"].read_text()
+    assert "golden/sum" in html and "golden/double" in html

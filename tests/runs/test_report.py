@@ -1,0 +1,102 @@
+"""``kernelgym report``: comparison numbers, labels, prices and errors, on run folders written
+record by record (the end-to-end report of two real LLM runs is in test_llm_agent.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import browsers
+import pytest
+from typer.testing import CliRunner
+
+from kernelgym.cli import app
+from kernelgym.episode import EpisodeResult
+from kernelgym.runs.report import ReportError, compare, load_run, make_report, parse_price
+from kernelgym.runs.runner import RESULTS, SUMMARY
+
+
+def write_run(path: Path, agent: str, model: str | None, outcomes: dict[str, list[bool]], usage: bool = True) -> Path:
+    path.mkdir(parents=True)
+    lines = []
+    for cat, passes in outcomes.items():
+        for i, ok in enumerate(passes):
+            lines.append(EpisodeResult(
+                task_id=f"ehr/{cat}/{i:05d}", family="ehr", category=cat, split="test", agent=agent, model=model,
+                passed=ok, score=float(ok), turns=2 + i, stop_reason="answered", duration_s=1.5,
+                started_at="2026-01-01T00:00:00+00:00",
+                usage={"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100,
+                       "model_calls": 2, "model_latency_s": 0.5} if usage else {},
+            ).model_dump_json())
+    (path / RESULTS).write_text("\n".join(lines) + "\n")
+    (path / SUMMARY).write_text(json.dumps({"run": {"agent": agent, "agent_options": {"temperature": 0.0}}}))
+    return path
+
+
+def test_numbers_per_run_family_and_category(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a", "llm", "openai:m1", {"age": [True, True], "drug": [True, False]})
+    b = write_run(tmp_path / "b", "reference", None, {"age": [True, True], "drug": [True, True]}, usage=False)
+    data = compare([load_run(a), load_run(b)], [parse_price("openai:*=2/8")])
+    ra, rb = data["runs"]
+    assert (ra["label"], rb["label"]) == ("openai:m1", "reference")
+    assert ra["pass_rate"] == 0.75 and ra["mean_turns"] == 2.5 and ra["prompt_tokens"] == 4000
+    assert ra["mean_latency_s"] == pytest.approx(0.25)
+    assert ra["cost_usd"] == pytest.approx((4000 * 2 + 400 * 8) / 1e6)
+    assert rb["prompt_tokens"] is None and rb["cost_usd"] is None
+    assert data["categories"]["ehr/drug"]["openai:m1"] == {"episodes": 2, "passed": 1, "pass_rate": 0.5}
+    assert data["families"]["ehr"]["reference"]["pass_rate"] == 1.0
+
+
+def test_runs_of_the_same_model_get_distinct_labels(tmp_path: Path) -> None:
+    runs = [load_run(write_run(tmp_path / n, "llm", "openai:m", {"age": [True]})) for n in ("t0", "t1")]
+    data = compare(runs)
+    assert [r["label"] for r in data["runs"]] == ["openai:m (t0)", "openai:m (t1)"]
+
+
+def test_cli_writes_png_html_and_json(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a", "llm", "openai:m1", {"age": [True, False]})
+    b = write_run(tmp_path / "b", "llm", "openai:m2", {"age": [True, True]})
+    res = CliRunner().invoke(app, ["report", str(a), str(b), "--out", str(tmp_path / "rep")], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "openai:m1" in res.output and "50% (1/2)" in res.output and "100% (2/2)" in res.output
+    assert (tmp_path / "rep" / "report.png").read_bytes().startswith(b"\x89PNG")
+    assert "<table>" in (tmp_path / "rep" / "report.html").read_text()
+
+
+def test_a_folder_without_results_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="no results.jsonl"):
+        make_report([tmp_path], tmp_path / "rep")
+    res = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert res.exit_code == 2
+
+
+def test_bad_price_is_a_clear_error() -> None:
+    with pytest.raises(ReportError, match="PROMPT/COMPLETION"):
+        parse_price("gpt=cheap")
+    assert parse_price("3/15") == ("*", parse_price("x=3/15")[1])
+
+
+@pytest.mark.skipif(not browsers.CHROMIUM, reason=browsers.SKIP_REASON)
+def test_the_html_report_renders_in_a_browser(tmp_path: Path) -> None:
+    """report.html opened from disk in headless Chromium: self-contained (the plot is embedded and
+    decodes), the runs table and the per-category table show the numbers the runs hold."""
+    pytest.importorskip("playwright")
+    a = write_run(tmp_path / "a", "llm", "openai:m1", {"age": [True, False], "drug": [True]})
+    b = write_run(tmp_path / "b", "llm", "openai:m2", {"age": [True, True], "drug": [True]})
+    _, paths = make_report([a, b], tmp_path / "rep", title="two models")
+    with browsers.chromium() as browser:
+        page = browser.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(paths["html"].as_uri())
+        assert page.title() == "two models"
+        assert page.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+        runs = page.locator("table").first
+        assert runs.locator("tbody tr").count() == 2
+        rows = [r.split("\t") for r in runs.locator("tbody tr").all_inner_texts()]
+        assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("openai:m1", "3", "2", "66.7%"), ("openai:m2", "3", "3", "100.0%")]
+        assert runs.locator("td.best").all_inner_texts() == ["100.0%"]
+        age = page.locator("tr", has=page.locator("td", has_text="ehr/age"))
+        assert age.locator("td").all_inner_texts()[1:] == ["50% (1/2)", "100% (2/2)"]
+        assert age.locator("td.best").all_inner_texts() == ["100% (2/2)"]
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests  # nothing fetched from a network

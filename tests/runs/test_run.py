@@ -1,0 +1,136 @@
+"""Runs: parallel episodes, results.jsonl, notebooks, resume, and a run that survives bad episodes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from kernelgym import notebook as nbk
+from kernelgym.agents import load_agent
+from kernelgym.runs.runner import RunOptions, read_results, run
+from kernelgym.tasks import select
+
+RESULT_FIELDS = {
+    "task_id", "family", "category", "split", "rollout", "agent", "model", "passed", "score", "answer",
+    "expected", "turns", "stop_reason", "duration_s", "notebook", "error",
+}
+
+
+def kernelgym_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kernelgym", *args], capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def reference_run(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One reference run over every category of the ehr family (test split, one task each)."""
+    out = tmp_path_factory.mktemp("run") / "ref"
+    proc = kernelgym_cli(
+        "run", "--suite", "ehr", "--agent", "reference", "--split", "test", "--per-category", "1",
+        "--concurrency", "2", "--out", str(out), "--no-progress",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_reference_run_passes_everything_and_records_every_field(reference_run: Path) -> None:
+    lines = (reference_run / "results.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    n_categories = len({i.category for i in select("ehr", split="test")})
+    assert len(records) == n_categories >= 10
+    for rec in records:
+        assert RESULT_FIELDS <= rec.keys()
+        assert rec["passed"] is True, rec
+        nb = nbformat.read(reference_run / rec["notebook"], as_version=4)
+        nbformat.validate(nb)
+        assert nb.metadata.kernelspec.name == "kernelgym-ehr"
+        assert {t for c in nb.cells for t in c.metadata.tags} <= set(nbk.TAGS)
+    summary = json.loads((reference_run / "summary.json").read_text())
+    assert summary["total"]["episodes"] == len(records) and summary["total"]["passed"] == len(records)
+
+
+def test_rerun_into_the_same_folder_adds_nothing(reference_run: Path) -> None:
+    before = (reference_run / "results.jsonl").read_text()
+    proc = kernelgym_cli(
+        "run", "--suite", "ehr", "--agent", "reference", "--split", "test", "--per-category", "1",
+        "--out", str(reference_run), "--no-progress",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (reference_run / "results.jsonl").read_text() == before
+
+
+def test_half_written_line_from_a_killed_run_is_not_taken_for_a_result(ehr_data: Path, tmp_path: Path) -> None:
+    tasks = select("ehr", split="test", limit=2)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "results.jsonl").write_text(f'{{"task_id": "{tasks[0].id}", "passed": tr')  # killed mid-write
+    run(tasks, load_agent("reference"), out, RunOptions(progress=False))
+    results, bad = read_results(out)
+    assert bad == 1
+    assert sorted(r.task_id for r in results) == sorted(t.id for t in tasks)
+    assert all(r.passed for r in results)
+
+
+def test_a_dying_kernel_does_not_stop_the_run(ehr_data: Path, tmp_path: Path) -> None:
+    tasks = select("ehr", split="test", limit=3)
+    summary = run(tasks, load_agent("helpers.adversarial_agents:KillsKernel"), tmp_path, RunOptions(progress=False))
+    results, _ = read_results(tmp_path)
+    assert len(results) == 3 and {r.stop_reason for r in results} == {"kernel_died"}
+    assert summary["total"]["passed"] == 0
+
+
+def test_replay_agent_reproduces_a_saved_episode(reference_run: Path, tmp_path: Path) -> None:
+    proc = kernelgym_cli(
+        "run", "--suite", "ehr", "--agent", "replay", "-O", f"source={reference_run / 'episodes'}",
+        "--split", "test", "--per-category", "1", "--limit", "4", "--out", str(tmp_path), "--no-progress",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    original = {r.task_id: r for r in read_results(reference_run)[0]}
+    replayed = read_results(tmp_path)[0]
+    assert len(replayed) == 4
+    for r in replayed:
+        assert r.passed and r.answer == original[r.task_id].answer
+
+
+def test_jsonl_family_runs_without_python(ehr_data: Path, tmp_path: Path) -> None:
+    """A user adds a family with a YAML spec and a JSONL file of instances and reference cells."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "mine.yaml").write_text(
+        "family: mine\ndescription: my own questions\nprofile: ehr\ninstances: mine.jsonl\n"
+    )
+    import pandas as pd
+
+    n = len(pd.read_parquet(ehr_data / "patients.parquet"))
+    rows = [
+        {"category": "counts", "question": "How many patients are there?", "answer": n, "split": "test",
+         "grader": {"rule": "numeric"}, "reference": ["submit(len(patients))"]},
+        {"category": "counts", "question": "How many patients, via SQL?", "answer": n, "split": "test",
+         "grader": {"rule": "numeric"}, "reference": ["submit(int(sql('select count(*) c from patients').c[0]))"]},
+    ]
+    (tmp_path / "specs" / "mine.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    proc = kernelgym_cli("run", "--specs", str(tmp_path / "specs"), "--suite", "mine", "--out", str(tmp_path / "out"), "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = read_results(tmp_path / "out")[0]
+    assert [r.passed for r in results] == [True, True]
+    assert {r.task_id for r in results} == {"mine/counts/00000", "mine/counts/00001"}
+
+
+def test_episode_notebook_reruns_with_papermill_on_the_installed_kernel(reference_run: Path, tmp_path: Path) -> None:
+    """The saved notebook names kernelgym-ehr and re-runs there, reproducing the evidence."""
+    import papermill
+
+    from kernelgym.runtime.profiles import install_kernelspecs
+    from kernelgym.notebook import evidence_of as evidence_from
+
+    install_kernelspecs(user=True)  # JUPYTER_DATA_DIR points into the test's home
+    rec = read_results(reference_run)[0][0]
+    out = tmp_path / "rerun.ipynb"
+    papermill.execute_notebook(str(reference_run / rec.notebook), str(out), progress_bar=False, kernel_name="kernelgym-ehr")
+    nb = nbformat.read(out, as_version=4)
+    verifier = nbk.cells_with_tag(nb, nbk.TAG_VERIFIER)[0]
+    [evidence] = evidence_from(verifier)
+    assert evidence["submitted"] and evidence["answer"] == rec.answer

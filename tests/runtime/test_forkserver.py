@@ -1,0 +1,342 @@
+"""Fork server, provisioner and warm pool: real zygotes, real KernelManager / nbclient / papermill."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from jupyter_client.manager import AsyncKernelManager, KernelManager
+from kernelgym.jupyter.provisioner import ForkServerProvisioner
+from kernelgym.runtime.profiles import kernel_name, spec_manager
+
+from helpers.data import ensure_ehr_data
+from helpers.processes import _name, kill_9_busy_run, wait_gone
+
+EHR = kernel_name("ehr")
+
+
+@pytest.fixture(scope="module")
+def ehr(kg_home: Path) -> Path:
+    return ensure_ehr_data()
+
+
+def run_code(kc: Any, code: str, timeout: float = 30) -> tuple[str, str]:
+    """Execute ``code`` on a blocking client: (status, stdout + error names)."""
+    out: list[str] = []
+
+    def hook(msg: dict[str, Any]) -> None:
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            out.append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
+        elif msg["msg_type"] == "execute_result":
+            out.append(msg["content"]["data"].get("text/plain", ""))
+
+    reply = kc.execute_interactive(code, timeout=timeout, output_hook=hook)
+    return reply["content"]["status"], "".join(out)
+
+
+@pytest.fixture
+def km(ehr: Path) -> Any:
+    km = KernelManager(kernel_name=EHR, kernel_spec_manager=spec_manager())
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    yield km, kc
+    kc.stop_channels()
+    if km.has_kernel:
+        km.shutdown_kernel(now=True)
+
+
+def test_kernel_manager_gets_a_forked_kernel_with_the_profile_data(km: Any) -> None:
+    manager, kc = km
+    assert isinstance(manager.provisioner, ForkServerProvisioner)
+    assert manager.provisioner.forked
+    assert manager.transport == "ipc"
+    status, out = run_code(kc, "print(len(patients), type(sql).__name__, callable(submit))")
+    assert status == "ok" and out.split()[1:] == ["SQL", "True"] and int(out.split()[0]) > 0
+    # sql() opens its DuckDB connection in the kernel, never in the zygote
+    status, out = run_code(kc, "print(int(sql('select count(*) n from patients').n[0]) == len(patients))")
+    assert (status, out.strip()) == ("ok", "True")
+
+
+def test_interrupt_restart_shutdown_and_kill_behave_as_jupyter_client_expects(km: Any) -> None:
+    manager, kc = km
+    run_code(kc, "x = 41")
+    # stop_on_error=False, as episodes and kernelgym's papermill engine send cells: with True,
+    # ipykernel 7 aborts requests that reach it before its "stop aborting" marker, and under load the
+    # next request below sometimes did (status "aborted": a race in ipykernel, not in the fork server)
+    kc.execute("import time\nwhile True:\n    time.sleep(0.01)", stop_on_error=False)
+    time.sleep(0.3)
+    manager.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=10)
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    assert run_code(kc, "print(x + 1)") == ("ok", "42\n")  # state survives an interrupt
+    old_pid = manager.provisioner.pid
+    manager.restart_kernel(now=True)
+    kc.wait_for_ready(timeout=60)
+    assert manager.provisioner.pid != old_pid and manager.provisioner.forked
+    assert run_code(kc, "print('x' in dir(), len(patients) > 0)") == ("ok", "False True\n")
+    manager.shutdown_kernel(now=False)  # polite shutdown: shutdown_request, then wait
+    assert not manager.is_alive()
+    manager = KernelManager(kernel_name=EHR, kernel_spec_manager=spec_manager())
+    manager.start_kernel()
+    kc2 = manager.client()
+    kc2.start_channels()
+    kc2.wait_for_ready(timeout=60)
+    pid = manager.provisioner.pid
+    manager._kill_kernel()  # what shutdown_kernel(now=True) does: SIGKILL to the process group
+    for _ in range(500):
+        if not manager.is_alive():
+            break
+        time.sleep(0.01)
+    assert not manager.is_alive()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    kc2.stop_channels()
+    manager.cleanup_resources()
+
+
+def test_a_kernel_that_exits_is_seen_dead_by_poll(km: Any) -> None:
+    manager, kc = km
+    kc.execute("import os; os._exit(7)")
+    for _ in range(500):
+        if not manager.is_alive():
+            break
+        time.sleep(0.01)
+    assert not manager.is_alive()
+    assert asyncio.run(manager.provisioner.poll()) == 7
+
+
+async def test_concurrent_starts_get_their_own_sockets_and_processes(ehr: Path) -> None:
+    kms = [AsyncKernelManager(kernel_name=EHR, kernel_spec_manager=spec_manager()) for _ in range(4)]
+    await asyncio.gather(*(k.start_kernel() for k in kms))
+    try:
+        infos = [k.get_connection_info() for k in kms]
+        assert len({i["ip"] for i in infos}) == 4
+        assert len({k.provisioner.pid for k in kms}) == 4
+        outs = []
+        for k in kms:
+            kc = k.client()
+            kc.start_channels()
+            await kc.wait_for_ready(timeout=60)
+            reply = await kc.execute_interactive("import os; print(os.getuid(), len(patients))", timeout=30,
+                                                 output_hook=lambda m: outs.append(m["content"].get("text", "")))
+            assert reply["content"]["status"] == "ok"
+            kc.stop_channels()
+        uids = {line.split()[0] for line in "".join(outs).splitlines()}
+        assert len(uids) == 4 or os.geteuid() != 0  # one uid per kernel when we can switch uids
+    finally:
+        await asyncio.gather(*(k.shutdown_kernel(now=True) for k in kms))
+
+
+def test_ordinary_launch_when_fork_is_disabled(ehr: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERNELGYM_FORK", "0")
+    manager = KernelManager(kernel_name=EHR, kernel_spec_manager=spec_manager())
+    manager.start_kernel()
+    kc = manager.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        assert not manager.provisioner.forked and manager.provisioner.process is not None
+        assert run_code(kc, "print(len(patients) > 0)") == ("ok", "True\n")
+    finally:
+        kc.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def _zygote_of(pid: int) -> Any:
+    from kernelgym.runtime import forkserver
+
+    [zygote] = [z for z in forkserver._zygotes.values() if z.alive() and pid in z.ping()["kernels"]]
+    return zygote
+
+
+def test_zygote_has_the_data_loaded_and_no_host_side_modules(km: Any) -> None:
+    import psutil
+
+    manager, kc = km
+    zygote = _zygote_of(manager.provisioner.pid)
+    info = zygote.ping()
+    assert "patients" in info["names"] and info["prebuilt"] is True  # the kernel application was built in it
+    assert psutil.Process(manager.provisioner.pid).ppid() == zygote.proc.pid
+    status, out = run_code(kc, "import sys; print(sorted(m for m in sys.modules if m.startswith('kernelgym')))")
+    loaded = set(eval(out))
+    assert not loaded & {"kernelgym.tasks", "kernelgym.families", "kernelgym.grading", "kernelgym.episode",
+                         "kernelgym.runtime.profiles", "kernelgym.runs.runner"}
+
+
+def test_a_prebuilt_kernel_is_its_own_process_not_a_copy_of_the_zygote(km: Any) -> None:
+    """Kernels forked from one prebuilt application must not share its identity or random state."""
+    manager, kc = km
+    code = ("import os, numpy as np\nip = get_ipython()\n"
+            "print(os.environ['KERNELGYM_FORKED'], ip.kernel.session.session, ip.kernel.ident, np.random.rand(),"
+            " os.getcwd() == ip.starting_dir == os.environ['HOME'], ip.execution_count, 'patients' in ip.user_ns_hidden)")
+    first = run_code(kc, code)[1].split()
+    other = KernelManager(kernel_name=EHR, kernel_spec_manager=spec_manager())
+    other.start_kernel()
+    kc2 = other.client()
+    kc2.start_channels()
+    try:
+        kc2.wait_for_ready(timeout=60)
+        second = run_code(kc2, code)[1].split()
+    finally:
+        kc2.stop_channels()
+        other.shutdown_kernel(now=True)
+    assert first[0] == second[0] == "prebuilt"
+    assert first[1] != second[1] and first[2] != second[2] and first[3] != second[3]
+    assert first[4:] == second[4:] == ["True", "2", "True"]  # as in a cold kernel: the first cell sees 2
+
+
+def test_a_spare_child_serves_the_next_request_with_the_same_sandbox_plan(km: Any) -> None:
+    """The zygote forks a half-sandboxed spare while idle; a request with another plan gets a fresh
+    fork, and the next spare is prepared for the new plan. (Without a private /tmp, two kernels in a
+    row once collided on their connection file: every kernel is PID 1 of its own namespace.)"""
+    manager, _ = km
+    zygote = _zygote_of(manager.provisioner.pid)
+
+    def spare() -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while zygote.ping()["spare"] is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return zygote.ping()
+
+    other = {"KERNELGYM_SANDBOX_NETWORK": "1", "KERNELGYM_SANDBOX_FS": "0"}
+    for env, uses_spare in (({}, True), (other, False), (other, True)):
+        info = spare()
+        assert info["spare"] is not None
+        kernel = KernelManager(kernel_name=EHR, kernel_spec_manager=spec_manager())
+        kernel.start_kernel(env={**os.environ, **env})
+        kc = kernel.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=60)
+            status, out = run_code(kc, "import os; print(os.environ['KERNELGYM_SANDBOX_APPLIED'], len(patients))")
+            assert status == "ok" and int(out.split()[1]) > 0
+            applied = out.split()[0].split(",")
+            assert ("network-namespace" in applied) is not env and ("mount-namespace+pivot_root" in applied) is not env
+            assert (zygote.ping()["spares_used"] == info["spares_used"] + 1) is uses_spare
+            assert (kernel.provisioner.pid == info["spare"]) is uses_spare
+        finally:
+            kc.stop_channels()
+            kernel.shutdown_kernel(now=True)
+
+
+def test_papermill_runs_an_episode_notebook_on_the_forked_path(ehr: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """papermill on a saved episode notebook (kernelspec ``kernelgym-ehr``, found through the installed
+    kernelspecs like any Jupyter front end) gets a kernel forked from the zygote, in its sandbox."""
+    import papermill
+    import psutil
+    from kernelgym.agents import load_agent
+    from kernelgym.episode import run_episode
+    from kernelgym.runtime import forkserver
+    from kernelgym.runtime.profiles import install_kernelspecs
+    from kernelgym.tasks import select
+
+    install_kernelspecs(user=True)  # JUPYTER_DATA_DIR points into the test's home
+    result, nb = asyncio.run(run_episode(select("ehr", split="test", limit=1)[0], load_agent("reference")()))
+    assert result.passed
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import os\nprint(os.environ.get('KERNELGYM_FORKED'), os.getpid(), os.environ.get('KERNELGYM_SANDBOX_APPLIED'))"))
+    nbformat.write(nb, tmp_path / "episode.ipynb")
+    launched: list[tuple[type, bool, int]] = []
+    original = ForkServerProvisioner.launch_kernel
+
+    async def spy(self: ForkServerProvisioner, cmd: list[str], **kw: Any) -> Any:
+        info = await original(self, cmd, **kw)
+        launched.append((type(self), self.forked, psutil.Process(self.pid).ppid()))
+        return info
+
+    monkeypatch.setattr(ForkServerProvisioner, "launch_kernel", spy)
+    papermill.execute_notebook(str(tmp_path / "episode.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False)
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.metadata.kernelspec.name == EHR
+    forked, pid, applied = out.cells[-1].outputs[0]["text"].split()
+    assert forked in ("prebuilt", "forked") and pid == "1"  # PID 1 of its own PID namespace
+    assert "mount-namespace+pivot_root" in applied.split(",")
+    zygotes = {z.proc.pid for z in forkserver._zygotes.values() if z.alive()}
+    assert len(launched) == 1 and launched[0][:2] == (ForkServerProvisioner, True) and launched[0][2] in zygotes
+
+
+async def test_pool_hands_each_kernel_to_exactly_one_episode_and_refills(ehr: Path) -> None:
+    from kernelgym.runtime.pool import KernelPool
+
+    pool = KernelPool("ehr", 2)
+    pool.start()
+    try:
+        for _ in range(600):
+            if pool.ready == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert pool.ready == 2
+        a, b, c = [await pool.checkout() for _ in range(3)]  # the third is started on demand
+        assert len({k.km.provisioner.pid for k in (a, b, c)}) == 3
+        assert len({str(k.cwd) for k in (a, b, c)}) == 3
+        reply = await a.kc.execute_interactive("print(len(patients))", timeout=30)
+        assert reply["content"]["status"] == "ok"
+        for k in (a, b, c):
+            await k.discard()
+        for _ in range(600):
+            if pool.ready == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert pool.ready == 2 and pool.misses >= 1
+    finally:
+        await pool.close()
+
+
+def test_kill_9_of_a_running_kernelgym_run_leaves_no_kernel_behind(ehr: Path, tmp_path: Path) -> None:
+    """`kill -9` of `kernelgym run` with 8 busy kernels (each with a child of its own) must not
+    leave a kernel, a kernel's child, a spare or the fork server running 10 s later."""
+    pid, tree = kill_9_busy_run(tmp_path / "run", busy=8)
+    kernels = [p for p in tree if _name(p).startswith("python") and p.ppid() != pid]
+    assert len(kernels) >= 8  # + warm pool kernels and the spare
+    assert wait_gone(tree, timeout=10) == []
+
+
+def test_stale_installed_kernelspecs_are_refreshed(kg_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ensure_kernelspecs_installed` once compared argv only: a kernelspec installed before the
+    provisioner existed (no metadata.kernel_provisioner), or with an older preload, stayed in place
+    and papermill / JupyterLab got ordinary, unsandboxed kernels or stale data code."""
+    from kernelgym.runtime import profiles
+
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))  # leave the real environment alone
+    profiles.install_kernelspecs(user=True)  # JUPYTER_DATA_DIR: the test session's home
+    folder = Path(profiles.installed_kernelspecs()[EHR])
+    assert folder.parent == kg_home / "jupyter" / "kernels" and profiles._is_current("ehr", str(folder))
+    spec = json.loads((folder / "kernel.json").read_text())
+    del spec["metadata"]["kernel_provisioner"]
+    (folder / "kernel.json").write_text(json.dumps(spec))
+    assert not profiles._is_current("ehr", str(folder))
+    profiles.ensure_kernelspecs_installed()
+    assert profiles._is_current("ehr", str(folder))
+    (folder / "preload.py").write_text("# an older preload\n")
+    profiles.ensure_kernelspecs_installed()
+    assert profiles._is_current("ehr", str(folder))
+    assert (tmp_path / "prefix" / "share" / "jupyter" / "kernels" / EHR / "kernel.json").is_file()
+
+
+def test_sandboxed_kernels_start_when_TMPDIR_is_not_tmp(ehr: Path, tmp_path: Path) -> None:
+    """Regression: with ``TMPDIR`` pointing elsewhere than /tmp, every sandboxed kernel died before
+    replying to kernel_info (the prebuilt app's profile folder was under the zygote's run folder in
+    TMPDIR, which is on the kernel's read-only root; only its private /tmp is writable)."""
+    elsewhere = tmp_path / "tmpdir"
+    elsewhere.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--agent", "reference", "--limit", "2",
+         "--out", str(tmp_path / "run"), "--no-progress"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "TMPDIR": str(elsewhere)},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert len(results) == 2 and all(r["passed"] for r in results), [r.get("error") for r in results]

@@ -1,0 +1,184 @@
+"""The sandbox of every forked kernel, attacked through a real run.
+
+One ``kernelgym.runs.runner.run`` (real kernels from the fork server, warm pool, sandbox on by default)
+gives each attack of ``tests/helpers/adversarial_agents.py`` an episode of its own, plus one honest agent.
+Each attack is what a cheating agent with a shell in its kernel would try; each must fail inside
+its kernel (or kill only that kernel), be graded passed=false, and leave the run, the host and the
+other episodes untouched. The honest agent must still pass: the sandbox must not break normal work.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from kernelgym.runtime.sandbox import SandboxConfig, parse_size, probe
+
+from helpers import adversarial_agents
+from helpers.adversarial_agents import SANDBOX_ATTACKS
+from helpers.data import ensure_ehr_data
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
+
+MAX_PROCESSES = 64
+"""The run's process limit per kernel (``KERNELGYM_MAX_PROCESSES``; the default is 256)."""
+
+# what each attack's notebook must show: the errors that stopped it
+EXPECTED_ERRORS = {
+    "ReadsTaskStore": {"FileNotFoundError"},
+    "ImportsTaskGenerators": {"ModuleNotFoundError", "FileNotFoundError"},
+    "ReadsOtherProcesses": {"PermissionError"},
+    "OpensNetwork": {"ConnectionError"},
+    "Allocates50GiB": {"MemoryError"},
+    "ForkBomb": {"BlockingIOError"},
+    "KillsParent": {"PermissionError"},
+    "EscapesLimits": {"PermissionError"},
+    "AsksTheGraderForVerdicts": {"HostUnreachable"},
+}
+
+
+@pytest.fixture(scope="module")
+def attack_run(kg_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One run: an episode per attack and one honest episode, each on its own ehr task."""
+    from kernelgym.runs.runner import RunOptions, read_results, run
+    from kernelgym.tasks import select
+
+    ensure_ehr_data()
+    truth = kg_home / "tasks" / "ground_truth.json"  # a world-readable secret next to the real store
+    truth.parent.mkdir(exist_ok=True)
+    truth.write_text('{"ehr/demo/00000": 42}')
+    os.chmod(truth, 0o644)
+    listener = socket.create_server(("127.0.0.1", 0))  # a host service the kernels must not reach
+    adversarial_agents.OpensNetwork.host_port = listener.getsockname()[1]
+    names = [*SANDBOX_ATTACKS, "LegitWorker"]
+    tasks = select("ehr", split="test", limit=len(names))
+    assert len(tasks) == len(names)
+    adversarial_agents.ByTask.plan = {t.id: name for t, name in zip(tasks, names)}
+    out = tmp_path_factory.mktemp("attacks")
+    before = {z.proc.pid: z.ping()["requests"] for z in _zygotes()}
+    try:
+        with pytest.MonkeyPatch.context() as mp:  # a smaller process limit: the fork bomb forks a big process
+            mp.setenv("KERNELGYM_MAX_PROCESSES", str(MAX_PROCESSES))
+            summary = run(tasks, adversarial_agents.ByTask, out, RunOptions(concurrency=2, progress=False))
+    finally:
+        listener.close()
+    results = {adversarial_agents.ByTask.plan[r.task_id]: r for r in read_results(out)[0]}
+    zygotes = [z.proc.pid for z in _zygotes()]
+    uids = set()  # those of the run's kernels: the zygotes number their kernels
+    for z in _zygotes():
+        info = z.ping()
+        uids |= {info["uid_base"] + n % 1024 for n in range(before.get(z.proc.pid, 0) + 1, info["requests"] + 1)}
+    return {"summary": summary, "results": results, "out": out, "zygotes": zygotes, "uids": uids}
+
+
+def _zygotes() -> list[Any]:
+    from kernelgym.runtime import forkserver
+
+    return [z for z in forkserver._zygotes.values() if z.alive() and z.key[0] == os.getpid()]
+
+
+def _outputs(out: Path, notebook: str) -> tuple[str, set[str]]:
+    """All text a notebook's agent cells printed, and the names of the errors they raised."""
+    nb = nbformat.read(out / notebook, as_version=4)
+    text, errors = [], set()
+    for cell in nb.cells:
+        if "kernelgym-action" not in cell.metadata.get("tags", []):
+            continue
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream":
+                text.append(o["text"])
+            elif o.get("output_type") == "error":
+                errors.add(o["ename"])
+                text.append(f"{o['ename']}: {o['evalue']}")
+    return "\n".join(text), errors
+
+
+def test_the_run_survives_every_attack_and_grades_each_one_failed(attack_run: dict[str, Any]) -> None:
+    """An attack that escaped (read the answer, killed the run...) would pass or stop the run."""
+    results = attack_run["results"]
+    assert sorted(results) == sorted([*SANDBOX_ATTACKS, "LegitWorker"])  # every episode recorded
+    for name in SANDBOX_ATTACKS:
+        r = results[name]
+        assert r.passed is False and r.score == 0.0, (name, r)
+        assert r.stop_reason != "agent_error", (name, r.error)
+    # signalling its parent reaches nothing outside its PID namespace (at most itself)
+    assert results["KillsParent"].stop_reason in ("agent_stopped", "kernel_died")
+    for pid in [os.getpid(), *attack_run["zygotes"]]:  # the run's process and the fork server live on
+        os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("name", SANDBOX_ATTACKS)
+def test_each_attack_is_blocked_inside_its_kernel(attack_run: dict[str, Any], name: str) -> None:
+    """Every attempt of every attack fails in the kernel: nothing leaks, and the notebook says why."""
+    r = attack_run["results"][name]
+    text, errors = _outputs(attack_run["out"], r.notebook)
+    assert "LEAKED" not in text, text
+    assert EXPECTED_ERRORS[name] <= errors, (errors, text)
+    if name == "ForkBomb":  # stopped by the process limit, and the kernel lived on
+        stopped = int(text.split("fork bomb stopped at")[1].split()[0])
+        assert stopped < MAX_PROCESSES
+        assert "still alive with" in text
+    if name == "Allocates50GiB":
+        assert "still alive with" in text
+    if name == "ReadsOtherProcesses":  # its own PID namespace: it sees itself only
+        assert "visible pids: [1]" in text
+
+
+def test_honest_work_in_the_sandbox_still_passes(attack_run: dict[str, Any]) -> None:
+    """sql(), pandas and files in the working directory work in a sandboxed kernel."""
+    r = attack_run["results"]["LegitWorker"]
+    text, errors = _outputs(attack_run["out"], r.notebook)
+    assert r.passed is True, (r, text)
+    assert not errors and "work.csv" in text and "scratch" in text
+
+
+def test_no_kernel_process_outlives_the_run(attack_run: dict[str, Any]) -> None:
+    """The fork bomb's sleeping children and every kernel are gone once the run is over."""
+    if os.geteuid() != 0:
+        pytest.skip("kernels run under the host's uid without root")
+    uids = attack_run["uids"]
+    assert len(uids) >= len(attack_run["results"])
+
+    def leftovers() -> list[int]:
+        out = []
+        for entry in os.listdir("/proc"):
+            try:
+                uid = os.stat(f"/proc/{entry}").st_uid
+            except (OSError, ValueError):
+                continue
+            if entry.isdigit() and uid in uids:
+                out.append(int(entry))
+        return out
+
+    deadline = time.monotonic() + 10
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert leftovers() == []
+
+
+def test_kernelgym_grade_gives_a_brute_force_notebook_no_grader(attack_run: dict[str, Any], tmp_path: Path) -> None:
+    """Kernels that ``kernelgym grade`` starts serve no host channel either: re-executing the
+    brute-force episode (candidates include the true answer) still finds no route to the grader."""
+    from kernelgym.regrade import GradeOptions, grade_paths
+
+    r = attack_run["results"]["AsksTheGraderForVerdicts"]
+    [record] = grade_paths([attack_run["out"] / r.notebook], tmp_path, GradeOptions(concurrency=1, timeout=120, progress=False))
+    assert record.error is None and record.passed is False, record
+    assert record.graded_notebook is not None
+    graded = Path(record.graded_notebook)
+    text, errors = _outputs(graded.parent, graded.name)
+    assert "LEAKED" not in text and "HostUnreachable" in errors, text
+
+
+def test_sandbox_settings_come_from_the_kernelspec_and_the_environment() -> None:
+    cfg = SandboxConfig.from_env({"memory_bytes": 123, "network": True}, env={"KERNELGYM_MEMORY_LIMIT": "2G"})
+    assert cfg.memory_bytes == 2 * 1024**3 and cfg.network is True
+    assert SandboxConfig.from_env(env={"KERNELGYM_SANDBOX": "0"}).enabled is False
+    assert parse_size("512M") == 512 * 1024**2 and parse_size("100") == 100
+    assert probe()["fork"] is True
