@@ -35,12 +35,12 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
     import gymnasium as gym
+    from test_gym import CATEGORIES, MAX_TURNS, PlanAgent, plan
 
     import kernelgym.training.gym  # noqa: F401  (registers the environments)
     from kernelgym.episode import EpisodeConfig
     from kernelgym.runs.runner import RunOptions, read_results, run_async
     from kernelgym.tasks import get_instance
-    from test_gym import CATEGORIES, MAX_TURNS, PlanAgent, plan
 
     env = gym.make("kernelgym/ehr-v0", split="test", categories=CATEGORIES, max_turns=MAX_TURNS,
                    pool_size=args.pool_size)

@@ -131,7 +131,12 @@ async def main() -> None:
 
         build_ehr(patients=args.patients, seed=0)
     from kernelgym.kernel.ehr import data_path
-    from kernelgym.runtime.profiles import ensure_kernelspecs_installed, ensure_profile_data, install_kernelspecs, kernel_name
+    from kernelgym.runtime.profiles import (
+        ensure_kernelspecs_installed,
+        ensure_profile_data,
+        install_kernelspecs,
+        kernel_name,
+    )
 
     ensure_profile_data("ehr")
     os.environ.setdefault("JUPYTER_DATA_DIR", tempfile.mkdtemp(prefix="kernelgym-bench-jupyter-"))

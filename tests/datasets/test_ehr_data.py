@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from helpers.paths import SHARED_DATA
 from kernelgym.datasets.ehr import (
     COLUMNS,
     EHR_TABLES,
@@ -24,8 +26,6 @@ from kernelgym.datasets.ehr import build as ehr_build
 from kernelgym.datasets.ehr.catalog import LAB_BY_ID
 from kernelgym.datasets.ehr.conditions import all_codes
 from kernelgym.datasets.ehr.icd9 import PROCEDURES
-
-from helpers.paths import SHARED_DATA
 
 DEMO = SHARED_DATA / "mimic-iii-demo"
 EVENT_TABLES = ("labevents", "chartevents", "inputevents_mv", "outputevents", "prescriptions",

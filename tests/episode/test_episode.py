@@ -7,13 +7,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from helpers import adversarial_agents
 from kernelgym import notebook as nbk
 from kernelgym.agents import load_agent
 from kernelgym.episode import EpisodeConfig, EpisodeResult, run_episode
 from kernelgym.runtime.kernel_session import SessionLimits
 from kernelgym.tasks import Instance, select
-
-from helpers import adversarial_agents
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from kernelgym import notebook as nbk
 from kernelgym import tasks
 from kernelgym.episode import Action, EpisodeConfig, EpisodeResult, run_episode

@@ -18,11 +18,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+
+from helpers.paths import SHARED_DATA
 from kernelgym.families import ehr
 from kernelgym.grading import Grader, grade
 from kernelgym.tasks import Category, Draft, load_spec, resource_dir
-
-from helpers.paths import SHARED_DATA
 
 ATTEMPTS = 20
 NAMES = sorted(ehr.CATEGORIES)

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+from helpers.paths import SHARED_DATA
 from kernelgym import tasks
 from kernelgym.families import ehr, ehr_predict, ehr_qa, ehr_quality
 from kernelgym.grading import Grader, auroc, grade
 from kernelgym.tasks import Category, Draft, load_spec, resource_dir
-
-from helpers.paths import SHARED_DATA
 
 DEMO = SHARED_DATA / "mimic-iii-demo"
 FAMILIES = {"ehr_qa": ehr_qa, "ehr_quality": ehr_quality, "ehr_predict": ehr_predict}
@@ -446,8 +446,9 @@ def test_reference_agent_passes_every_category_on_the_mimic_iii_demo(
 
 
 def test_tasks_show_and_stats(small_specs: Path, ehr_data: Path) -> None:
-    from kernelgym.cli import app
     from typer.testing import CliRunner
+
+    from kernelgym.cli import app
 
     runner = CliRunner()
     res = runner.invoke(app, ["tasks", "stats", "--suite", "ehr_quality", "--json"])

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from kernelgym import notebook as nbk
 from kernelgym.calculators import BY_SLUG, units
 from kernelgym.families import medcalc as fam

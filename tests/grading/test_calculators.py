@@ -13,6 +13,7 @@ import inspect
 import typing
 
 import pytest
+
 from kernelgym.calculators import BY_SLUG, REGISTRY, units
 from kernelgym.grading import Grader, grade
 from kernelgym.importers.medcalc_bench import corrected_grader

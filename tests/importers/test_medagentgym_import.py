@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
+from helpers import medagentgym_fixture as fx
 from kernelgym.cli import app
 from kernelgym.episode import Action, Observation
 from kernelgym.grading import grade
 from kernelgym.importers import medagentgym as mag
 from kernelgym.kernel import medagentgym as kmag
 from kernelgym.tasks import Instance, get_instance
-from typer.testing import CliRunner
-
-from helpers import medagentgym_fixture as fx
 
 RUN_FAMILIES = ("medagentgym-medcalcbench", "medagentgym-npowerai", "medagentgym-biocoder")
 
@@ -318,9 +318,9 @@ def test_medagentgym_protocol_episode(specs: Any) -> None:
     pytest.importorskip("langchain_openai")
     import os
 
+    from helpers.openai_stub import OpenAIStub, by_turn, calls, tool_call
     from kernelgym.agents import load_agent
     from kernelgym.episode import EpisodeConfig, run_episode
-    from openai_stub import OpenAIStub, by_turn, calls, tool_call
 
     inst = next(i for i in specs.instances("medagentgym-npowerai") if i.category == "two_sample_t_test_size")
     os.environ["KG_TEST_STUB_KEY"] = "sk-stub"

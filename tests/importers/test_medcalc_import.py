@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+
+from helpers.paths import REPO
 from kernelgym.grading import grade
 from kernelgym.importers import medcalc_bench as mb
 from kernelgym.importers import medcalc_errata as me
 from kernelgym.importers import medcalc_report as mr
-
-from helpers.paths import REPO
 
 ROOT = REPO
 CSV = ROOT.parent / "shared" / "data" / "medcalc-bench" / "test_data.csv.gz"
@@ -77,9 +77,10 @@ def test_agreement_doc_is_up_to_date(report: mr.Report) -> None:
 
 def test_import_command_writes_runnable_families(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  report: mr.Report) -> None:
+    from typer.testing import CliRunner
+
     from kernelgym import tasks
     from kernelgym.cli import app
-    from typer.testing import CliRunner
 
     runner = CliRunner()
     for labels in ("original", "corrected"):

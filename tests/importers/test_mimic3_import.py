@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from kernelgym.datasets.ehr.schema import COLUMNS, EHR_TABLES
-from kernelgym.importers.mimic3 import ensure_mimic3, find_table_file, import_mimic3
 
 from helpers.paths import SHARED_DATA
+from kernelgym.datasets.ehr.schema import COLUMNS, EHR_TABLES
+from kernelgym.importers.mimic3 import ensure_mimic3, find_table_file, import_mimic3
 
 DEMO = SHARED_DATA / "mimic-iii-demo"
 
@@ -79,8 +79,9 @@ def test_bad_source_and_missing_import_are_explained(tmp_path: Path) -> None:
 
 def test_cli_imports_into_the_data_folder(fake_extract: Path, kg_home: Path, monkeypatch: pytest.MonkeyPatch,
                                           tmp_path: Path) -> None:
-    from kernelgym.cli import app
     from typer.testing import CliRunner
+
+    from kernelgym.cli import app
 
     monkeypatch.setenv("KERNELGYM_HOME", str(tmp_path / "home"))
     res = CliRunner().invoke(app, ["data", "import", "mimic3", str(fake_extract)])

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from kernelgym.jupyter import host_channel
 from kernelgym.kernel.starter import _channel_request
 from kernelgym.runtime.kernel_manager import disable_host_channel, host_channel_enabled

@@ -14,12 +14,12 @@ from typing import Any
 
 import nbformat
 import pytest
+
+from helpers.jupyter_servers import Server, jupyter_server
 from kernelgym import notebook as nbk
 from kernelgym.kernel.starter import VERDICT_MIME
 from kernelgym.notebook.starter import new_starter_notebook
 from kernelgym.tasks import Instance, select
-
-from helpers.jupyter_servers import Server, jupyter_server
 
 pytest.importorskip("jupyter_server")
 websocket = pytest.importorskip("websocket")  # websocket-client, a dependency of jupyter_server

@@ -20,13 +20,13 @@ from typing import Any
 
 import nbformat
 import pytest
+
+from helpers import browsers
+from helpers.jupyter_servers import Server, jupyter_server
 from kernelgym import notebook as nbk
 from kernelgym.regrade import read_grades
 from kernelgym.runs.runner import read_results
 from kernelgym.tasks import Instance, get_instance
-
-from helpers import browsers
-from helpers.jupyter_servers import Server, jupyter_server
 
 pytest.importorskip("jupyterlab")
 playwright_sync = pytest.importorskip("playwright.sync_api")

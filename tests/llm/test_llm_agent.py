@@ -21,13 +21,6 @@ from helpers.paths import REPO
 
 pytest.importorskip("langchain_openai")
 
-from kernelgym import notebook as nbk
-from kernelgym.agents import load_agent
-from kernelgym.episode import EpisodeConfig, EpisodeResult, run_episode
-from kernelgym.llm.errors import FatalModelError
-from kernelgym.runs.runner import RunOptions, read_results, run_async
-from kernelgym.tasks import Instance, get_instance, select
-
 from helpers.openai_stub import (
     OpenAIStub,
     Reply,
@@ -37,6 +30,12 @@ from helpers.openai_stub import (
     text,
     tool_call,
 )
+from kernelgym import notebook as nbk
+from kernelgym.agents import load_agent
+from kernelgym.episode import EpisodeConfig, EpisodeResult, run_episode
+from kernelgym.llm.errors import FatalModelError
+from kernelgym.runs.runner import RunOptions, read_results, run_async
+from kernelgym.tasks import Instance, get_instance, select
 
 KEY_ENV = "KG_TEST_STUB_KEY"
 MODEL = "openai:stub-model"
@@ -359,8 +358,9 @@ def test_bad_credentials_stop_the_run_with_a_clear_message(stub: OpenAIStub, tmp
 
 
 def _cli_in_process(args: list[str]) -> Any:
-    from kernelgym.cli import app
     from typer.testing import CliRunner
+
+    from kernelgym.cli import app
 
     return CliRunner().invoke(app, ["run", "--suite", "ehr", "--no-progress", *args], env={"COLUMNS": "200"})
 
@@ -439,8 +439,9 @@ def test_text_protocol_takes_python_blocks_only() -> None:
 
 
 def test_several_tool_calls_run_only_the_first_and_answer_the_rest() -> None:
-    from kernelgym.llm.protocol import parse_tool_reply
     from langchain_core.messages import AIMessage
+
+    from kernelgym.llm.protocol import parse_tool_reply
 
     msg = AIMessage("", tool_calls=[
         {"name": "run_cell", "args": {"code": "1"}, "id": "a"},

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from jupyter_client.manager import KernelManager
+
 from kernelgym.kernel.biomed import CATALOG
 from kernelgym.llm.prompts import describe_profile, system_prompt
 from kernelgym.runtime.profiles import kernel_name, spec_manager

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from helpers.paths import TESTS
 from kernelgym import notebook as nbk
 from kernelgym import tasks
 from kernelgym.episode import EpisodeResult
 from kernelgym.notebook import starter
 from kernelgym.regrade import prepare
 from kernelgym.training.export import conversation
-
-from helpers.paths import TESTS
 
 GOLDEN = TESTS / "data" / "golden"
 NAMES = ["passed", "failed", "kernel_died", "function_passed", "starter_blank", "starter_solved"]

@@ -18,6 +18,8 @@ from typing import Any
 
 import nbformat
 import pytest
+
+from helpers import adversarial_agents
 from kernelgym import notebook as nbk
 from kernelgym.episode import Action, EpisodeConfig, run_episode
 from kernelgym.kernel import EVIDENCE_MIME
@@ -34,8 +36,6 @@ from kernelgym.regrade import (
 from kernelgym.runs.runner import read_results
 from kernelgym.runtime.kernel_session import SessionLimits
 from kernelgym.tasks import Instance, get_instance
-
-from helpers import adversarial_agents
 
 GRADE_FIELDS = {"task_id", "notebook", "passed", "score", "answer", "expected", "reproducible", "tampered",
                 "tamper_reasons", "error", "duration_s"}

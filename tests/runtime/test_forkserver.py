@@ -14,11 +14,11 @@ from typing import Any
 import nbformat
 import pytest
 from jupyter_client.manager import AsyncKernelManager, KernelManager
-from kernelgym.jupyter.provisioner import ForkServerProvisioner
-from kernelgym.runtime.profiles import kernel_name, spec_manager
 
 from helpers.data import ensure_ehr_data
 from helpers.processes import _name, kill_9_busy_run, wait_gone
+from kernelgym.jupyter.provisioner import ForkServerProvisioner
+from kernelgym.runtime.profiles import kernel_name, spec_manager
 
 EHR = kernel_name("ehr")
 
@@ -237,6 +237,7 @@ def test_papermill_runs_an_episode_notebook_on_the_forked_path(ehr: Path, tmp_pa
     kernelspecs like any Jupyter front end) gets a kernel forked from the zygote, in its sandbox."""
     import papermill
     import psutil
+
     from kernelgym.agents import load_agent
     from kernelgym.episode import run_episode
     from kernelgym.runtime import forkserver

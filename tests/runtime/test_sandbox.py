@@ -18,11 +18,11 @@ from typing import Any
 
 import nbformat
 import pytest
-from kernelgym.runtime.sandbox import SandboxConfig, parse_size, probe
 
 from helpers import adversarial_agents
 from helpers.adversarial_agents import SANDBOX_ATTACKS
 from helpers.data import ensure_ehr_data
+from kernelgym.runtime.sandbox import SandboxConfig, parse_size, probe
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from kernelgym.runtime.tempdirs import (
     Owner,
     current_owner,
@@ -135,9 +136,8 @@ def test_a_kernelgym_run_killed_mid_episode_leaves_a_folder_the_next_run_removes
     """`kill -9` of `kernelgym run` during an episode left its kernelgym-episode-* working folder in
     the temp folder forever; the next run must remove it when it starts (and no folder of the killed
     run's fork server may be left either)."""
-    from kernelgym.runs.runner import RunOptions, run_async
-
     from helpers.processes import kill_9_busy_run, wait_gone
+    from kernelgym.runs.runner import RunOptions, run_async
 
     pid, tree = kill_9_busy_run(tmp_path / "run", busy=1)
     wait_gone(tree, timeout=20)

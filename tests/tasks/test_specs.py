@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from kernelgym.tasks import TaskSpecError, load_spec, resource_dir
 
 

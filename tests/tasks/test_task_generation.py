@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from kernelgym import tasks
 from kernelgym.tasks.stats import task_stats
 

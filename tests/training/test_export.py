@@ -22,14 +22,6 @@ datasets = pytest.importorskip("datasets")
 pytest.importorskip("langchain_openai")
 datasets.disable_progress_bars()
 
-from kernelgym import notebook as nbk
-from kernelgym.agents import load_agent
-from kernelgym.episode import EpisodeConfig
-from kernelgym.llm.protocol import tool_schemas
-from kernelgym.runs.runner import RunOptions, read_results, run_async
-from kernelgym.tasks import Instance, get_instance, select
-from kernelgym.training.export import conversation, dpo_rows, load_episodes, sft_rows
-
 from helpers.openai_stub import (
     OpenAIStub,
     Reply,
@@ -40,6 +32,13 @@ from helpers.openai_stub import (
     text,
     tool_call,
 )
+from kernelgym import notebook as nbk
+from kernelgym.agents import load_agent
+from kernelgym.episode import EpisodeConfig
+from kernelgym.llm.protocol import tool_schemas
+from kernelgym.runs.runner import RunOptions, read_results, run_async
+from kernelgym.tasks import Instance, get_instance, select
+from kernelgym.training.export import conversation, dpo_rows, load_episodes, sft_rows
 
 KEY_ENV = "KG_TEST_STUB_KEY"
 WRONG = "certainly-wrong-answer"
@@ -268,8 +267,9 @@ def test_exported_conversations_are_what_the_model_saw(runs: dict[str, Any]) -> 
 
 
 def test_sft_jsonl_and_parquet_load_with_datasets_and_every_row_is_well_formed(runs: dict[str, Any], tmp_path: Path) -> None:
-    from kernelgym.cli import app
     from typer.testing import CliRunner
+
+    from kernelgym.cli import app
 
     dirs = [str(runs[k]) for k in ("reference", "tools", "text")]
     cli = CliRunner()
@@ -333,8 +333,9 @@ def test_unusable_replies_are_left_out_unless_asked(runs: dict[str, Any]) -> Non
 
 
 def test_dpo_pairs_share_their_prompt_and_come_from_the_same_task(runs: dict[str, Any], tmp_path: Path) -> None:
-    from kernelgym.cli import app
     from typer.testing import CliRunner
+
+    from kernelgym.cli import app
 
     dirs = [str(runs[k]) for k in ("reference", "tools", "text")]
     out = tmp_path / "dpo.parquet"
@@ -396,9 +397,10 @@ def test_rewards_of_exported_completions_equal_the_run_scores(runs: dict[str, An
 
 def test_verl_export_loads_and_compute_score_grades_final_answers(runs: dict[str, Any], tmp_path: Path) -> None:
     import pandas as pd
+    from typer.testing import CliRunner
+
     from kernelgym.cli import app
     from kernelgym.training.rewards import compute_score, kernelgym_reward
-    from typer.testing import CliRunner
 
     out = tmp_path / "verl.parquet"
     res = CliRunner().invoke(app, ["export", "verl", str(runs["reference"]), "-o", str(out)])
@@ -434,8 +436,9 @@ def test_verl_export_loads_and_compute_score_grades_final_answers(runs: dict[str
 
 
 def test_export_errors_are_clear(runs: dict[str, Any], tmp_path: Path) -> None:
-    from kernelgym.cli import app
     from typer.testing import CliRunner
+
+    from kernelgym.cli import app
 
     cli = CliRunner()
     res = cli.invoke(app, ["export", "sft", str(tmp_path / "nope"), "-o", str(tmp_path / "x.jsonl")])
