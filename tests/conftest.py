@@ -33,6 +33,23 @@ def kg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def ehr_reference_run(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``kernelgym run`` of the reference agent over every category of the ehr family (test split,
+    one task each), through the CLI; shared by the tests that read a finished run (they must not
+    change it)."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("ehr-reference-run") / "ref"
+    proc = subprocess.run(
+        [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--agent", "reference", "--split", "test",
+         "--per-category", "1", "--concurrency", "2", "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="session")
 def ehr_data(kg_home: Path) -> Path:
     """A small EHR data set (built once per test session)."""
     from kernelgym.datasets.ehr import build_ehr

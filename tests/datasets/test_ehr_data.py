@@ -50,6 +50,7 @@ def _sha(path: Path) -> str:
 
 
 # ---------------------------------------------------------------- layout and schema
+@pytest.mark.slow
 def test_files_and_manifest(built: tuple[Path, EhrManifest]) -> None:
     out, manifest = built
     assert sorted(p.name for p in out.iterdir()) == sorted([f"{t}.parquet" for t in EHR_TABLES] + ["manifest.json"])

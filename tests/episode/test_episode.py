@@ -15,6 +15,8 @@ from kernelgym.episode import EpisodeConfig, EpisodeResult, run_episode
 from kernelgym.runtime.kernel_session import SessionLimits
 from kernelgym.tasks import Instance, select
 
+pytestmark = [pytest.mark.kernel]
+
 
 @pytest.fixture(scope="module")
 def task(ehr_data: Path) -> Instance:
@@ -26,6 +28,7 @@ def play(inst: Instance, agent: str, **cfg: object) -> tuple[EpisodeResult, nbfo
     return asyncio.run(run_episode(inst, load_agent(agent)(), config=EpisodeConfig(**cfg)))  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_reference_agent_passes_and_writes_a_conventional_notebook(task: Instance) -> None:
     result, nb = play(task, "reference")
     assert result.passed, result.explanation
@@ -71,6 +74,7 @@ def test_forged_evidence_inside_the_verifier_cell_is_rejected(task: Instance) ->
     assert "evidence records" in result.explanation
 
 
+@pytest.mark.slow
 def test_infinite_loop_is_interrupted_and_the_episode_continues(task: Instance) -> None:
     result, nb = play(task, "helpers.adversarial_agents:LoopsForever", limits=SessionLimits(cell_timeout=3, grace=5))
     first = nbk.cells_with_tag(nb, nbk.TAG_ACTION)[0]

@@ -32,6 +32,8 @@ from kernelgym.families import bioinfo, biostat, power
 from kernelgym.grading import Grader, grade, grade_function
 from kernelgym.tasks import Category, Draft, Instance
 
+pytestmark = [pytest.mark.kernel]
+
 FAMILIES = {"power": power, "biostat": biostat, "bioinfo": bioinfo}
 CATEGORIES = [(fam, name) for fam, mod in FAMILIES.items() for name in mod.CATEGORIES]
 IDS = [f"{fam}/{name}" for fam, name in CATEGORIES]
@@ -97,6 +99,7 @@ def test_specs_use_the_biomed_profile_and_its_kernel_lists_the_data() -> None:
 # ---------------------------------------------------------------- generation
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fam", "name"), CATEGORIES, ids=IDS)
 def test_generation_is_deterministic(contexts: dict[str, Any], fam: str, name: str) -> None:
     a = drafts(contexts[fam], fam, name, 2)
@@ -125,6 +128,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_generation_is_deterministic_across_processes(contexts: dict[str, Any]) -> None:
     """Regression: nothing may depend on hash randomisation (set order) or on process state."""
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
@@ -244,6 +248,7 @@ def kernel_namespace() -> dict[str, Any]:
     return ns
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fam", "name"), CATEGORIES, ids=IDS)
 def test_reference_cells_reproduce_the_answer_on_the_host(
     contexts: dict[str, Any], kernel_namespace: dict[str, Any], fam: str, name: str
@@ -345,6 +350,7 @@ def reference_run(small_specs: Path, tmp_path_factory: pytest.TempPathFactory) -
     return results
 
 
+@pytest.mark.slow
 def test_reference_solutions_pass_in_a_real_biomed_kernel(reference_run: list[EpisodeResult]) -> None:
     assert {(r.family, r.category) for r in reference_run} == set(CATEGORIES)
     failed = [(r.task_id, r.stop_reason, r.explanation, r.error) for r in reference_run if not r.passed]

@@ -163,6 +163,7 @@ def test_open_context_closes_its_connection(synthetic: KernelSim) -> None:
 # ---------------------------------------------------------------- per category, synthetic data
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_generation_is_deterministic(synthetic: KernelSim, name: str) -> None:
     """Same data and same rng state give the same drafts, whatever else the context has cached."""
@@ -220,6 +221,7 @@ def test_maybe_unanswerable_mixes_present_and_absent(synthetic: KernelSim) -> No
 # ---------------------------------------------------------------- real data: the MIMIC-III demo
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_references_pass_on_the_mimic_iii_demo(demo: KernelSim, name: str) -> None:
     cat = ehr.CATEGORIES[name]

@@ -24,13 +24,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers.paths import SHARED_DATA
+from helpers.data import DEMO, demo_in_session_home
 from kernelgym import tasks
 from kernelgym.families import ehr, ehr_predict, ehr_qa, ehr_quality
 from kernelgym.grading import Grader, auroc, grade
 from kernelgym.tasks import Category, Draft, load_spec, resource_dir
 
-DEMO = SHARED_DATA / "mimic-iii-demo"
+pytestmark = [pytest.mark.kernel]
+
 FAMILIES = {"ehr_qa": ehr_qa, "ehr_quality": ehr_quality, "ehr_predict": ehr_predict}
 ATTEMPTS = 6
 
@@ -397,6 +398,7 @@ def default_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+@pytest.mark.slow
 def test_reference_agent_passes_every_category_on_synthetic_data(
     default_home: Path, small_specs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -421,11 +423,10 @@ def test_reference_agent_passes_every_category_on_synthetic_data(
 def imported_demo(kg_home: Path) -> Path:
     if not DEMO.is_dir():
         pytest.skip(f"the MIMIC-III demo is not available at {DEMO}")
-    from test_mimic3_import import demo_in_session_home
-
     return demo_in_session_home()
 
 
+@pytest.mark.slow
 def test_reference_agent_passes_every_category_on_the_mimic_iii_demo(
     imported_demo: Path, small_specs: Path, tmp_path: Path
 ) -> None:

@@ -22,6 +22,8 @@ from kernelgym.families import medcalc as fam
 from kernelgym.grading import grade
 from kernelgym.tasks import Draft, load_spec, resource_dir
 
+pytestmark = [pytest.mark.kernel]
+
 N_PER_CATEGORY = 12
 
 
@@ -133,6 +135,7 @@ def test_unit_expressions_match_the_host_side_converters() -> None:
                 assert math.isclose(fam._canonical(unit, str(v)), convert(v, host_unit), rel_tol=1e-9), (qty, unit.label)
 
 
+@pytest.mark.slow
 def test_reference_agent_passes_one_instance_of_every_category(tmp_path: Path) -> None:
     """The built-in reference agent, through a real run in biomed kernels, on the first instance of
     each of the 55 categories of the generated family."""

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from helpers.paths import SHARED_DATA
+
+DEMO = SHARED_DATA / "mimic-iii-demo"
+"""The MIMIC-III demo (PhysioNet, open access) in ``../shared/data``; tests that need it skip without it."""
+
 
 def ensure_ehr_data() -> Path:
     """The test session's EHR data set (conftest's builder; a tiny stand-in while it is unavailable)."""
@@ -25,3 +30,19 @@ def ensure_ehr_data() -> Path:
         return root
     build_ehr(patients=120, seed=0)
     return root
+
+
+def demo_in_session_home() -> Path:
+    """The MIMIC-III demo imported as the test session's ``mimic3`` data set (once per session, by
+    whichever test needs it first)."""
+    from kernelgym.importers.mimic3 import import_mimic3, load_manifest
+    from kernelgym.kernel.paths import dataset_dir
+
+    out = dataset_dir("mimic3")
+    try:
+        if load_manifest(out).source == str(DEMO.resolve()):
+            return out
+    except OSError:
+        pass
+    import_mimic3(DEMO, out)
+    return out

@@ -24,6 +24,8 @@ from kernelgym.importers import medagentgym as mag
 from kernelgym.kernel import medagentgym as kmag
 from kernelgym.tasks import Instance, get_instance
 
+pytestmark = [pytest.mark.kernel]
+
 RUN_FAMILIES = ("medagentgym-medcalcbench", "medagentgym-npowerai", "medagentgym-biocoder")
 
 
@@ -241,6 +243,7 @@ def _run(out: Path, agent: str, target: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in (target / "results.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_run_recorded_answers_pass_and_answers_outside_the_tolerance_fail(
     imported: tuple[Path, mag.ImportReport], specs: Any, tmp_path: Path,
 ) -> None:

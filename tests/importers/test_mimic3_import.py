@@ -15,11 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.paths import SHARED_DATA
+from helpers.data import DEMO, demo_in_session_home
 from kernelgym.datasets.ehr.schema import COLUMNS, EHR_TABLES
 from kernelgym.importers.mimic3 import ensure_mimic3, find_table_file, import_mimic3
-
-DEMO = SHARED_DATA / "mimic-iii-demo"
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +40,7 @@ def fake_extract(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return src
 
 
+@pytest.mark.slow
 def test_import_gives_the_ehr_schema(fake_extract: Path, ehr_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "mimic3"
     manifest = import_mimic3(fake_extract, out)
@@ -92,22 +91,6 @@ def test_cli_imports_into_the_data_folder(fake_extract: Path, kg_home: Path, mon
     res = CliRunner().invoke(app, ["data", "import", "mimic3", str(tmp_path / "missing")])
     assert res.exit_code == 2
     shutil.rmtree(tmp_path / "home", ignore_errors=True)
-
-
-def demo_in_session_home() -> Path:
-    """The MIMIC-III demo imported as the test session's ``mimic3`` data set (once per session;
-    test_ehr_more.py runs its episodes on it)."""
-    from kernelgym.importers.mimic3 import load_manifest
-    from kernelgym.kernel.paths import dataset_dir
-
-    out = dataset_dir("mimic3")
-    try:
-        if load_manifest(out).source == str(DEMO.resolve()):
-            return out
-    except OSError:
-        pass
-    import_mimic3(DEMO, out)
-    return out
 
 
 @pytest.mark.skipif(not DEMO.is_dir(), reason="MIMIC-III demo not available (../shared/data)")

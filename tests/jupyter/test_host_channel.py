@@ -21,6 +21,8 @@ from kernelgym.kernel.starter import _channel_request
 from kernelgym.runtime.kernel_manager import disable_host_channel, host_channel_enabled
 from kernelgym.tasks import Instance, select
 
+pytestmark = [pytest.mark.kernel]
+
 
 @pytest.fixture(scope="module")
 def task(ehr_data: Path) -> Instance:

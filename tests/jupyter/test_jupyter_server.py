@@ -21,6 +21,8 @@ from kernelgym.kernel.starter import VERDICT_MIME
 from kernelgym.notebook.starter import new_starter_notebook
 from kernelgym.tasks import Instance, select
 
+pytestmark = [pytest.mark.kernel]
+
 pytest.importorskip("jupyter_server")
 websocket = pytest.importorskip("websocket")  # websocket-client, a dependency of jupyter_server
 
@@ -87,6 +89,7 @@ def starter_with(task: Instance, solution: list[str], probe: str | None = None) 
     return nb
 
 
+@pytest.mark.slow
 def test_a_starter_solved_in_jupyterlab_gets_its_verdict_from_a_sandboxed_kernel(server: Server, task: Instance) -> None:
     from kernelgym.kernel.paths import kernelgym_home
 

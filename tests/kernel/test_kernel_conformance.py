@@ -15,6 +15,8 @@ import pytest
 jkt = pytest.importorskip("jupyter_kernel_test")
 
 from kernelgym.runtime.profiles import (  # noqa: E402
+
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]  # five profiles, about 6 s each
     ensure_profile_data,
     install_kernelspecs,
     kernel_name,
@@ -47,9 +49,11 @@ class _ProfileKernelTests(jkt.KernelTests):
 
     @classmethod
     def setUpClass(cls) -> None:
-        from helpers.data import ensure_ehr_data
+        from helpers.data import DEMO, demo_in_session_home, ensure_ehr_data
 
         ensure_ehr_data()  # the small data set of the test session, before anything builds a big one
+        if "mimic3" in cls.profile and DEMO.is_dir():
+            demo_in_session_home()  # whatever ran before: this class needs no other test to import it
         try:
             ensure_profile_data(cls.profile)
         except (FileNotFoundError, ImportError) as exc:  # e.g. imported MIMIC-III: not in CI

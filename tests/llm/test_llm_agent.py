@@ -37,6 +37,8 @@ from kernelgym.llm.errors import FatalModelError
 from kernelgym.runs.runner import RunOptions, read_results, run_async
 from kernelgym.tasks import Instance, get_instance, select
 
+pytestmark = [pytest.mark.kernel]
+
 KEY_ENV = "KG_TEST_STUB_KEY"
 MODEL = "openai:stub-model"
 
@@ -262,6 +264,7 @@ def two_runs(stub: OpenAIStub, tasks: list[Instance], tmp_path_factory: pytest.T
     return {"a": a, "b": b, "seen_a": seen_a, "tasks": insts}
 
 
+@pytest.mark.slow
 def test_token_usage_in_results_and_notebooks_equals_what_the_server_reported(two_runs: dict[str, Any]) -> None:
     results, bad = read_results(two_runs["a"])
     assert bad == 0 and len(results) == 2 and all(r.passed for r in results)
@@ -278,6 +281,7 @@ def test_token_usage_in_results_and_notebooks_equals_what_the_server_reported(tw
     assert seen["max_in_flight"] == 1  # two episodes at once, but max_concurrent_requests=1
 
 
+@pytest.mark.slow
 def test_report_compares_two_runs(two_runs: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "report"
     proc = subprocess.run(
@@ -345,6 +349,7 @@ def _cli(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_bad_credentials_stop_the_run_with_a_clear_message(stub: OpenAIStub, tmp_path: Path, ehr_data: Path) -> None:
     t0 = time.monotonic()
     proc = _cli(["--model", MODEL, "--base-url", stub.url, "--api-key-env", "KG_WRONG_KEY", "--limit", "4",
@@ -386,6 +391,7 @@ def test_missing_api_key_variable_fails_before_any_episode(tmp_path: Path, ehr_d
 # ---------------------------------------------------------------- tools for users' own agents
 
 
+@pytest.mark.slow
 def test_langchain_tools_notebook_runs_a_langgraph_agent(
     stub: OpenAIStub, tasks: list[Instance], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

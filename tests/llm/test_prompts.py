@@ -13,6 +13,8 @@ from kernelgym.llm.prompts import describe_profile, system_prompt
 from kernelgym.runtime.profiles import kernel_name, spec_manager
 from kernelgym.tasks import select
 
+pytestmark = [pytest.mark.kernel]
+
 
 def test_biomed_prompt_names_every_data_set_with_its_columns_and_source() -> None:
     text = describe_profile("biomed")
@@ -21,6 +23,7 @@ def test_biomed_prompt_names_every_data_set_with_its_columns_and_source() -> Non
     assert "```python" not in text  # described in words, not by dumping the preload code
 
 
+@pytest.mark.slow
 def test_every_name_the_biomed_prompt_promises_is_defined_in_a_real_biomed_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: the prompt of biomed tasks was the preload source (which names none of the data
     sets); now it lists names, and each one must exist in the kernel the model will use."""

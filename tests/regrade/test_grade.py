@@ -37,6 +37,8 @@ from kernelgym.runs.runner import read_results
 from kernelgym.runtime.kernel_session import SessionLimits
 from kernelgym.tasks import Instance, get_instance
 
+pytestmark = [pytest.mark.kernel]
+
 GRADE_FIELDS = {"task_id", "notebook", "passed", "score", "answer", "expected", "reproducible", "tampered",
                 "tamper_reasons", "error", "duration_s"}
 FAST = GradeOptions(concurrency=3, timeout=60, progress=False)
@@ -57,12 +59,9 @@ def code_cell(source: str, *tags: str) -> nbformat.NotebookNode:
 
 
 @pytest.fixture(scope="module")
-def reference_run(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("grade-run") / "ref"
-    proc = cli("kernelgym", "run", "--suite", "ehr", "--agent", "reference", "--split", "test",
-               "--per-category", "1", "--concurrency", "4", "--out", str(out), "--no-progress")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+def reference_run(ehr_reference_run: Path) -> Path:
+    """The session's reference run over every ehr category (conftest.py)."""
+    return ehr_reference_run
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +101,7 @@ def reference_notebook(reference_run: Path, inst: Instance) -> Path:
 # ---------------------------------------------------------------- a reference run
 
 
+@pytest.mark.slow
 def test_grading_a_reference_run_passes_every_notebook_reproducibly(
     graded_run: tuple[Path, subprocess.CompletedProcess[str]], reference_run: Path
 ) -> None:
@@ -274,6 +274,7 @@ class ErrsThenSolves:
         return Action.code(self.cells.pop(0)) if self.cells else Action.stop()
 
 
+@pytest.mark.slow
 def test_hangs_dead_kernels_and_broken_files_never_stop_the_batch(
     task: Instance, reference_run: Path, tmp_path: Path
 ) -> None:
@@ -335,6 +336,7 @@ def _verdict(path: Path) -> dict[str, object]:
     return verdict
 
 
+@pytest.mark.slow
 def test_starter_notebook_has_the_conventional_cells(starters: dict[str, Any], task: Instance) -> None:
     nb = nbk.read(starters["blank"])
     nbformat.validate(nb)
@@ -346,6 +348,7 @@ def test_starter_notebook_has_the_conventional_cells(starters: dict[str, Any], t
         assert cell.metadata.editable is False and cell.metadata.kernelgym.checksum == nbk.checksum(cell.source)
 
 
+@pytest.mark.slow
 def test_solved_starter_passes_under_plain_papermill(starters: dict[str, Any], task: Instance) -> None:
     """Plain papermill CLI, default (sandboxed) kernel: the kernel asks the host-side grader over the
     host channel its provisioner serves, and gets passed/failed only."""
@@ -358,6 +361,7 @@ def test_solved_starter_passes_under_plain_papermill(starters: dict[str, Any], t
     assert set(verdict) <= {"task_id", "passed", "score", "summary", "by", "asked"}  # nothing about the expected answer
 
 
+@pytest.mark.slow
 def test_plain_papermill_kernels_are_sandboxed_yet_get_their_verdict(starters: dict[str, Any], task: Instance) -> None:
     """Regression: the sandbox (on by default) hid the host grader from kernels that plain papermill
     starts, so a solved starter got evidence but no verdict. The kernel must stay sandboxed (no task
@@ -403,6 +407,7 @@ def test_unsolved_starter_fails_without_raising(starters: dict[str, Any], task: 
     assert verdict["passed"] is False and "no answer was submitted" in str(verdict["summary"])
 
 
+@pytest.mark.slow
 def test_unsolved_starter_fails_under_plain_papermill_without_raising(starters: dict[str, Any], task: Instance) -> None:
     """The papermill CLI alone on an unsolved starter: exit 0 (no cell raised), verdict failed."""
     out = starters["root"] / "out_blank_plain.ipynb"

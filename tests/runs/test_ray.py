@@ -2,9 +2,9 @@
 
 A head (``ray start --head``) and a second node (``ray start --address``), each with its own temp
 folder and 2 CPUs, share this test session's KERNELGYM_HOME (one machine: both nodes read the same
-data set). ``kernelgym run --backend ray`` runs 200 reference episodes across both and must record
+data set). ``kernelgym run --backend ray`` runs 100 reference episodes across both and must record
 the same results (per task: passed, answer) as a local run of the same tasks; killing the second
-node's kernel host mid-run must still leave all 200 episodes recorded exactly once.
+node's kernel host mid-run must still leave all 100 episodes recorded exactly once.
 
 The cluster's processes get ``rfc3987_syntax`` hidden (``tests/ray_shim``): Ray's raylet waits a
 hard-coded 15 s for its dashboard agent to start, and on a busy 2-core machine most of the agent's
@@ -36,7 +36,9 @@ from kernelgym.agents import load_agent  # noqa: E402
 from kernelgym.runs.runner import RunOptions, read_results, run  # noqa: E402
 from kernelgym.tasks import Instance, select  # noqa: E402
 
-N_EPISODES = 200
+pytestmark = [pytest.mark.kernel, pytest.mark.ray, pytest.mark.slow]
+
+N_EPISODES = 100
 # the ehr categories whose reference solution is quickest (one query cell and an answer)
 CATEGORIES = [
     "patient_age_at_admission", "hospital_length_of_stay", "vital_sign_extreme", "hours_to_first_lab",

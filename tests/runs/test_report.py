@@ -76,6 +76,7 @@ def test_bad_price_is_a_clear_error() -> None:
     assert parse_price("3/15") == ("*", parse_price("x=3/15")[1])
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(not browsers.CHROMIUM, reason=browsers.SKIP_REASON)
 def test_the_html_report_renders_in_a_browser(tmp_path: Path) -> None:
     """report.html opened from disk in headless Chromium: self-contained (the plot is embedded and

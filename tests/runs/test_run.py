@@ -15,6 +15,8 @@ from kernelgym.agents import load_agent
 from kernelgym.runs.runner import RunOptions, read_results, run
 from kernelgym.tasks import select
 
+pytestmark = [pytest.mark.kernel]
+
 RESULT_FIELDS = {
     "task_id", "family", "category", "split", "rollout", "agent", "model", "passed", "score", "answer",
     "expected", "turns", "stop_reason", "duration_s", "notebook", "error",
@@ -26,17 +28,12 @@ def kernelgym_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def reference_run(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One reference run over every category of the ehr family (test split, one task each)."""
-    out = tmp_path_factory.mktemp("run") / "ref"
-    proc = kernelgym_cli(
-        "run", "--suite", "ehr", "--agent", "reference", "--split", "test", "--per-category", "1",
-        "--concurrency", "2", "--out", str(out), "--no-progress",
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+def reference_run(ehr_reference_run: Path) -> Path:
+    """The session's reference run over every ehr category (conftest.py)."""
+    return ehr_reference_run
 
 
+@pytest.mark.slow
 def test_reference_run_passes_everything_and_records_every_field(reference_run: Path) -> None:
     lines = (reference_run / "results.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
@@ -53,6 +50,7 @@ def test_reference_run_passes_everything_and_records_every_field(reference_run: 
     assert summary["total"]["episodes"] == len(records) and summary["total"]["passed"] == len(records)
 
 
+@pytest.mark.slow
 def test_rerun_into_the_same_folder_adds_nothing(reference_run: Path) -> None:
     before = (reference_run / "results.jsonl").read_text()
     proc = kernelgym_cli(
@@ -75,6 +73,7 @@ def test_half_written_line_from_a_killed_run_is_not_taken_for_a_result(ehr_data:
     assert all(r.passed for r in results)
 
 
+@pytest.mark.slow
 def test_a_dying_kernel_does_not_stop_the_run(ehr_data: Path, tmp_path: Path) -> None:
     tasks = select("ehr", split="test", limit=3)
     summary = run(tasks, load_agent("helpers.adversarial_agents:KillsKernel"), tmp_path, RunOptions(progress=False))
@@ -83,6 +82,7 @@ def test_a_dying_kernel_does_not_stop_the_run(ehr_data: Path, tmp_path: Path) ->
     assert summary["total"]["passed"] == 0
 
 
+@pytest.mark.slow
 def test_replay_agent_reproduces_a_saved_episode(reference_run: Path, tmp_path: Path) -> None:
     proc = kernelgym_cli(
         "run", "--suite", "ehr", "--agent", "replay", "-O", f"source={reference_run / 'episodes'}",
@@ -96,6 +96,7 @@ def test_replay_agent_reproduces_a_saved_episode(reference_run: Path, tmp_path: 
         assert r.passed and r.answer == original[r.task_id].answer
 
 
+@pytest.mark.slow
 def test_jsonl_family_runs_without_python(ehr_data: Path, tmp_path: Path) -> None:
     """A user adds a family with a YAML spec and a JSONL file of instances and reference cells."""
     (tmp_path / "specs").mkdir()

@@ -20,6 +20,8 @@ from helpers.processes import _name, kill_9_busy_run, wait_gone
 from kernelgym.jupyter.provisioner import ForkServerProvisioner
 from kernelgym.runtime.profiles import kernel_name, spec_manager
 
+pytestmark = [pytest.mark.kernel]
+
 EHR = kernel_name("ehr")
 
 
@@ -69,6 +71,7 @@ def test_kernel_manager_gets_a_forked_kernel_with_the_profile_data(km: Any) -> N
     assert (status, out.strip()) == ("ok", "True")
 
 
+@pytest.mark.slow
 def test_interrupt_restart_shutdown_and_kill_behave_as_jupyter_client_expects(km: Any) -> None:
     manager, kc = km
     run_code(kc, "x = 41")
@@ -117,6 +120,7 @@ def test_a_kernel_that_exits_is_seen_dead_by_poll(km: Any) -> None:
     assert asyncio.run(manager.provisioner.poll()) == 7
 
 
+@pytest.mark.slow
 async def test_concurrent_starts_get_their_own_sockets_and_processes(ehr: Path) -> None:
     kms = [AsyncKernelManager(kernel_name=EHR, kernel_spec_manager=spec_manager()) for _ in range(4)]
     await asyncio.gather(*(k.start_kernel() for k in kms))
@@ -197,6 +201,7 @@ def test_a_prebuilt_kernel_is_its_own_process_not_a_copy_of_the_zygote(km: Any) 
     assert first[4:] == second[4:] == ["True", "2", "True"]  # as in a cold kernel: the first cell sees 2
 
 
+@pytest.mark.slow
 def test_a_spare_child_serves_the_next_request_with_the_same_sandbox_plan(km: Any) -> None:
     """The zygote forks a half-sandboxed spare while idle; a request with another plan gets a fresh
     fork, and the next spare is prepared for the new plan. (Without a private /tmp, two kernels in a
@@ -296,6 +301,7 @@ async def test_pool_hands_each_kernel_to_exactly_one_episode_and_refills(ehr: Pa
         await pool.close()
 
 
+@pytest.mark.slow
 def test_kill_9_of_a_running_kernelgym_run_leaves_no_kernel_behind(ehr: Path, tmp_path: Path) -> None:
     """`kill -9` of `kernelgym run` with 8 busy kernels (each with a child of its own) must not
     leave a kernel, a kernel's child, a spare or the fork server running 10 s later."""
@@ -327,6 +333,7 @@ def test_stale_installed_kernelspecs_are_refreshed(kg_home: Path, tmp_path: Path
     assert (tmp_path / "prefix" / "share" / "jupyter" / "kernels" / EHR / "kernel.json").is_file()
 
 
+@pytest.mark.slow
 def test_sandboxed_kernels_start_when_TMPDIR_is_not_tmp(ehr: Path, tmp_path: Path) -> None:
     """Regression: with ``TMPDIR`` pointing elsewhere than /tmp, every sandboxed kernel died before
     replying to kernel_info (the prebuilt app's profile folder was under the zygote's run folder in

@@ -99,6 +99,7 @@ def _outputs(out: Path, notebook: str) -> tuple[str, set[str]]:
     return "\n".join(text), errors
 
 
+@pytest.mark.slow
 def test_the_run_survives_every_attack_and_grades_each_one_failed(attack_run: dict[str, Any]) -> None:
     """An attack that escaped (read the answer, killed the run...) would pass or stop the run."""
     results = attack_run["results"]

@@ -26,6 +26,8 @@ from kernelgym.runtime.tempdirs import (
     sweep,
 )
 
+pytestmark = [pytest.mark.kernel]
+
 MAKE_DIR = "import sys\nfrom kernelgym.runtime.tempdirs import owned_tempdir\nprint(owned_tempdir(sys.argv[1], sys.argv[2]), flush=True)\n"
 
 
@@ -130,6 +132,7 @@ def test_a_closed_fork_server_leaves_no_run_folder(tmp_path: Path) -> None:
     assert not mine[0].exists()
 
 
+@pytest.mark.slow
 def test_a_kernelgym_run_killed_mid_episode_leaves_a_folder_the_next_run_removes(
     ehr_data: Path, tmp_path: Path,
 ) -> None:

@@ -41,6 +41,7 @@ def _stores(home: Path) -> dict[str, bytes]:
     return {str(p.relative_to(home)): p.read_bytes() for p in sorted((home / "tasks").rglob("*.jsonl"))}
 
 
+@pytest.mark.slow
 def test_parallel_generation_writes_the_same_stores_and_counts(
     small_specs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -64,6 +65,7 @@ def test_parallel_generation_writes_the_same_stores_and_counts(
     assert task_stats(suite, jobs=2) == stats
 
 
+@pytest.mark.slow
 def test_an_error_in_a_worker_is_raised_here(small_specs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (small_specs / "listed.jsonl").write_text(json.dumps({"category": "c", "answer": 1}) + "\n")  # no question
     monkeypatch.setenv("KERNELGYM_HOME", str(tmp_path / "home"))

@@ -40,6 +40,8 @@ from kernelgym.runs.runner import RunOptions, read_results, run_async
 from kernelgym.tasks import Instance, get_instance, select
 from kernelgym.training.export import conversation, dpo_rows, load_episodes, sft_rows
 
+pytestmark = [pytest.mark.kernel]
+
 KEY_ENV = "KG_TEST_STUB_KEY"
 WRONG = "certainly-wrong-answer"
 
@@ -242,6 +244,7 @@ def comparable(m: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- tests
 
 
+@pytest.mark.slow
 def test_exported_conversations_are_what_the_model_saw(runs: dict[str, Any]) -> None:
     """Rebuilt from the notebook alone, every LLM conversation equals the messages the model server
     received, request by request: system prompt, task prompt, tool calls with their ids, cell outputs."""
@@ -451,6 +454,7 @@ def test_export_errors_are_clear(runs: dict[str, Any], tmp_path: Path) -> None:
     assert res.exit_code == 2 and "jsonl or parquet" in res.output
 
 
+@pytest.mark.slow
 def test_training_data_notebook_runs_models_and_loads_its_exports(
     stub: OpenAIStub, tasks: list[Instance], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -24,6 +24,8 @@ from kernelgym.episode import Action, EpisodeConfig, Observation
 from kernelgym.runs.runner import RunOptions, read_results, run_async
 from kernelgym.tasks import get_instance
 
+pytestmark = [pytest.mark.kernel]
+
 CATEGORIES = ["patient_gender", "admission_count", "admission_type", "died_in_hospital", "icu_first_careunit"]
 MAX_TURNS = 3
 WRONG = "submit('certainly-wrong-answer')"
@@ -92,6 +94,7 @@ def loop(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     return {"episodes": episodes, "run": results, "tasks": tasks}
 
 
+@pytest.mark.slow
 def test_rl_loop_rewards_equal_those_of_kernelgym_run(loop: dict[str, Any]) -> None:
     episodes, run = loop["episodes"], loop["run"]
     assert len(run) == len(loop["tasks"])
@@ -118,6 +121,7 @@ def test_final_observation_shows_the_last_cell_and_why_the_episode_ended(loop: d
             assert "Submitted answer" in obs and "The answer was submitted" in obs
 
 
+@pytest.mark.slow
 def test_check_env_passes(ehr_data: Path) -> None:
     from gymnasium.utils.env_checker import check_env
 
@@ -176,6 +180,7 @@ def test_rollouts_give_the_same_rewards_as_kernelgym_run(loop: dict[str, Any]) -
             assert sum(1 for m in messages if m["role"] == "assistant") == traj.result.turns
 
 
+@pytest.mark.slow
 def test_trl_environment_factory(loop: dict[str, Any]) -> None:
     from kernelgym.training.export import verl_rows
     from kernelgym.training.rollout import KernelgymToolEnv

@@ -26,6 +26,7 @@ def main() -> int:
     os.environ.setdefault("KERNELGYM_HOME", tempfile.mkdtemp(prefix="kernelgym-golden-"))
 
     import papermill
+
     from kernelgym import notebook as nbk
     from kernelgym.agents.reference import ReferenceAgent
     from kernelgym.episode import Action, Observation, run_episode
