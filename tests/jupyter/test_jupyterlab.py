@@ -31,7 +31,10 @@ from kernelgym.tasks import Instance, get_instance
 pytest.importorskip("jupyterlab")
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-pytestmark = pytest.mark.skipif(not browsers.CHROMIUM, reason=browsers.SKIP_REASON)
+pytestmark = [
+    pytest.mark.kernel, pytest.mark.browser, pytest.mark.slow,
+    pytest.mark.skipif(not browsers.CHROMIUM, reason=browsers.SKIP_REASON),
+]
 
 WAIT_MS = 120_000
 KERNEL_DISPLAY_NAME = "kernelgym: EHR (MIMIC-III schema)"
@@ -85,7 +88,12 @@ def test_an_episode_notebook_opens_for_review_on_its_tasks_kernel(browser: Any, 
         verifier_at = next(i for i, c in enumerate(nb.cells) if nbk.TAG_VERIFIER in c.metadata.get("tags", []))
         assert "kernelgym evidence" in texts[verifier_at]  # its recorded output
         # the page started the notebook's own kernelspec through the server
-        [session] = [s for s in lab.api("GET", "/api/sessions") if s["path"] == "episode.ipynb"]
+        # (the page shows the kernel's name before the server lists the session: wait for it, as a person would)
+        deadline = time.monotonic() + 30
+        while not (sessions := [s for s in lab.api("GET", "/api/sessions") if s["path"] == "episode.ipynb"]):
+            assert time.monotonic() < deadline, "the page started no kernel session for the notebook"
+            time.sleep(0.2)
+        [session] = sessions
         assert session["kernel"]["name"] == nb.metadata.kernelspec.name == "kernelgym-ehr"
         # typing into the verifier changes nothing: it is locked (editable: false)
         verifier = cells.nth(verifier_at).locator(".cm-content")

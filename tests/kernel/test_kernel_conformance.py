@@ -15,13 +15,13 @@ import pytest
 jkt = pytest.importorskip("jupyter_kernel_test")
 
 from kernelgym.runtime.profiles import (  # noqa: E402
-
-pytestmark = [pytest.mark.kernel, pytest.mark.slow]  # five profiles, about 6 s each
     ensure_profile_data,
     install_kernelspecs,
     kernel_name,
     profiles,
 )
+
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]  # five profiles, about 6 s each
 
 
 class _ProfileKernelTests(jkt.KernelTests):

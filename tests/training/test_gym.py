@@ -111,6 +111,7 @@ def test_rl_loop_rewards_equal_those_of_kernelgym_run(loop: dict[str, Any]) -> N
     assert sum(ep["reward"] for ep in episodes) == sum(r.passed for r in (run[e["task_id"]] for e in episodes))
 
 
+@pytest.mark.slow  # the module's RL loop (about 9 s)
 def test_final_observation_shows_the_last_cell_and_why_the_episode_ended(loop: dict[str, Any]) -> None:
     for ep in loop["episodes"]:
         obs = ep["last_obs"]
