@@ -149,9 +149,11 @@ class Zygote:
         self.spare_plan: dict[str, Any] | None = None  # static part of the last request's sandbox plan
         self.want_spare = False  # set by a request, cleared when a spare cannot be made
         self.spares_used = 0
-        from kernelgym.runtime.sandbox import UID_BASE
+        from kernelgym.runtime.sandbox import UID_BLOCK, UID_BLOCKS, lease_uid_block
 
-        self.uid_base = UID_BASE + ((os.getpid() % 2048) << 10)  # kernel n runs as uid_base + n % 1024
+        # kernel n runs as uid_base + n % UID_BLOCK; the block is this server's while it (or a kernel) lives
+        self.uid_base, self.uid_lease = lease_uid_block(os.getpid() % UID_BLOCKS)
+        self.uid_span = UID_BLOCK
 
     def prepare(self) -> None:
         """Import everything and load the profile's data; then freeze the heap for copy-on-write."""
@@ -265,7 +267,7 @@ class Zygote:
         self.counter += 1
         from kernelgym.runtime.sandbox import static_part
 
-        uid = self.uid_base + (self.counter % 1024)
+        uid = self.uid_base + (self.counter % self.uid_span)
         plan = static_part(req.get("sandbox"))
         spare = self.take_spare(plan)
         self.spare_plan, self.want_spare = plan, True  # the next spare is prepared for requests like this one

@@ -68,7 +68,37 @@ SYS_PIVOT_ROOT = 155  # x86_64
 SYS_SETNS = 308
 
 UID_BASE = 1_900_000
-"""Kernels run as ``UID_BASE + n`` (uids no account uses), one per live kernel of a fork server."""
+"""Kernels run as uids from ``UID_BASE`` up (uids no account uses), one per live kernel."""
+UID_BLOCK = 1 << 16
+"""Uids a fork server hands out before it wraps around (one per kernel it forks)."""
+UID_BLOCKS = 4096
+"""Blocks of ``UID_BLOCK`` uids above ``UID_BASE`` (the last uid stays far below 2**32 - 1)."""
+UID_LEASES = "/tmp/.kernelgym-uid-leases"
+"""One lock file per block: a fork server holds the lock (``flock``) of its block while it lives."""
+
+
+def lease_uid_block(hint: int = 0, *, folder: str = UID_LEASES) -> tuple[int, int]:
+    """A block of kernel uids no other live fork server on this machine holds: ``(first uid, fd)``.
+
+    The block is held by an exclusive ``flock`` on its lock file, which the kernel releases when the
+    holder (and every process that inherited the descriptor) is gone, ``kill -9`` included; so two
+    fork servers never run kernels under the same uid (the pid-derived blocks they used before
+    collided, and a kernel could then signal or read another run's kernel). ``hint`` picks where
+    the search starts (the caller's pid spreads them). Raises ``RuntimeError`` if every block is held.
+    """
+    import fcntl
+
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for i in range(UID_BLOCKS):
+        block = (hint + i) % UID_BLOCKS
+        fd = os.open(os.path.join(folder, f"{block}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return UID_BASE + block * UID_BLOCK, fd
+    raise RuntimeError(f"all {UID_BLOCKS} blocks of kernel uids are held by live fork servers ({folder})")
 
 
 @dataclass

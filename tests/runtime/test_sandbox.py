@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -183,3 +184,24 @@ def test_sandbox_settings_come_from_the_kernelspec_and_the_environment() -> None
     assert SandboxConfig.from_env(env={"KERNELGYM_SANDBOX": "0"}).enabled is False
     assert parse_size("512M") == 512 * 1024**2 and parse_size("100") == 100
     assert probe()["fork"] is True
+
+
+def test_two_fork_servers_never_share_a_block_of_kernel_uids(tmp_path: Path) -> None:
+    """Issue 15 (6): kernel uids came from the fork server's pid mod 2048 with a counter wrapping at
+    1024, so two fork servers (two runs, two test workers) could run kernels under the same uid, and
+    one run's kernel could then signal or read another's. A block is now leased with a lock only
+    one live holder can have; a released block is handed out again."""
+    from kernelgym.runtime.sandbox import UID_BLOCK, lease_uid_block
+
+    first, fd1 = lease_uid_block(7, folder=str(tmp_path))
+    second, fd2 = lease_uid_block(7, folder=str(tmp_path))  # the same hint: the held block is skipped
+    assert abs(first - second) >= UID_BLOCK
+    script = ("import sys; from kernelgym.runtime.sandbox import lease_uid_block; "
+              f"print(lease_uid_block(7, folder={str(tmp_path)!r})[0])")
+    other = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
+    assert other not in (first, second)  # another process sees both blocks held
+    os.close(fd1)
+    again, fd3 = lease_uid_block(7, folder=str(tmp_path))
+    assert again == first  # released with its holder
+    os.close(fd2)
+    os.close(fd3)
