@@ -125,11 +125,11 @@ def open_context(data_dir: Path | str | None = None, *, profile: str | None = No
 # ---------------------------------------------------------------- helpers
 
 
-def _cells(*cells: str) -> list[str]:
+def reference_cells(*cells: str) -> list[str]:
     return [textwrap.dedent(c).strip() for c in cells]
 
 
-def _r4(x: Any) -> float:
+def round4(x: Any) -> float:
     return round(float(x), 4)
 
 
@@ -145,7 +145,7 @@ def _sq(s: str) -> str:
 Sampler = Callable[[EhrContext, random.Random], Draft | None]
 
 
-def _retry(fn: Sampler) -> Sampler:
+def retry(fn: Sampler) -> Sampler:
     """Try a sampler a few times, so that one unlucky pick does not waste an attempt."""
 
     def wrapped(ctx: EhrContext, rng: random.Random) -> Draft | None:
@@ -213,7 +213,7 @@ def _subject_admissions(ctx: EhrContext) -> dict[int, list[Admission]]:
 # ---------------------------------------------------------------- patient and admission facts
 
 
-@_retry
+@retry
 def gen_patient_gender(ctx: EhrContext, rng: random.Random) -> Draft | None:
     subjects = ctx.cached(
         "gender",
@@ -229,7 +229,7 @@ def gen_patient_gender(ctx: EhrContext, rng: random.Random) -> Draft | None:
         "Which sex is recorded for the patient with subject_id {s}?",
         "Look up patient {s}: what gender does the patients table record?",
     ]).format(s=subject_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         row = patients.loc[patients['subject_id'] == subject_id]
         row
@@ -243,7 +243,7 @@ def _age_years(born: dt.datetime, at: dt.datetime) -> int:
     return at.year - born.year - ((at.month, at.day) < (born.month, born.day))
 
 
-@_retry
+@retry
 def gen_patient_age_at_admission(ctx: EhrContext, rng: random.Random) -> Draft | None:
     rows = ctx.cached(
         "age",
@@ -264,7 +264,7 @@ def gen_patient_age_at_admission(ctx: EhrContext, rng: random.Random) -> Draft |
         "Patient {s} was admitted as hospital admission {h}. How old were they at admission time?",
         "Give the age of patient {s} at admission {h}.",
     ]).format(s=subject_id, h=hadm_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         admitted = admissions.loc[admissions['hadm_id'] == hadm_id, 'admittime'].iloc[0]
         born = patients.loc[patients['subject_id'] == subject_id, 'dob'].iloc[0]
@@ -281,7 +281,7 @@ def gen_patient_age_at_admission(ctx: EhrContext, rng: random.Random) -> Draft |
     )
 
 
-@_retry
+@retry
 def gen_admission_count(ctx: EhrContext, rng: random.Random) -> Draft | None:
     rows = ctx.cached(
         "admission_count",
@@ -301,7 +301,7 @@ def gen_admission_count(ctx: EhrContext, rng: random.Random) -> Draft | None:
         "Count the hospital stays recorded for patient {s}.",
         "What is the number of distinct hospital admissions of patient {s}?",
     ]).format(s=subject_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         df = sql(f"SELECT COUNT(DISTINCT hadm_id) AS n FROM admissions WHERE subject_id = {subject_id}")
         df
@@ -311,7 +311,7 @@ def gen_admission_count(ctx: EhrContext, rng: random.Random) -> Draft | None:
     return Draft(question=q, inputs={"subject_id": int(subject_id)}, answer=int(n), reference=ref)
 
 
-@_retry
+@retry
 def gen_admission_type(ctx: EhrContext, rng: random.Random) -> Draft | None:
     pick = _pick(rng, [a for a in _admissions(ctx) if a.admission_type])
     if pick is None:
@@ -322,7 +322,7 @@ def gen_admission_type(ctx: EhrContext, rng: random.Random) -> Draft | None:
         "What type of admission was hadm_id {h} (patient {s})?",
         "Patient {s} was admitted to the hospital as admission {h}. What was the admission type?",
     ]).format(s=pick.subject_id, h=pick.hadm_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         adm = admissions.loc[admissions['hadm_id'] == hadm_id]
         adm[['subject_id', 'hadm_id', 'admittime', 'admission_type']]
@@ -335,7 +335,7 @@ def gen_admission_type(ctx: EhrContext, rng: random.Random) -> Draft | None:
     )
 
 
-@_retry
+@retry
 def gen_admission_time(ctx: EhrContext, rng: random.Random) -> Draft | None:
     by_subject = _subject_admissions(ctx)
     subject_id = _pick(rng, sorted(by_subject))
@@ -358,7 +358,7 @@ def gen_admission_time(ctx: EhrContext, rng: random.Random) -> Draft | None:
             "Give the date and time of patient {s}'s earliest hospital admission.",
         ])
         agg = "MIN"
-    ref = _cells(
+    ref = reference_cells(
         f"""
         df = sql(f"SELECT {agg}(admittime) AS t FROM admissions WHERE subject_id = {{subject_id}}")
         df
@@ -371,7 +371,7 @@ def gen_admission_time(ctx: EhrContext, rng: random.Random) -> Draft | None:
     )
 
 
-@_retry
+@retry
 def gen_hospital_length_of_stay(ctx: EhrContext, rng: random.Random) -> Draft | None:
     pick = _pick(rng, [a for a in _admissions(ctx) if a.admittime and a.dischtime])
     if pick is None:
@@ -386,7 +386,7 @@ def gen_hospital_length_of_stay(ctx: EhrContext, rng: random.Random) -> Draft | 
         "of admission {h} (patient {s}).",
         "For how many days was patient {s} in hospital during admission {h}?",
     ]).format(s=pick.subject_id, h=pick.hadm_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         adm = admissions.loc[admissions['hadm_id'] == hadm_id].iloc[0]
         adm['admittime'], adm['dischtime']
@@ -395,11 +395,11 @@ def gen_hospital_length_of_stay(ctx: EhrContext, rng: random.Random) -> Draft | 
     )
     return Draft(
         question=q, inputs={"subject_id": pick.subject_id, "hadm_id": pick.hadm_id},
-        answer=_r4(days), reference=ref,
+        answer=round4(days), reference=ref,
     )
 
 
-@_retry
+@retry
 def gen_died_in_hospital(ctx: EhrContext, rng: random.Random) -> Draft | None:
     # only admissions where the flag and the death time agree, so either reading gives the answer
     usable = [
@@ -416,7 +416,7 @@ def gen_died_in_hospital(ctx: EhrContext, rng: random.Random) -> Draft | None:
         "Did hospital stay {h} of patient {s} end with the patient's death?",
         "Was patient {s} recorded as having died in hospital during admission {h}?",
     ]).format(s=pick.subject_id, h=pick.hadm_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         flag = sql(f"SELECT hospital_expire_flag, deathtime FROM admissions WHERE hadm_id = {hadm_id}")
         flag
@@ -429,7 +429,7 @@ def gen_died_in_hospital(ctx: EhrContext, rng: random.Random) -> Draft | None:
     )
 
 
-@_retry
+@retry
 def gen_days_between_admissions(ctx: EhrContext, rng: random.Random) -> Draft | None:
     by_subject = _subject_admissions(ctx)
     subject_id = _pick(rng, [s for s, adms in by_subject.items() if len(adms) > 1])
@@ -458,7 +458,7 @@ def gen_days_between_admissions(ctx: EhrContext, rng: random.Random) -> Draft | 
             "How many days after the start of their {a} hospital admission was patient {s} admitted for the {b} time?",
         ])
         col = "admittime"
-    ref = _cells(
+    ref = reference_cells(
         """
         adm = admissions[admissions['subject_id'] == subject_id].sort_values('admittime').reset_index(drop=True)
         adm[['hadm_id', 'admittime', 'dischtime']]
@@ -470,7 +470,7 @@ def gen_days_between_admissions(ctx: EhrContext, rng: random.Random) -> Draft | 
     )
     return Draft(
         question=q.format(s=subject_id, a=first, b=second), inputs={"subject_id": int(subject_id)},
-        answer=_r4(days), reference=ref,
+        answer=round4(days), reference=ref,
     )
 
 
@@ -614,7 +614,7 @@ def _first_or_last_lab(ctx: EhrContext, rng: random.Random, last: bool) -> Draft
         'Patient {s} had "{lab}" measured during admission {h}. What was the {w} value?',
     ]).format(w=word, lab=series.label, s=subject_id, h=hadm_id) + _unit_phrase(series.unit)
     if last:
-        ref = _cells(
+        ref = reference_cells(
             """
             label = lab_label.replace("'", "''")
             df = sql(f'''
@@ -628,7 +628,7 @@ def _first_or_last_lab(ctx: EhrContext, rng: random.Random, last: bool) -> Draft
             "submit(float(df['valuenum'].iloc[0]))",
         )
     else:
-        ref = _cells(
+        ref = reference_cells(
             """
             itemids = d_labitems.loc[d_labitems['label'] == lab_label, 'itemid']
             rows = labevents[(labevents['hadm_id'] == hadm_id) & labevents['itemid'].isin(itemids)]
@@ -638,21 +638,21 @@ def _first_or_last_lab(ctx: EhrContext, rng: random.Random, last: bool) -> Draft
             "submit(float(rows['valuenum'].iloc[0]))",
         )
     return Draft(
-        question=q, inputs=_lab_inputs(subject_id, hadm_id, series), answer=_r4(value), reference=ref,
+        question=q, inputs=_lab_inputs(subject_id, hadm_id, series), answer=round4(value), reference=ref,
     )
 
 
-@_retry
+@retry
 def gen_first_lab_value(ctx: EhrContext, rng: random.Random) -> Draft | None:
     return _first_or_last_lab(ctx, rng, last=False)
 
 
-@_retry
+@retry
 def gen_last_lab_value(ctx: EhrContext, rng: random.Random) -> Draft | None:
     return _first_or_last_lab(ctx, rng, last=True)
 
 
-@_retry
+@retry
 def gen_max_lab_value(ctx: EhrContext, rng: random.Random) -> Draft | None:
     got = _sample_lab(ctx, rng, lambda s: s.numeric)
     if got is None:
@@ -665,7 +665,7 @@ def gen_max_lab_value(ctx: EhrContext, rng: random.Random) -> Draft | None:
         'During hospital stay {h}, what was the peak value of the lab test "{lab}" for patient {s}?',
         'Find the largest "{lab}" measurement recorded for patient {s} in admission {h}.',
     ]).format(lab=series.label, s=subject_id, h=hadm_id) + _unit_phrase(series.unit)
-    ref = _cells(
+    ref = reference_cells(
         """
         label = lab_label.replace("'", "''")
         df = sql(f'''
@@ -678,11 +678,11 @@ def gen_max_lab_value(ctx: EhrContext, rng: random.Random) -> Draft | None:
         "submit(float(df['peak'].iloc[0]))",
     )
     return Draft(
-        question=q, inputs=_lab_inputs(subject_id, hadm_id, series), answer=_r4(value), reference=ref,
+        question=q, inputs=_lab_inputs(subject_id, hadm_id, series), answer=round4(value), reference=ref,
     )
 
 
-@_retry
+@retry
 def gen_lab_count_abnormal(ctx: EhrContext, rng: random.Random) -> Draft | None:
     def abnormal(s: LabSeries) -> int:
         return sum(r.flag == "abnormal" for r in s.rows)
@@ -699,7 +699,7 @@ def gen_lab_count_abnormal(ctx: EhrContext, rng: random.Random) -> Draft | None:
         'Count the abnormal-flagged "{lab}" measurements of patient {s} in hospital stay {h}.',
         'Patient {s}, admission {h}: how many "{lab}" tests came back flagged as abnormal?',
     ]).format(lab=series.label, s=subject_id, h=hadm_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         itemids = d_labitems.loc[d_labitems['label'] == lab_label, 'itemid']
         rows = labevents[(labevents['hadm_id'] == hadm_id) & labevents['itemid'].isin(itemids)]
@@ -713,7 +713,7 @@ def gen_lab_count_abnormal(ctx: EhrContext, rng: random.Random) -> Draft | None:
     )
 
 
-@_retry
+@retry
 def gen_hours_to_first_lab(ctx: EhrContext, rng: random.Random) -> Draft | None:
     got = _sample_lab(ctx, rng, lambda s: s.timed and any(r.valuenum is not None for r in s.rows))
     if got is None:
@@ -732,7 +732,7 @@ def gen_hours_to_first_lab(ctx: EhrContext, rng: random.Random) -> Draft | None:
         'Patient {s} was admitted as admission {h}. How many hours passed between the admission time '
         'and the first "{lab}" result?',
     ]).format(lab=series.label, s=subject_id, h=hadm_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         admitted = admissions.loc[admissions['hadm_id'] == hadm_id, 'admittime'].iloc[0]
         itemids = d_labitems.loc[d_labitems['label'] == lab_label, 'itemid']
@@ -743,7 +743,7 @@ def gen_hours_to_first_lab(ctx: EhrContext, rng: random.Random) -> Draft | None:
         "submit((first - admitted).total_seconds() / 3600)",
     )
     return Draft(
-        question=q, inputs=_lab_inputs(subject_id, hadm_id, series), answer=_r4(hours), reference=ref,
+        question=q, inputs=_lab_inputs(subject_id, hadm_id, series), answer=round4(hours), reference=ref,
     )
 
 
@@ -772,7 +772,7 @@ def _codes_of_admission(
     return int(hadm_id), int(subject_id), codes
 
 
-@_retry
+@retry
 def gen_diagnoses_of_admission(ctx: EhrContext, rng: random.Random) -> Draft | None:
     got = _codes_of_admission(ctx, rng, "diagnoses_icd")
     if got is None:
@@ -784,7 +784,7 @@ def gen_diagnoses_of_admission(ctx: EhrContext, rng: random.Random) -> Draft | N
         "What were patient {s}'s diagnoses (as ICD-9 codes) in admission {h}?",
         "Give all diagnosis codes billed for patient {s}'s hospital stay {h}.",
     ]).format(s=subject_id, h=hadm_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         dx = diagnoses_icd[diagnoses_icd['hadm_id'] == hadm_id]
         dx.sort_values('seq_num')[['seq_num', 'icd9_code']]
@@ -794,7 +794,7 @@ def gen_diagnoses_of_admission(ctx: EhrContext, rng: random.Random) -> Draft | N
     return Draft(question=q, inputs={"subject_id": subject_id, "hadm_id": hadm_id}, answer=codes, reference=ref)
 
 
-@_retry
+@retry
 def gen_procedures_of_admission(ctx: EhrContext, rng: random.Random) -> Draft | None:
     got = _codes_of_admission(ctx, rng, "procedures_icd")
     if got is None:
@@ -805,7 +805,7 @@ def gen_procedures_of_admission(ctx: EhrContext, rng: random.Random) -> Draft | 
         "List the ICD-9 codes of all procedures performed in hospital admission {h} (patient {s}).",
         "What procedures (as ICD-9 procedure codes) did patient {s} undergo during admission {h}?",
     ]).format(s=subject_id, h=hadm_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         df = sql(f"SELECT DISTINCT icd9_code FROM procedures_icd WHERE hadm_id = {hadm_id} ORDER BY 1")
         df
@@ -867,7 +867,7 @@ def _populations(ctx: EhrContext) -> list[Population]:
     return ctx.memo("populations", build)
 
 
-@_retry
+@retry
 def gen_top_diagnoses(ctx: EhrContext, rng: random.Random) -> Draft | None:
     pop = _pick(rng, _populations(ctx))
     if pop is None:
@@ -889,7 +889,7 @@ def gen_top_diagnoses(ctx: EhrContext, rng: random.Random) -> Draft | None:
         " Count each admission at most once per code, order from most to least frequent, "
         "and break ties by ICD-9 code in ascending (alphabetical) order."
     )
-    ref = _cells(
+    ref = reference_cells(
         pop.sql_code,
         """
         df = sql(f'''
@@ -909,7 +909,7 @@ def gen_top_diagnoses(ctx: EhrContext, rng: random.Random) -> Draft | None:
     return Draft(question=q, inputs={"k": k, **pop.inputs}, answer=[r[0] for r in rows], reference=ref)
 
 
-@_retry
+@retry
 def gen_top_drugs(ctx: EhrContext, rng: random.Random) -> Draft | None:
     pop = _pick(rng, _populations(ctx))
     if pop is None:
@@ -932,7 +932,7 @@ def gen_top_drugs(ctx: EhrContext, rng: random.Random) -> Draft | None:
         "order from most to least frequent, and break ties by drug name in ascending order "
         "(plain character order, case-sensitive)."
     )
-    ref = _cells(
+    ref = reference_cells(
         pop.pandas_code,
         """
         rx = prescriptions[prescriptions['hadm_id'].isin(adm['hadm_id'])].dropna(subset=['drug'])
@@ -1005,7 +1005,7 @@ _ROUTE_QUESTIONS = [
 
 
 def _route_reference() -> list[str]:
-    return _cells(
+    return reference_cells(
         """
         rx = prescriptions[(prescriptions['hadm_id'] == hadm_id) & (prescriptions['drug'] == drug)]
         rx[['startdate', 'drug', 'dose_val_rx', 'dose_unit_rx', 'route']]
@@ -1014,7 +1014,7 @@ def _route_reference() -> list[str]:
     )
 
 
-@_retry
+@retry
 def gen_drug_route(ctx: EhrContext, rng: random.Random) -> Draft | None:
     got = _sample_drug(ctx, rng, lambda rows: _single_route(rows) is not None)
     if got is None:
@@ -1034,7 +1034,7 @@ def _dose_unit(rows: list[RxRow]) -> str | None:
     return units.pop() if len(units) == 1 and None not in units else None
 
 
-@_retry
+@retry
 def gen_drug_total_dose(ctx: EhrContext, rng: random.Random) -> Draft | None:
     got = _sample_drug(ctx, rng, lambda rows: _dose_unit(rows) is not None)
     if got is None:
@@ -1049,7 +1049,7 @@ def gen_drug_total_dose(ctx: EhrContext, rng: random.Random) -> Draft | None:
     ]).format(d=drug, s=subject_id, h=hadm_id) + (
         f" Add up the prescribed dose (dose_val_rx) of every order; answer in {unit}."
     )
-    ref = _cells(
+    ref = reference_cells(
         """
         name = drug.replace("'", "''")
         df = sql(f'''
@@ -1062,7 +1062,7 @@ def gen_drug_total_dose(ctx: EhrContext, rng: random.Random) -> Draft | None:
     )
     return Draft(
         question=q, inputs={"subject_id": subject_id, "hadm_id": hadm_id, "drug": drug},
-        answer=_r4(total), reference=["import pandas as pd", *ref],
+        answer=round4(total), reference=["import pandas as pd", *ref],
     )
 
 
@@ -1096,7 +1096,7 @@ def _stays_per_admission(ctx: EhrContext) -> dict[int, int]:
     return ctx.memo("stays_per_admission", build)
 
 
-@_retry
+@retry
 def gen_icu_length_of_stay(ctx: EhrContext, rng: random.Random) -> Draft | None:
     stay = _pick(rng, [s for s in _icustays(ctx) if s.los is not None and s.los >= 0])
     if stay is None:
@@ -1117,17 +1117,17 @@ def gen_icu_length_of_stay(ctx: EhrContext, rng: random.Random) -> Draft | None:
         ]).format(s=stay.subject_id, i=stay.icustay_id)
         inputs = {"subject_id": stay.subject_id, "icustay_id": stay.icustay_id}
         where = "icustays['icustay_id'] == icustay_id"
-    ref = _cells(
+    ref = reference_cells(
         f"""
         stay = icustays.loc[{where}]
         stay[['icustay_id', 'intime', 'outtime', 'los']]
         """,
         "submit(float(stay['los'].iloc[0]))",
     )
-    return Draft(question=q, inputs=inputs, answer=_r4(stay.los), reference=ref)
+    return Draft(question=q, inputs=inputs, answer=round4(stay.los), reference=ref)
 
 
-@_retry
+@retry
 def gen_icu_first_careunit(ctx: EhrContext, rng: random.Random) -> Draft | None:
     stay = _pick(rng, [s for s in _icustays(ctx) if s.first_careunit])
     if stay is None:
@@ -1137,7 +1137,7 @@ def gen_icu_first_careunit(ctx: EhrContext, rng: random.Random) -> Draft | None:
         "What was the first care unit of patient {s}'s ICU stay {i}?",
         "Patient {s} had ICU stay {i}. Which ICU were they first admitted to?",
     ]).format(s=stay.subject_id, i=stay.icustay_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         df = sql(f"SELECT first_careunit, last_careunit, intime FROM icustays WHERE icustay_id = {icustay_id}")
         df
@@ -1166,7 +1166,7 @@ def _vital_candidates(ctx: EhrContext) -> list[tuple[Any, ...]]:
     )
 
 
-@_retry
+@retry
 def gen_vital_sign_extreme(ctx: EhrContext, rng: random.Random) -> Draft | None:
     # ICU stays with charted error rows are left out: the answer must not depend on filtering them
     pick = _pick(rng, [r for r in _vital_candidates(ctx) if r[4] == 0])
@@ -1189,7 +1189,7 @@ def gen_vital_sign_extreme(ctx: EhrContext, rng: random.Random) -> Draft | None:
     ]).format(w=word, v=label, s=subject_id, i=icustay_id)
     if units == 1:
         q += _unit_phrase(unit)
-    ref = _cells(
+    ref = reference_cells(
         """
         itemids = d_items.loc[d_items['label'] == vital_label, 'itemid']
         in_stay = (chartevents['icustay_id'] == icustay_id) & chartevents['itemid'].isin(itemids)
@@ -1201,14 +1201,14 @@ def gen_vital_sign_extreme(ctx: EhrContext, rng: random.Random) -> Draft | None:
     return Draft(
         question=q,
         inputs={"subject_id": int(subject_id), "icustay_id": int(icustay_id), "vital_label": label},
-        answer=_r4(value), reference=ref,
+        answer=round4(value), reference=ref,
     )
 
 
 # ---------------------------------------------------------------- microbiology
 
 
-@_retry
+@retry
 def gen_microbiology_organisms(ctx: EhrContext, rng: random.Random) -> Draft | None:
     if not ctx.has("microbiologyevents", "admissions"):
         return None
@@ -1230,7 +1230,7 @@ def gen_microbiology_organisms(ctx: EhrContext, rng: random.Random) -> Draft | N
         "List the distinct organisms identified by microbiology tests in admission {h} (patient {s}).",
         "What organisms were found in patient {s}'s microbiology specimens during hospital stay {h}?",
     ]).format(s=subject_id, h=hadm_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         micro = microbiologyevents[microbiologyevents['hadm_id'] == hadm_id]
         micro[['charttime', 'spec_type_desc', 'org_name']].drop_duplicates()
@@ -1268,7 +1268,7 @@ def _maybe_lab(ctx: EhrContext, rng: random.Random, present: bool) -> Draft | No
         if got is None:
             return None
         hadm_id, subject_id, series = got
-        label, answer = series.label, _r4(series.rows[0].valuenum)
+        label, answer = series.label, round4(series.rows[0].valuenum)
     else:
         pick = _pick(rng, _lab_admissions(ctx))
         if pick is None:
@@ -1283,7 +1283,7 @@ def _maybe_lab(ctx: EhrContext, rng: random.Random, present: bool) -> Draft | No
         'What was the first "{lab}" value of patient {s} during hospital admission {h}?',
         'During admission {h}, what was patient {s}\'s earliest "{lab}" lab result?',
     ]).format(lab=label, s=subject_id, h=hadm_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         itemids = d_labitems.loc[d_labitems['label'] == lab_label, 'itemid']
         rows = labevents[(labevents['hadm_id'] == hadm_id) & labevents['itemid'].isin(itemids)]
@@ -1327,7 +1327,7 @@ def _maybe_icu(ctx: EhrContext, rng: random.Random, present: bool) -> Draft | No
     if present:
         stays = {s.hadm_id: s for s in _icustays(ctx) if counts.get(s.hadm_id) == 1 and s.los is not None}
         pick = _pick(rng, [_admission(ctx, h) for h in sorted(stays) if _admission(ctx, h)])
-        answer = None if pick is None else _r4(stays[pick.hadm_id].los)
+        answer = None if pick is None else round4(stays[pick.hadm_id].los)
     else:
         pick = _pick(rng, [a for a in _admissions(ctx) if a.hadm_id not in counts])
         answer = None
@@ -1337,7 +1337,7 @@ def _maybe_icu(ctx: EhrContext, rng: random.Random, present: bool) -> Draft | No
         "How many days did patient {s} spend in the ICU during hospital admission {h}?",
         "What was the ICU length of stay, in days, of patient {s} in admission {h}?",
     ]).format(s=pick.subject_id, h=pick.hadm_id)
-    ref = _cells(
+    ref = reference_cells(
         """
         stay = icustays.loc[icustays['hadm_id'] == hadm_id]
         stay[['icustay_id', 'intime', 'outtime', 'los']]
@@ -1350,7 +1350,7 @@ def _maybe_icu(ctx: EhrContext, rng: random.Random, present: bool) -> Draft | No
     )
 
 
-@_retry
+@retry
 def gen_maybe_unanswerable(ctx: EhrContext, rng: random.Random) -> Draft | None:
     kind = rng.choice([_maybe_lab, _maybe_route, _maybe_icu])
     present = rng.random() < 0.5

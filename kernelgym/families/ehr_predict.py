@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kernelgym.families.ehr import _cells
+from kernelgym.families.ehr import reference_cells
 from kernelgym.families.ehr_data import VASOPRESSOR_ITEMS, profile_data_dir
 from kernelgym.grading import Grader, auroc
 from kernelgym.tasks import Category, Draft
@@ -487,7 +487,7 @@ def window_features(cohort):
 
 
 def _reference(task: str) -> list[str]:
-    return _cells(
+    return reference_cells(
         _FEATURES,
         """
         features = window_features(cohort)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kernelgym.families.ehr import _cells, _r4, _retry
+from kernelgym.families.ehr import reference_cells, retry, round4
 from kernelgym.families.ehr_data import Frames, frames, profile_data_dir, ts
 from kernelgym.grading import Grader
 from kernelgym.tasks import Category, Draft
@@ -108,7 +108,7 @@ def _i(x: Any) -> int:
 
 
 def _admission_text(column: str, what: str, templates: list[str], example: str) -> Sampler:
-    @_retry
+    @retry
     def gen(ctx: QaContext, rng: random.Random) -> Draft | None:
         rows = ctx.memo(("adm_text", column), lambda: _rows(
             ctx.f.admissions.loc[ctx.f.admissions[column].notna() & (ctx.f.admissions[column].astype(str).str.strip() != ""),
@@ -118,7 +118,7 @@ def _admission_text(column: str, what: str, templates: list[str], example: str) 
             return None
         s, h, value = _i(pick[0]), _i(pick[1]), str(pick[2])
         q = _q(rng, templates, s=s, h=h)
-        ref = _cells(
+        ref = reference_cells(
             f"""
             adm = admissions.loc[admissions['hadm_id'] == hadm_id]
             adm[['subject_id', 'hadm_id', 'admittime', '{column}']]
@@ -173,7 +173,7 @@ gen_admission_diagnosis_text = _admission_text("diagnosis", "admitting diagnosis
 ], "SEPSIS")
 
 
-@_retry
+@retry
 def gen_discharge_time(ctx: QaContext, rng: random.Random) -> Draft | None:
     rows = ctx.memo("disch", lambda: _rows(ctx.f.admissions.loc[ctx.f.admissions["dischtime"].notna(),
                                                                 ["subject_id", "hadm_id", "dischtime"]]))
@@ -187,7 +187,7 @@ def gen_discharge_time(ctx: QaContext, rng: random.Random) -> Draft | None:
         "Give the date and time at which hospital stay {h} of patient {s} ended.",
         "At what time did patient {s} leave the hospital after admission {h}?",
     ], s=s, h=h)
-    ref = _cells(
+    ref = reference_cells(
         """
         adm = admissions.loc[admissions['hadm_id'] == hadm_id, ['admittime', 'dischtime']]
         adm
@@ -197,7 +197,7 @@ def gen_discharge_time(ctx: QaContext, rng: random.Random) -> Draft | None:
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=ts(pick[2]), reference=ref)
 
 
-@_retry
+@retry
 def gen_patient_date_of_birth(ctx: QaContext, rng: random.Random) -> Draft | None:
     rows = ctx.memo("dob", lambda: _rows(ctx.f.patients.loc[ctx.f.patients["dob"].notna(), ["subject_id", "dob"]]))
     pick = _pick(rng, rows)
@@ -209,7 +209,7 @@ def gen_patient_date_of_birth(ctx: QaContext, rng: random.Random) -> Draft | Non
         "When was patient {s} born, according to the patients table?",
         "Give the recorded birth date of the patient with subject_id {s}.",
     ], s=s)
-    ref = _cells(
+    ref = reference_cells(
         """
         row = patients.loc[patients['subject_id'] == subject_id, ['subject_id', 'dob']]
         row
@@ -219,7 +219,7 @@ def gen_patient_date_of_birth(ctx: QaContext, rng: random.Random) -> Draft | Non
     return Draft(question=q, inputs={"subject_id": s}, answer=pd.Timestamp(pick[1]).strftime("%Y-%m-%d"), reference=ref)
 
 
-@_retry
+@retry
 def gen_patient_date_of_death(ctx: QaContext, rng: random.Random) -> Draft | None:
     p = ctx.f.patients
     dead = ctx.memo("dod_dead", lambda: _rows(p.loc[p["dod"].notna(), ["subject_id", "dod"]]))
@@ -234,7 +234,7 @@ def gen_patient_date_of_death(ctx: QaContext, rng: random.Random) -> Draft | Non
         "When did patient {s} die? Answer None if no death is recorded.",
         "Give the recorded date of death (patients.dod) of patient {s}, or None if the patient is not known to have died.",
     ], s=s)
-    ref = _cells(
+    ref = reference_cells(
         """
         row = patients.loc[patients['subject_id'] == subject_id, ['subject_id', 'dod', 'expire_flag']]
         row
@@ -244,7 +244,7 @@ def gen_patient_date_of_death(ctx: QaContext, rng: random.Random) -> Draft | Non
     return Draft(question=q, inputs={"subject_id": s}, answer=answer, reference=ref)
 
 
-@_retry
+@retry
 def gen_admissions_in_year(ctx: QaContext, rng: random.Random) -> Draft | None:
     by_subject = ctx.f.subject_admissions
     subjects = ctx.memo("subjects_sorted", lambda: sorted(by_subject))
@@ -259,7 +259,7 @@ def gen_admissions_in_year(ctx: QaContext, rng: random.Random) -> Draft | None:
         "Count the hospital admissions of patient {s} that began in {y}.",
         "In {y}, how many hospital admissions did patient {s} have (by admission time)?",
     ], s=s, y=year)
-    ref = _cells(
+    ref = reference_cells(
         """
         adm = admissions[admissions['subject_id'] == subject_id]
         adm[['hadm_id', 'admittime', 'dischtime']]
@@ -269,7 +269,7 @@ def gen_admissions_in_year(ctx: QaContext, rng: random.Random) -> Draft | None:
     return Draft(question=q, inputs={"subject_id": int(s), "year": int(year)}, answer=int(n), reference=ref)
 
 
-@_retry
+@retry
 def gen_longest_admission(ctx: QaContext, rng: random.Random) -> Draft | None:
     by_subject = ctx.f.subject_admissions
 
@@ -293,7 +293,7 @@ def gen_longest_admission(ctx: QaContext, rng: random.Random) -> Draft | None:
         "Patient {s} was admitted several times. What is the hadm_id of their longest hospital stay?",
         "Among the hospital admissions of patient {s}, which one lasted longest? Answer with the hadm_id.",
     ], s=s)
-    ref = _cells(
+    ref = reference_cells(
         """
         adm = admissions[admissions['subject_id'] == subject_id].copy()
         adm['los'] = adm['dischtime'] - adm['admittime']
@@ -317,7 +317,7 @@ def _code_title(kind: str) -> Sampler:
     table = "d_icd_diagnoses" if kind == "dx" else "d_icd_procedures"
     word = "diagnosis" if kind == "dx" else "procedure"
 
-    @_retry
+    @retry
     def gen(ctx: QaContext, rng: random.Random) -> Draft | None:
         code = _pick(rng, _codes_used(ctx, kind))
         if code is None:
@@ -333,7 +333,7 @@ def _code_title(kind: str) -> Sampler:
             "Which {w} does the ICD-9 {k} code {c} have in the dictionary table?",
             "Look up ICD-9 {k} code {c}: what is its {w}?",
         ], w="short title" if short else "long title (full description)", k=word, c=code)
-        ref = _cells(
+        ref = reference_cells(
             f"""
             row = {table}[{table}['icd9_code'] == icd9_code]
             row
@@ -350,7 +350,7 @@ gen_diagnosis_title = _code_title("dx")
 gen_procedure_title = _code_title("px")
 
 
-@_retry
+@retry
 def gen_primary_diagnosis(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, int, str]]:
         d = ctx.f.diagnoses
@@ -368,7 +368,7 @@ def gen_primary_diagnosis(ctx: QaContext, rng: random.Random) -> Draft | None:
         "Which ICD-9 code is listed first (sequence number 1) among the diagnoses of admission {h} (patient {s})?",
         "Patient {s}, admission {h}: what is the ICD-9 code of the principal diagnosis (seq_num = 1)?",
     ], s=s, h=h)
-    ref = _cells(
+    ref = reference_cells(
         """
         dx = diagnoses_icd[diagnoses_icd['hadm_id'] == hadm_id].sort_values('seq_num')
         dx[['seq_num', 'icd9_code']].head()
@@ -378,7 +378,7 @@ def gen_primary_diagnosis(ctx: QaContext, rng: random.Random) -> Draft | None:
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=code, reference=ref)
 
 
-@_retry
+@retry
 def gen_diagnosis_titles_of_admission(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, int, list[str]]]:
         d = ctx.f.diagnoses
@@ -396,7 +396,7 @@ def gen_diagnosis_titles_of_admission(ctx: QaContext, rng: random.Random) -> Dra
         "List the long titles of all ICD-9 diagnoses recorded for admission {h} of patient {s}.",
         "Give the full descriptions (long titles) of the diagnosis codes of hospital stay {h} (patient {s}).",
     ], s=s, h=h)
-    ref = _cells(
+    ref = reference_cells(
         """
         dx = diagnoses_icd[diagnoses_icd['hadm_id'] == hadm_id].merge(d_icd_diagnoses, on='icd9_code', how='left')
         dx[['seq_num', 'icd9_code', 'long_title']]
@@ -421,7 +421,7 @@ def _common_dx_titles(ctx: QaContext) -> list[tuple[str, str]]:
     return ctx.memo("common_dx_titles", build)
 
 
-@_retry
+@retry
 def gen_has_diagnosis(ctx: QaContext, rng: random.Random) -> Draft | None:
     by_subject = ctx.memo("dx_by_subject", lambda: ctx.f.diagnoses.groupby("subject_id")["icd9_code"].apply(set).to_dict())
     subjects = ctx.memo("dx_subjects", lambda: sorted(by_subject))
@@ -438,7 +438,7 @@ def gen_has_diagnosis(ctx: QaContext, rng: random.Random) -> Draft | None:
         'Does any hospital admission of patient {s} carry the diagnosis "{t}" (ICD-9 long title)?',
         'Was patient {s} ever coded with the diagnosis "{t}"?',
     ], s=int(s), t=title)
-    ref = _cells(
+    ref = reference_cells(
         """
         codes = d_icd_diagnoses.loc[d_icd_diagnoses['long_title'] == diagnosis_title, 'icd9_code']
         dx = diagnoses_icd[(diagnoses_icd['subject_id'] == subject_id) & diagnoses_icd['icd9_code'].isin(codes)]
@@ -449,7 +449,7 @@ def gen_has_diagnosis(ctx: QaContext, rng: random.Random) -> Draft | None:
     return Draft(question=q, inputs={"subject_id": int(s), "diagnosis_title": title}, answer=want, reference=ref)
 
 
-@_retry
+@retry
 def gen_patients_with_diagnosis(ctx: QaContext, rng: random.Random) -> Draft | None:
     pick = _pick(rng, _common_dx_titles(ctx))
     if pick is None:
@@ -461,7 +461,7 @@ def gen_patients_with_diagnosis(ctx: QaContext, rng: random.Random) -> Draft | N
         'Count the distinct patients with at least one admission coded "{t}".',
         'What is the number of patients whose diagnoses include "{t}" (ICD-9 long title)?',
     ], t=title)
-    ref = _cells(
+    ref = reference_cells(
         """
         codes = d_icd_diagnoses.loc[d_icd_diagnoses['long_title'] == diagnosis_title, 'icd9_code']
         dx = diagnoses_icd[diagnoses_icd['icd9_code'].isin(codes)]
@@ -472,7 +472,7 @@ def gen_patients_with_diagnosis(ctx: QaContext, rng: random.Random) -> Draft | N
     return Draft(question=q, inputs={"diagnosis_title": title}, answer=int(counts[code]), reference=ref)
 
 
-@_retry
+@retry
 def gen_procedure_count_for_patient(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, str, int]]:
         px = ctx.f.procedures
@@ -491,7 +491,7 @@ def gen_procedure_count_for_patient(ctx: QaContext, rng: random.Random) -> Draft
         'Count the procedure records "{t}" of patient {s} over all of their hospital admissions.',
         'In how many procedures_icd rows does patient {s} have the procedure "{t}"?',
     ], s=s, t=title)
-    ref = _cells(
+    ref = reference_cells(
         """
         codes = d_icd_procedures.loc[d_icd_procedures['long_title'] == procedure_title, 'icd9_code']
         px = procedures_icd[(procedures_icd['subject_id'] == subject_id) & procedures_icd['icd9_code'].isin(codes)]
@@ -562,7 +562,7 @@ _TIE = (" Count each admission at most once per item, order from most to least f
         "by {what} in ascending order (plain character order).")
 
 
-@_retry
+@retry
 def gen_top_procedures(ctx: QaContext, rng: random.Random) -> Draft | None:
     got = _top_k(ctx, rng, "px", lambda: ctx.f.procedures, "icd9_code")
     if got is None:
@@ -573,7 +573,7 @@ def gen_top_procedures(ctx: QaContext, rng: random.Random) -> Draft | None:
         "Among {p}, which {k} procedures (ICD-9 codes) were performed in the most admissions?",
         "List the top {k} procedure codes of {p}, most frequent first.",
     ], k=k, p=pop.phrase) + _TIE.format(what="ICD-9 code")
-    ref = _cells(
+    ref = reference_cells(
         pop.code,
         """
         px = procedures_icd[procedures_icd['hadm_id'].isin(adm['hadm_id'])].dropna(subset=['icd9_code'])
@@ -586,7 +586,7 @@ def gen_top_procedures(ctx: QaContext, rng: random.Random) -> Draft | None:
     return Draft(question=q, inputs={"k": k, **pop.inputs}, answer=answer, reference=ref)
 
 
-@_retry
+@retry
 def gen_top_labs(ctx: QaContext, rng: random.Random) -> Draft | None:
     got = _top_k(ctx, rng, "lab", lambda: ctx.f.lab_stats, "label")
     if got is None:
@@ -597,7 +597,7 @@ def gen_top_labs(ctx: QaContext, rng: random.Random) -> Draft | None:
         "Among {p}, what are the {k} most commonly ordered lab tests (d_labitems labels)?",
         "List the top {k} lab tests by number of admissions in which they were measured, among {p}.",
     ], k=k, p=pop.phrase) + _TIE.format(what="label") + " Consider only lab tests whose label names a single itemid."
-    ref = _cells(
+    ref = reference_cells(
         pop.code,
         """
         counts_per_label = d_labitems['label'].value_counts()
@@ -612,7 +612,7 @@ def gen_top_labs(ctx: QaContext, rng: random.Random) -> Draft | None:
     return Draft(question=q, inputs={"k": k, **pop.inputs}, answer=answer, reference=ref)
 
 
-@_retry
+@retry
 def gen_top_organisms(ctx: QaContext, rng: random.Random) -> Draft | None:
     got = _top_k(ctx, rng, "org", lambda: ctx.f.micro.dropna(subset=["org_name"]), "org_name")
     if got is None:
@@ -623,7 +623,7 @@ def gen_top_organisms(ctx: QaContext, rng: random.Random) -> Draft | None:
         "Among {p}, what are the {k} most frequently grown organisms (org_name)?",
         "List the top {k} organisms found in microbiology tests of {p}, most frequent first.",
     ], k=k, p=pop.phrase) + _TIE.format(what="organism name")
-    ref = _cells(
+    ref = reference_cells(
         pop.code,
         """
         micro = microbiologyevents[microbiologyevents['hadm_id'].isin(adm['hadm_id'])].dropna(subset=['org_name'])
@@ -667,15 +667,15 @@ def _lab_inputs(r: Any) -> dict[str, Any]:
 def _lab_stat(stat: str, words: list[str], templates: list[str]) -> Sampler:
     col = {"min": "vmin", "mean": "vmean"}[stat]
 
-    @_retry
+    @retry
     def gen(ctx: QaContext, rng: random.Random) -> Draft | None:
         r = _lab_pick(ctx, rng, f"numeric_{stat}", lambda st: st["numeric"] & ((st["n"] >= 2) if stat == "mean" else True))
         if r is None:
             return None
         unit = r.unit if r.n_units == 1 else None
         q = _q(rng, templates, w=rng.choice(words), lab=r.label, s=_i(r.subject_id), h=_i(r.hadm_id)) + _unit(unit)
-        ref = _cells(_LAB_SELECT, f"submit(float(rows['valuenum'].{stat}()))")
-        return Draft(question=q, inputs=_lab_inputs(r), answer=_r4(getattr(r, col)), reference=ref)
+        ref = reference_cells(_LAB_SELECT, f"submit(float(rows['valuenum'].{stat}()))")
+        return Draft(question=q, inputs=_lab_inputs(r), answer=round4(getattr(r, col)), reference=ref)
 
     gen.__name__ = f"gen_{stat}_lab_value"
     return gen
@@ -693,7 +693,7 @@ gen_mean_lab_value = _lab_stat("mean", ["average", "mean"], [
 ])
 
 
-@_retry
+@retry
 def gen_lab_test_count(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _lab_pick(ctx, rng, "any", lambda st: st["n"] >= 1)
     if r is None:
@@ -703,11 +703,11 @@ def gen_lab_test_count(ctx: QaContext, rng: random.Random) -> Draft | None:
         'How many times was "{lab}" measured for patient {s} during admission {h}?',
         'Count the "{lab}" lab events of patient {s} in hospital stay {h}.',
     ], lab=r.label, s=_i(r.subject_id), h=_i(r.hadm_id))
-    ref = _cells(_LAB_SELECT, "submit(int(len(rows)))")
+    ref = reference_cells(_LAB_SELECT, "submit(int(len(rows)))")
     return Draft(question=q, inputs=_lab_inputs(r), answer=int(r.n), reference=ref)
 
 
-@_retry
+@retry
 def gen_lab_value_change(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _lab_pick(ctx, rng, "change", lambda st: st["numeric"] & (st["n_times"] >= 2) & (st["first_distinct"] == 1)
                   & (st["last_distinct"] == 1))
@@ -721,8 +721,8 @@ def gen_lab_value_change(ctx: QaContext, rng: random.Random) -> Draft | None:
         'During admission {h}, what is the difference between the last and the first "{lab}" value of patient {s} (last minus first)?',
         'Compute the change in "{lab}" over hospital stay {h} of patient {s}: the last value minus the first value.',
     ], lab=r.label, s=_i(r.subject_id), h=_i(r.hadm_id)) + _unit(unit)
-    ref = _cells(_LAB_SELECT, "submit(float(rows['valuenum'].iloc[-1] - rows['valuenum'].iloc[0]))")
-    return Draft(question=q, inputs=_lab_inputs(r), answer=_r4(change), reference=ref)
+    ref = reference_cells(_LAB_SELECT, "submit(float(rows['valuenum'].iloc[-1] - rows['valuenum'].iloc[0]))")
+    return Draft(question=q, inputs=_lab_inputs(r), answer=round4(change), reference=ref)
 
 
 def _lab_rows(ctx: QaContext, r: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -734,7 +734,7 @@ def _lab_rows(ctx: QaContext, r: Any) -> tuple[np.ndarray, np.ndarray, np.ndarra
             lab["flag"].to_numpy()[sl])
 
 
-@_retry
+@retry
 def gen_lab_first_day_max(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _lab_pick(ctx, rng, "numeric", lambda st: st["numeric"])
     if r is None:
@@ -755,15 +755,15 @@ def gen_lab_first_day_max(ctx: QaContext, rng: random.Random) -> Draft | None:
         'Considering only results charted in the first {n} hours of hospital stay {h}, what was the peak "{lab}" of patient {s}?',
     ], lab=r.label, s=_i(r.subject_id), h=_i(r.hadm_id), n=hours) + (
         f" Count results charted from the admission time up to, but not including, admission time + {hours} hours.")
-    ref = _cells(
+    ref = reference_cells(
         "admitted = admissions.loc[admissions['hadm_id'] == hadm_id, 'admittime'].iloc[0]\n" + _LAB_SELECT,
         f"window = rows[(rows['charttime'] >= admitted) & (rows['charttime'] < admitted + pd.Timedelta(hours={hours}))]\n"
         "submit(float(window['valuenum'].max()))",
     )
-    return Draft(question=q, inputs={**_lab_inputs(r), "hours": hours}, answer=_r4(np.nanmax(v[inside])), reference=ref)
+    return Draft(question=q, inputs={**_lab_inputs(r), "hours": hours}, answer=round4(np.nanmax(v[inside])), reference=ref)
 
 
-@_retry
+@retry
 def gen_lab_abnormal_any(ctx: QaContext, rng: random.Random) -> Draft | None:
     want = rng.random() < 0.5
     r = _lab_pick(ctx, rng, f"abn_{want}", (lambda st: st["n_abn"] > 0) if want else (lambda st: st["n_abn"] == 0))
@@ -774,11 +774,11 @@ def gen_lab_abnormal_any(ctx: QaContext, rng: random.Random) -> Draft | None:
         'Was any "{lab}" value of patient {s} marked abnormal (labevents.flag) in admission {h}?',
         'During hospital stay {h}, was patient {s}\'s "{lab}" ever flagged as abnormal?',
     ], lab=r.label, s=_i(r.subject_id), h=_i(r.hadm_id))
-    ref = _cells(_LAB_SELECT, "submit(bool((rows['flag'] == 'abnormal').any()))")
+    ref = reference_cells(_LAB_SELECT, "submit(bool((rows['flag'] == 'abnormal').any()))")
     return Draft(question=q, inputs=_lab_inputs(r), answer=bool(r.n_abn > 0), reference=ref)
 
 
-@_retry
+@retry
 def gen_lab_last_before_time(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _lab_pick(ctx, rng, "cur", lambda st: st["numeric"] & (st["n_times"] >= 2))
     got = None if r is None else _lab_rows(ctx, r)
@@ -802,14 +802,14 @@ def gen_lab_last_before_time(ctx: QaContext, rng: random.Random) -> Draft | None
         'It is now {now}. What was the latest "{lab}" result of patient {s} (admission {h}) charted so far?',
         'Current time: {now}. Patient {s} is in hospital admission {h}. What was their last "{lab}" before now?',
     ], now=ts(now), lab=r.label, s=_i(r.subject_id), h=_i(r.hadm_id))
-    ref = _cells(
+    ref = reference_cells(
         _LAB_SELECT,
         "now = pd.Timestamp(current_time)\nsubmit(float(rows.loc[rows['charttime'] <= now, 'valuenum'].iloc[-1]))",
     )
-    return Draft(question=q, inputs={**_lab_inputs(r), "current_time": ts(now)}, answer=_r4(at_lo[0]), reference=ref)
+    return Draft(question=q, inputs={**_lab_inputs(r), "current_time": ts(now)}, answer=round4(at_lo[0]), reference=ref)
 
 
-@_retry
+@retry
 def gen_lab_time_of_max(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _lab_pick(ctx, rng, "tmax", lambda st: st["numeric"] & (st["n"] >= 2))
     got = None if r is None else _lab_rows(ctx, r)
@@ -824,11 +824,11 @@ def gen_lab_time_of_max(ctx: QaContext, rng: random.Random) -> Draft | None:
         'At what time was patient {s}\'s peak "{lab}" result of admission {h} charted?',
         'Give the charttime of the maximum "{lab}" of patient {s} in hospital stay {h}.',
     ], lab=r.label, s=_i(r.subject_id), h=_i(r.hadm_id))
-    ref = _cells(_LAB_SELECT, "top = rows.loc[rows['valuenum'].idxmax()]\nsubmit(top['charttime'].strftime('%Y-%m-%d %H:%M:%S'))")
+    ref = reference_cells(_LAB_SELECT, "top = rows.loc[rows['valuenum'].idxmax()]\nsubmit(top['charttime'].strftime('%Y-%m-%d %H:%M:%S'))")
     return Draft(question=q, inputs=_lab_inputs(r), answer=ts(at[0]), reference=ref)
 
 
-@_retry
+@retry
 def gen_cohort_count_lab_threshold(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[str, int, list[float]]]:
         st = ctx.f.lab_stats
@@ -860,7 +860,7 @@ def gen_cohort_count_lab_threshold(ctx: QaContext, rng: random.Random) -> Draft 
         'Count the admissions in which some "{lab}" result was {rel} {x}.',
         'In how many hospital admissions was "{lab}" ever {rel} {x}?',
     ], lab=label, rel="above" if above else "below", x=thr) + " Count distinct admissions (hadm_id); the comparison is strict."
-    ref = _cells(
+    ref = reference_cells(
         """
         itemids = d_labitems.loc[d_labitems['label'] == lab_label, 'itemid']
         lab = labevents[labevents['itemid'].isin(itemids) & labevents['hadm_id'].notna()]
@@ -898,7 +898,7 @@ def _vital_rows(ctx: QaContext, r: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return ce["charttime"].to_numpy()[sl], ce["valuenum"].to_numpy(dtype=float, na_value=np.nan)[sl]
 
 
-@_retry
+@retry
 def gen_vital_mean(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _vital_pick(ctx, rng, "mean", lambda st: st["n"] >= 2)
     if r is None:
@@ -908,11 +908,11 @@ def gen_vital_mean(ctx: QaContext, rng: random.Random) -> Draft | None:
         'Compute the mean charted "{v}" over ICU stay {i} of patient {s}.',
         'During ICU stay {i}, what was patient {s}\'s mean "{v}"?',
     ], v=r.label, s=_i(r.subject_id), i=_i(r.icustay_id)) + _unit(r.unit if r.n_units == 1 else None)
-    ref = _cells(_VITAL_SELECT, "submit(float(rows['valuenum'].mean()))")
-    return Draft(question=q, inputs=_vital_inputs(r), answer=_r4(r.vmean), reference=ref)
+    ref = reference_cells(_VITAL_SELECT, "submit(float(rows['valuenum'].mean()))")
+    return Draft(question=q, inputs=_vital_inputs(r), answer=round4(r.vmean), reference=ref)
 
 
-@_retry
+@retry
 def gen_vital_last(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _vital_pick(ctx, rng, "last", lambda st: st["last_distinct"] == 1)
     if r is None:
@@ -922,15 +922,15 @@ def gen_vital_last(ctx: QaContext, rng: random.Random) -> Draft | None:
         'Give the final recorded "{v}" of ICU stay {i} (patient {s}).',
         'What was patient {s}\'s most recent "{v}" value at the end of ICU stay {i}?',
     ], v=r.label, s=_i(r.subject_id), i=_i(r.icustay_id)) + _unit(r.unit if r.n_units == 1 else None)
-    ref = _cells(_VITAL_SELECT, "submit(float(rows['valuenum'].iloc[-1]))")
-    return Draft(question=q, inputs=_vital_inputs(r), answer=_r4(r.last_val), reference=ref)
+    ref = reference_cells(_VITAL_SELECT, "submit(float(rows['valuenum'].iloc[-1]))")
+    return Draft(question=q, inputs=_vital_inputs(r), answer=round4(r.last_val), reference=ref)
 
 
 def _icu_intime(ctx: QaContext) -> dict[int, Any]:
     return ctx.memo("icu_intime", lambda: dict(zip(ctx.f.icustays["icustay_id"].astype(int), ctx.f.icustays["intime"])))
 
 
-@_retry
+@retry
 def gen_vital_window_extreme(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _vital_pick(ctx, rng, "any", lambda st: st["n"] >= 1)
     if r is None:
@@ -953,12 +953,12 @@ def gen_vital_window_extreme(ctx: QaContext, rng: random.Random) -> Draft | None
         'Considering the first {n} hours after ICU admission (stay {i}, patient {s}), what was the {w} "{v}"?',
     ], w="highest" if high else "lowest", v=r.label, s=_i(r.subject_id), i=_i(r.icustay_id), n=hours) + (
         f" Count values charted from the ICU intime up to and including intime + {hours} hours.")
-    ref = _cells(
+    ref = reference_cells(
         "intime = icustays.loc[icustays['icustay_id'] == icustay_id, 'intime'].iloc[0]\n" + _VITAL_SELECT,
         f"window = rows[(rows['charttime'] >= intime) & (rows['charttime'] <= intime + pd.Timedelta(hours={hours}))]\n"
         f"submit(float(window['valuenum'].{'max' if high else 'min'}()))",
     )
-    return Draft(question=q, inputs={**_vital_inputs(r), "hours": hours}, answer=_r4(value), reference=ref)
+    return Draft(question=q, inputs={**_vital_inputs(r), "hours": hours}, answer=round4(value), reference=ref)
 
 
 _VITAL_LIMITS = {  # label -> (comparison, threshold, words)
@@ -976,7 +976,7 @@ _VITAL_LIMITS = {  # label -> (comparison, threshold, words)
 }
 
 
-@_retry
+@retry
 def gen_vital_count_abnormal(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _vital_pick(ctx, rng, "limits", lambda st: st["label"].isin(list(_VITAL_LIMITS)))
     got = None if r is None else _vital_rows(ctx, r)
@@ -992,11 +992,11 @@ def gen_vital_count_abnormal(ctx: QaContext, rng: random.Random) -> Draft | None
         'Count the charted "{v}" values {w} in ICU stay {i} (patient {s}).',
         'During ICU stay {i}, how many "{v}" measurements of patient {s} were {w}?',
     ], v=r.label, w=words, s=_i(r.subject_id), i=_i(r.icustay_id)) + " The comparison is strict."
-    ref = _cells(_VITAL_SELECT, f"submit(int((rows['valuenum'] {op} threshold).sum()))")
+    ref = reference_cells(_VITAL_SELECT, f"submit(int((rows['valuenum'] {op} threshold).sum()))")
     return Draft(question=q, inputs={**_vital_inputs(r), "threshold": thr}, answer=n, reference=ref)
 
 
-@_retry
+@retry
 def gen_vital_exceeded_before_time(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _vital_pick(ctx, rng, "limits2", lambda st: st["label"].isin(list(_VITAL_LIMITS)) & (st["n"] >= 3))
     got = None if r is None else _vital_rows(ctx, r)
@@ -1015,7 +1015,7 @@ def gen_vital_exceeded_before_time(ctx: QaContext, rng: random.Random) -> Draft 
         'It is now {now}. Up to now, was any "{v}" of patient {s} in ICU stay {i} {w}?',
         'Current time: {now}. Has patient {s} (ICU stay {i}) had a "{v}" {w} yet?',
     ], now=ts(now), v=r.label, w=words, s=_i(r.subject_id), i=_i(r.icustay_id)) + " The comparison is strict."
-    ref = _cells(
+    ref = reference_cells(
         _VITAL_SELECT,
         f"so_far = rows[rows['charttime'] <= pd.Timestamp(current_time)]\nsubmit(bool((so_far['valuenum'] {op} threshold).any()))",
     )
@@ -1035,7 +1035,7 @@ def _rx_pick(ctx: QaContext, rng: random.Random, key: str, ok: Callable[[pd.Data
     return _stat_pick(ctx, rng, "rx", ctx.f.rx_stats, key, ok)
 
 
-@_retry
+@retry
 def gen_drugs_of_admission(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, int, list[str]]]:
         return _sets(ctx.f.prescriptions, "hadm_id", "drug")
@@ -1049,7 +1049,7 @@ def gen_drugs_of_admission(ctx: QaContext, rng: random.Random) -> Draft | None:
         "List the distinct drug names (prescriptions.drug) ordered for admission {h} of patient {s}.",
         "What medications did patient {s} receive prescriptions for in hospital stay {h}?",
     ], s=s, h=h)
-    ref = _cells(
+    ref = reference_cells(
         """
         rx = prescriptions[prescriptions['hadm_id'] == hadm_id]
         rx[['startdate', 'drug', 'route']].head(20)
@@ -1059,7 +1059,7 @@ def gen_drugs_of_admission(ctx: QaContext, rng: random.Random) -> Draft | None:
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=drugs, reference=ref)
 
 
-@_retry
+@retry
 def gen_drug_first_start(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _rx_pick(ctx, rng, "start", lambda st: st["n_start"] == st["n"])
     if r is None:
@@ -1069,12 +1069,12 @@ def gen_drug_first_start(ctx: QaContext, rng: random.Random) -> Draft | None:
         'When did the first prescription of "{d}" start in admission {h} of patient {s}? Give the date.',
         'Patient {s}, admission {h}: what is the earliest start date of a "{d}" order?',
     ], d=r.drug, s=_i(r.subject_id), h=_i(r.hadm_id))
-    ref = _cells(_RX_SELECT, "submit(rx['startdate'].min().strftime('%Y-%m-%d'))")
+    ref = reference_cells(_RX_SELECT, "submit(rx['startdate'].min().strftime('%Y-%m-%d'))")
     return Draft(question=q, inputs={"subject_id": _i(r.subject_id), "hadm_id": _i(r.hadm_id), "drug": str(r.drug)},
                  answer=pd.Timestamp(r.t_first).strftime("%Y-%m-%d"), reference=ref)
 
 
-@_retry
+@retry
 def gen_drug_order_count(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _rx_pick(ctx, rng, "count", lambda st: st["n"] >= 1)
     if r is None:
@@ -1084,12 +1084,12 @@ def gen_drug_order_count(ctx: QaContext, rng: random.Random) -> Draft | None:
         'Count the "{d}" orders in the prescriptions of admission {h} (patient {s}).',
         'How many times was "{d}" prescribed to patient {s} in hospital stay {h}?',
     ], d=r.drug, s=_i(r.subject_id), h=_i(r.hadm_id)) + " Count rows of the prescriptions table."
-    ref = _cells(_RX_SELECT, "submit(int(len(rx)))")
+    ref = reference_cells(_RX_SELECT, "submit(int(len(rx)))")
     return Draft(question=q, inputs={"subject_id": _i(r.subject_id), "hadm_id": _i(r.hadm_id), "drug": str(r.drug)},
                  answer=int(r.n), reference=ref)
 
 
-@_retry
+@retry
 def gen_drug_ever_prescribed(ctx: QaContext, rng: random.Random) -> Draft | None:
     rx = ctx.f.prescriptions
     by_subject = ctx.memo("rx_by_subject", lambda: rx.groupby("subject_id")["drug"].apply(lambda s: set(s.astype(str))).to_dict())
@@ -1108,7 +1108,7 @@ def gen_drug_ever_prescribed(ctx: QaContext, rng: random.Random) -> Draft | None
         'Was "{d}" prescribed to patient {s} in any hospital admission?',
         'Does patient {s} have any prescription of "{d}" on record?',
     ], s=s, d=drug)
-    ref = _cells(
+    ref = reference_cells(
         """
         rx = prescriptions[(prescriptions['subject_id'] == subject_id) & (prescriptions['drug'] == drug)]
         rx[['hadm_id', 'startdate', 'drug']]
@@ -1118,7 +1118,7 @@ def gen_drug_ever_prescribed(ctx: QaContext, rng: random.Random) -> Draft | None
     return Draft(question=q, inputs={"subject_id": s, "drug": drug}, answer=want, reference=ref)
 
 
-@_retry
+@retry
 def gen_drugs_started_first_day(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, int, list[str]]]:
         rx = ctx.f.prescriptions.dropna(subset=["startdate"])
@@ -1135,7 +1135,7 @@ def gen_drugs_started_first_day(ctx: QaContext, rng: random.Random) -> Draft | N
         "List the drugs whose prescriptions in admission {h} of patient {s} start on the calendar day of the admission time.",
         "What drugs were newly ordered for patient {s} on the first day (the admission date) of hospital stay {h}?",
     ], s=s, h=h)
-    ref = _cells(
+    ref = reference_cells(
         """
         day0 = admissions.loc[admissions['hadm_id'] == hadm_id, 'admittime'].iloc[0].normalize()
         rx = prescriptions[(prescriptions['hadm_id'] == hadm_id)]
@@ -1147,7 +1147,7 @@ def gen_drugs_started_first_day(ctx: QaContext, rng: random.Random) -> Draft | N
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=drugs, reference=ref)
 
 
-@_retry
+@retry
 def gen_cohort_count_diagnosis_drug(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[str, str, int]]:
         dx = ctx.f.diagnoses[["subject_id", "hadm_id", "icd9_code"]]
@@ -1167,7 +1167,7 @@ def gen_cohort_count_diagnosis_drug(ctx: QaContext, rng: random.Random) -> Draft
         'Count the distinct patients with an admission coded "{t}" in which "{d}" was also prescribed.',
         'In how many patients did an admission carry the diagnosis "{t}" together with a "{d}" prescription?',
     ], t=title, d=drug)
-    ref = _cells(
+    ref = reference_cells(
         """
         codes = d_icd_diagnoses.loc[d_icd_diagnoses['long_title'] == diagnosis_title, 'icd9_code']
         dx = diagnoses_icd[diagnoses_icd['icd9_code'].isin(codes)][['subject_id', 'hadm_id']]
@@ -1206,7 +1206,7 @@ rows[['charttime', 'value', 'valueuom']]
 """
 
 
-@_retry
+@retry
 def gen_input_total_amount(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _io_pick(ctx, rng, "in", "total", lambda st: (st["n_units"] == 1) & (st["n_amount"] == st["n"]) & (st["n_ok"] == st["n"]))
     if r is None:
@@ -1216,11 +1216,11 @@ def gen_input_total_amount(ctx: QaContext, rng: random.Random) -> Draft | None:
         'Sum the amounts of all "{x}" input events of ICU stay {i} (patient {s}).',
         'How much "{x}" was given to patient {s} in ICU stay {i}, in total?',
     ], x=r.label, s=_i(r.subject_id), i=_i(r.icustay_id)) + f" Answer in {r.unit} (inputevents_mv.amount)."
-    ref = _cells(_IN_SELECT, "submit(float(rows['amount'].sum()))")
-    return Draft(question=q, inputs=_io_inputs(r), answer=_r4(r.total), reference=ref)
+    ref = reference_cells(_IN_SELECT, "submit(float(rows['amount'].sum()))")
+    return Draft(question=q, inputs=_io_inputs(r), answer=round4(r.total), reference=ref)
 
 
-@_retry
+@retry
 def gen_input_first_time(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _io_pick(ctx, rng, "in", "first", lambda st: st["n_start"] == st["n"])
     if r is None:
@@ -1230,11 +1230,11 @@ def gen_input_first_time(ctx: QaContext, rng: random.Random) -> Draft | None:
         'What is the start time of the first "{x}" input event of ICU stay {i} (patient {s})?',
         'During ICU stay {i}, at what time did patient {s} first receive "{x}"?',
     ], x=r.label, s=_i(r.subject_id), i=_i(r.icustay_id))
-    ref = _cells(_IN_SELECT, "submit(rows['starttime'].min().strftime('%Y-%m-%d %H:%M:%S'))")
+    ref = reference_cells(_IN_SELECT, "submit(rows['starttime'].min().strftime('%Y-%m-%d %H:%M:%S'))")
     return Draft(question=q, inputs=_io_inputs(r), answer=ts(r.t_first), reference=ref)
 
 
-@_retry
+@retry
 def gen_input_items_of_stay(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, int, list[str]]]:
         ie = ctx.f.table("inputevents_mv", ["subject_id", "icustay_id", "itemid"]).dropna()
@@ -1251,7 +1251,7 @@ def gen_input_items_of_stay(ctx: QaContext, rng: random.Random) -> Draft | None:
         "List the distinct fluids and medications charted in inputevents_mv for ICU stay {i} of patient {s}, by d_items label.",
         "What did patient {s} receive as inputs in ICU stay {i}? Give the item labels.",
     ], s=s, i=i)
-    ref = _cells(
+    ref = reference_cells(
         """
         ie = inputevents_mv[inputevents_mv['icustay_id'] == icustay_id].merge(d_items[['itemid', 'label']], on='itemid', how='left')
         ie[['starttime', 'label', 'amount', 'amountuom']].head(20)
@@ -1261,7 +1261,7 @@ def gen_input_items_of_stay(ctx: QaContext, rng: random.Random) -> Draft | None:
     return Draft(question=q, inputs={"subject_id": s, "icustay_id": i}, answer=labels, reference=ref)
 
 
-@_retry
+@retry
 def gen_output_total(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _io_pick(ctx, rng, "out", "total", lambda st: (st["n_units"] <= 1) & (st["n_value"] == st["n"]))
     if r is None:
@@ -1271,11 +1271,11 @@ def gen_output_total(ctx: QaContext, rng: random.Random) -> Draft | None:
         'Sum all "{x}" output events charted in ICU stay {i} (patient {s}).',
         'How much "{x}" output was recorded for patient {s} in ICU stay {i}, in total?',
     ], x=r.label, s=_i(r.subject_id), i=_i(r.icustay_id)) + " Answer in mL (outputevents.value)."
-    ref = _cells(_OUT_SELECT, "submit(float(rows['value'].sum()))")
-    return Draft(question=q, inputs=_io_inputs(r), answer=_r4(r.total), reference=ref)
+    ref = reference_cells(_OUT_SELECT, "submit(float(rows['value'].sum()))")
+    return Draft(question=q, inputs=_io_inputs(r), answer=round4(r.total), reference=ref)
 
 
-@_retry
+@retry
 def gen_output_first_day(ctx: QaContext, rng: random.Random) -> Draft | None:
     r = _io_pick(ctx, rng, "out", "day", lambda st: (st["n_units"] <= 1) & (st["n_value"] == st["n"]) & (st["n_time"] == st["n"]))
     if r is None:
@@ -1302,12 +1302,12 @@ def gen_output_first_day(ctx: QaContext, rng: random.Random) -> Draft | None:
         'How much "{x}" output did patient {s} have within {n} hours of ICU admission (stay {i})?',
     ], x=r.label, s=_i(r.subject_id), i=_i(r.icustay_id), n=hours) + (
         f" Count events charted from the ICU intime up to, but not including, intime + {hours} hours; answer in mL.")
-    ref = _cells(
+    ref = reference_cells(
         "intime = icustays.loc[icustays['icustay_id'] == icustay_id, 'intime'].iloc[0]\n" + _OUT_SELECT,
         f"window = rows[(rows['charttime'] >= intime) & (rows['charttime'] < intime + pd.Timedelta(hours={hours}))]\n"
         "submit(float(window['value'].sum()))",
     )
-    return Draft(question=q, inputs={**_io_inputs(r), "hours": hours}, answer=_r4(np.nansum(v[inside])), reference=ref)
+    return Draft(question=q, inputs={**_io_inputs(r), "hours": hours}, answer=round4(np.nansum(v[inside])), reference=ref)
 
 
 def ctx_groups(df: pd.DataFrame, keys: list[str]) -> Any:
@@ -1347,7 +1347,7 @@ micro[['chartdate', 'charttime', 'spec_type_desc', 'org_name', 'ab_name', 'inter
 """
 
 
-@_retry
+@retry
 def gen_micro_specimens(ctx: QaContext, rng: random.Random) -> Draft | None:
     pick = _pick(rng, _micro_by_admission(ctx))
     if pick is None:
@@ -1359,11 +1359,11 @@ def gen_micro_specimens(ctx: QaContext, rng: random.Random) -> Draft | None:
         "List the distinct microbiology specimen types (spec_type_desc) of admission {h} (patient {s}).",
         "What kinds of specimens were cultured for patient {s} in hospital stay {h}?",
     ], s=s, h=h)
-    ref = _cells(_MICRO_SELECT, "submit(sorted(set(micro['spec_type_desc'].dropna().astype(str))))")
+    ref = reference_cells(_MICRO_SELECT, "submit(sorted(set(micro['spec_type_desc'].dropna().astype(str))))")
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=specs, reference=ref)
 
 
-@_retry
+@retry
 def gen_micro_first_specimen_time(ctx: QaContext, rng: random.Random) -> Draft | None:
     pick = _pick(rng, _micro_by_admission(ctx))
     if pick is None:
@@ -1377,13 +1377,13 @@ def gen_micro_first_specimen_time(ctx: QaContext, rng: random.Random) -> Draft |
         'What is the charttime of the earliest "{x}" microbiology specimen of admission {h} (patient {s})?',
         'During hospital stay {h}, at what time was patient {s}\'s first "{x}" collected?',
     ], x=spec, s=s, h=h)
-    ref = _cells(_MICRO_SELECT, "rows = micro[micro['spec_type_desc'] == specimen]\n"
+    ref = reference_cells(_MICRO_SELECT, "rows = micro[micro['spec_type_desc'] == specimen]\n"
                                 "submit(rows['charttime'].min().strftime('%Y-%m-%d %H:%M:%S'))")
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h, "specimen": spec},
                  answer=ts(g[spec].first), reference=ref)
 
 
-@_retry
+@retry
 def gen_micro_resistant_antibiotics(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, int, str, list[str]]]:
         m = ctx.f.micro
@@ -1401,12 +1401,12 @@ def gen_micro_resistant_antibiotics(ctx: QaContext, rng: random.Random) -> Draft
         'List the antibiotics with interpretation R (resistant) for organism "{o}" in admission {h} (patient {s}).',
         'In hospital stay {h} of patient {s}, which antibiotics did "{o}" resist in susceptibility testing?',
     ], o=org, s=s, h=h)
-    ref = _cells(_MICRO_SELECT, "r = micro[(micro['org_name'] == organism) & (micro['interpretation'] == 'R')]\n"
+    ref = reference_cells(_MICRO_SELECT, "r = micro[(micro['org_name'] == organism) & (micro['interpretation'] == 'R')]\n"
                                 "submit(sorted(set(r['ab_name'].dropna().astype(str))))")
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h, "organism": org}, answer=abx, reference=ref)
 
 
-@_retry
+@retry
 def gen_micro_culture_positive(ctx: QaContext, rng: random.Random) -> Draft | None:
     pick = _pick(rng, _micro_by_admission(ctx))
     if pick is None:
@@ -1421,14 +1421,14 @@ def gen_micro_culture_positive(ctx: QaContext, rng: random.Random) -> Draft | No
         'Was a "{x}" of admission {h} (patient {s}) positive, i.e. with an organism named?',
         'In hospital stay {h}, did patient {s} have a positive "{x}" (org_name not empty)?',
     ], x=spec, s=s, h=h)
-    ref = _cells(_MICRO_SELECT, "rows = micro[micro['spec_type_desc'] == specimen]\nsubmit(bool(rows['org_name'].notna().any()))")
+    ref = reference_cells(_MICRO_SELECT, "rows = micro[micro['spec_type_desc'] == specimen]\nsubmit(bool(rows['org_name'].notna().any()))")
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h, "specimen": spec}, answer=grew, reference=ref)
 
 
 # ---------------------------------------------------------------- H. ICU stays and transfers
 
 
-@_retry
+@retry
 def gen_icu_stay_count(ctx: QaContext, rng: random.Random) -> Draft | None:
     counts = ctx.f.stays_per_admission
     rows = ctx.memo("adm_rows", lambda: _rows(ctx.f.admissions[["subject_id", "hadm_id"]]))
@@ -1441,12 +1441,12 @@ def gen_icu_stay_count(ctx: QaContext, rng: random.Random) -> Draft | None:
         "Count the ICU stays (icustays rows) of admission {h} of patient {s}.",
         "During hospital stay {h}, how many times was patient {s} admitted to an ICU?",
     ], s=s, h=h)
-    ref = _cells("stays = icustays[icustays['hadm_id'] == hadm_id]\nstays[['icustay_id', 'intime', 'outtime']]",
+    ref = reference_cells("stays = icustays[icustays['hadm_id'] == hadm_id]\nstays[['icustay_id', 'intime', 'outtime']]",
                  "submit(int(len(stays)))")
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=int(counts.get(h, 0)), reference=ref)
 
 
-@_retry
+@retry
 def gen_icu_last_careunit(ctx: QaContext, rng: random.Random) -> Draft | None:
     rows = ctx.memo("last_cu", lambda: _rows(ctx.f.icustays.loc[ctx.f.icustays["last_careunit"].notna(),
                                                                 ["subject_id", "icustay_id", "last_careunit"]]))
@@ -1459,12 +1459,12 @@ def gen_icu_last_careunit(ctx: QaContext, rng: random.Random) -> Draft | None:
         "What was the last care unit of patient {s}'s ICU stay {i}?",
         "Patient {s} had ICU stay {i}. From which ICU were they finally transferred out?",
     ], s=s, i=i)
-    ref = _cells("stay = icustays[icustays['icustay_id'] == icustay_id]\nstay[['first_careunit', 'last_careunit', 'intime', 'outtime']]",
+    ref = reference_cells("stay = icustays[icustays['icustay_id'] == icustay_id]\nstay[['first_careunit', 'last_careunit', 'intime', 'outtime']]",
                  "submit(str(stay['last_careunit'].iloc[0]))")
     return Draft(question=q, inputs={"subject_id": s, "icustay_id": i}, answer=str(pick[2]), reference=ref)
 
 
-@_retry
+@retry
 def gen_careunits_of_admission(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, int, list[str]]]:
         return _sets(ctx.f.transfers.dropna(subset=["curr_careunit"]), "hadm_id", "curr_careunit")
@@ -1478,13 +1478,13 @@ def gen_careunits_of_admission(ctx: QaContext, rng: random.Random) -> Draft | No
         "List the distinct care units (transfers.curr_careunit) of admission {h} of patient {s}.",
         "Through which ICU care units did patient {s} pass in hospital stay {h}?",
     ], s=s, h=h)
-    ref = _cells("t = transfers[transfers['hadm_id'] == hadm_id].sort_values('intime')\n"
+    ref = reference_cells("t = transfers[transfers['hadm_id'] == hadm_id].sort_values('intime')\n"
                  "t[['eventtype', 'prev_careunit', 'curr_careunit', 'intime', 'outtime']]",
                  "submit(sorted(set(t['curr_careunit'].dropna().astype(str))))")
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=units, reference=ref)
 
 
-@_retry
+@retry
 def gen_transfer_count(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, int, int]]:
         t = ctx.f.transfers
@@ -1500,12 +1500,12 @@ def gen_transfer_count(ctx: QaContext, rng: random.Random) -> Draft | None:
         "Count the transfer events of admission {h} (patient {s}) in the transfers table, eventtype = 'transfer'.",
         "During hospital stay {h}, how many times was patient {s} transferred between units or wards (eventtype 'transfer')?",
     ], s=s, h=h)
-    ref = _cells("t = transfers[transfers['hadm_id'] == hadm_id].sort_values('intime')\nt[['eventtype', 'curr_careunit', 'intime']]",
+    ref = reference_cells("t = transfers[transfers['hadm_id'] == hadm_id].sort_values('intime')\nt[['eventtype', 'curr_careunit', 'intime']]",
                  "submit(int((t['eventtype'] == 'transfer').sum()))")
     return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=n, reference=ref)
 
 
-@_retry
+@retry
 def gen_hours_to_icu(ctx: QaContext, rng: random.Random) -> Draft | None:
     def build() -> list[tuple[int, int, float]]:
         i = ctx.f.icustays.dropna(subset=["intime"])
@@ -1529,13 +1529,13 @@ def gen_hours_to_icu(ctx: QaContext, rng: random.Random) -> Draft | None:
         "Patient {s} was admitted to the hospital (admission {h}). How many hours passed until their first ICU intime?",
         "Compute the time in hours from the admission time of hospital stay {h} to the start of its first ICU stay (patient {s}).",
     ], s=s, h=h)
-    ref = _cells("admitted = admissions.loc[admissions['hadm_id'] == hadm_id, 'admittime'].iloc[0]\n"
+    ref = reference_cells("admitted = admissions.loc[admissions['hadm_id'] == hadm_id, 'admittime'].iloc[0]\n"
                  "first_icu = icustays.loc[icustays['hadm_id'] == hadm_id, 'intime'].min()\nadmitted, first_icu",
                  "submit((first_icu - admitted).total_seconds() / 3600)")
-    return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=_r4(hours), reference=ref)
+    return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=round4(hours), reference=ref)
 
 
-@_retry
+@retry
 def gen_hours_since_admission(ctx: QaContext, rng: random.Random) -> Draft | None:
     rows = ctx.memo("adm_times", lambda: _rows(ctx.f.admissions.loc[
         ctx.f.admissions["admittime"].notna() & ctx.f.admissions["dischtime"].notna(),
@@ -1554,9 +1554,9 @@ def gen_hours_since_admission(ctx: QaContext, rng: random.Random) -> Draft | Non
         "It is now {now}. How many hours have passed since patient {s} was admitted to the hospital (admission {h})?",
         "Current time: {now}. For how many hours has hospital admission {h} of patient {s} been going on?",
     ], now=ts(now), s=s, h=h)
-    ref = _cells("admitted = admissions.loc[admissions['hadm_id'] == hadm_id, 'admittime'].iloc[0]\nadmitted",
+    ref = reference_cells("admitted = admissions.loc[admissions['hadm_id'] == hadm_id, 'admittime'].iloc[0]\nadmitted",
                  "submit((pd.Timestamp(current_time) - admitted).total_seconds() / 3600)")
-    return Draft(question=q, inputs={"subject_id": s, "hadm_id": h, "current_time": ts(now)}, answer=_r4(hours), reference=ref)
+    return Draft(question=q, inputs={"subject_id": s, "hadm_id": h, "current_time": ts(now)}, answer=round4(hours), reference=ref)
 
 
 # ---------------------------------------------------------------- I. cohort counts
@@ -1615,7 +1615,7 @@ def _conditions(ctx: QaContext, rng: random.Random) -> list[_Cond]:
     return out
 
 
-@_retry
+@retry
 def gen_cohort_count_admissions(ctx: QaContext, rng: random.Random) -> Draft | None:
     a = _cohort_frame(ctx)
     conds = _conditions(ctx, rng)
@@ -1636,7 +1636,7 @@ def gen_cohort_count_admissions(ctx: QaContext, rng: random.Random) -> Draft | N
         " Age is in completed years at the admission time (from patients.dob); the length of stay is dischtime minus "
         "admittime; all conditions apply to the same admission.")
     expr = " & ".join(c.code for c in chosen)
-    ref = _cells(
+    ref = reference_cells(
         """
         a = admissions.merge(patients[['subject_id', 'gender', 'dob']], on='subject_id', how='left')
         born, at = a['dob'], a['admittime']
@@ -1668,7 +1668,7 @@ _UNANSWERABLE = [
 ]
 
 
-@_retry
+@retry
 def gen_unanswerable_question(ctx: QaContext, rng: random.Random) -> Draft | None:
     rows = ctx.memo("adm_rows", lambda: _rows(ctx.f.admissions[["subject_id", "hadm_id"]]))
     pick = _pick(rng, rows)
@@ -1680,7 +1680,7 @@ def gen_unanswerable_question(ctx: QaContext, rng: random.Random) -> Draft | Non
         template, _ = rng.choice(_UNANSWERABLE)
         q = template.format(s=s, h=h)
         inputs: dict[str, Any] = {"subject_id": s} | ({"hadm_id": h} if "{h}" in template else {})
-        ref = _cells(
+        ref = reference_cells(
             """
             # the schema has no such information: look for a plausible column anyway
             hits = {name: [c for c in df.columns if any(w in c for w in ('blood', 'allerg', 'address', 'zip', 'phone', 'note', 'charge', 'occupation', 'smok', 'physician', 'summary'))]
@@ -1699,7 +1699,7 @@ def gen_unanswerable_question(ctx: QaContext, rng: random.Random) -> Draft | Non
     value = getattr(a, column)
     if _missing(value) or not str(value).strip():
         return None
-    ref = _cells(
+    ref = reference_cells(
         f"adm = admissions.loc[admissions['hadm_id'] == hadm_id, ['subject_id', 'hadm_id', '{column}']]\nadm",
         f"v = adm['{column}'].iloc[0]\nsubmit(None if pd.isna(v) else str(v))",
     )

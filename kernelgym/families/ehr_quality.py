@@ -30,7 +30,7 @@ from kernelgym.datasets.ehr.planted import (
     WEIGHT_TOLERANCE,
     sex_of_code,
 )
-from kernelgym.families.ehr import _cells
+from kernelgym.families.ehr import reference_cells
 from kernelgym.families.ehr_data import Frames, frames, profile_data_dir
 from kernelgym.grading import Grader
 from kernelgym.tasks import Category, Draft
@@ -185,7 +185,7 @@ def gen_labs_after_death(ctx: QualityContext, rng: random.Random) -> Draft | Non
         "Check the record of patient {s}: list the row_id of every labevents row charted after the day the patient died.",
         "Patient {s} has a recorded date of death. Which of their lab events (row_id) contradict it by being charted later?",
     ]).format(s=s) + " " + _LAB_RULE + " Answer an empty list if there are none."
-    ref = _cells(
+    ref = reference_cells(
         """
         dod = patients.loc[patients['subject_id'] == subject_id, 'dod'].iloc[0]
         lab = labevents[labevents['subject_id'] == subject_id]
@@ -208,7 +208,7 @@ def gen_sex_specific_codes(ctx: QualityContext, rng: random.Random) -> Draft | N
         "Check admission {h} of patient {s}: list the ICD-9 diagnosis codes that only apply to the other sex than patients.gender.",
         "Are any diagnoses of hospital stay {h} impossible for patient {s}'s sex? List those ICD-9 codes.",
     ]).format(s=s, h=h) + " " + _SEX_RULE + " Answer an empty list if there are none."
-    ref = _cells(
+    ref = reference_cells(
         _SEX_CODE,
         """
         gender = patients.loc[patients['subject_id'] == subject_id, 'gender'].iloc[0]
@@ -231,7 +231,7 @@ def gen_infusion_weight(ctx: QualityContext, rng: random.Random) -> Draft | None
         "Check patient {s}: in which ICU stays (icustay_id) does inputevents_mv.patientweight disagree with the admission weight in chartevents?",
         "For patient {s}, list the ICU stays where the weight used for infusions does not match the charted admission weight.",
     ]).format(s=s) + " " + _WEIGHT_RULE + " Answer a list of icustay_ids, empty if there are none."
-    ref = _cells(
+    ref = reference_cells(
         f"""
         ie = inputevents_mv[(inputevents_mv['subject_id'] == subject_id)].dropna(subset=['patientweight'])
         charted = chartevents[(chartevents['subject_id'] == subject_id) & (chartevents['itemid'] == {ADMISSION_WEIGHT_ITEM})]
@@ -257,7 +257,7 @@ def gen_route_form(ctx: QualityContext, rng: random.Random) -> Draft | None:
         "In hospital stay {h} of patient {s}, which prescription rows (row_id) record an oral solid form with an injection or infusion route?",
     ]).format(s=s, h=h) + " " + _ROUTE_RULE + " Answer an empty list if there are none."
     forms, routes = list(ORAL_FORMS), list(PARENTERAL_ROUTES)
-    ref = _cells(
+    ref = reference_cells(
         f"""
         rx = prescriptions[prescriptions['hadm_id'] == hadm_id]
         bad = rx[rx['form_unit_disp'].isin({forms!r}) & rx['route'].isin({routes!r})]
@@ -314,7 +314,7 @@ bad = dx[dx['sex'].notna() & dx['gender'].isin(['M', 'F']) & (dx['sex'] != dx['g
         "Data-quality check over all records: count the {w}.",
         "How many {w} does the database contain?",
     ]).format(w=what) + " " + rule
-    return Draft(question=q, inputs={}, answer=int(n), reference=_cells(ref_code, final))
+    return Draft(question=q, inputs={}, answer=int(n), reference=reference_cells(ref_code, final))
 
 
 _TABLE: list[tuple[str, str, Grader, str, Callable[[QualityContext, random.Random], Draft | None]]] = [

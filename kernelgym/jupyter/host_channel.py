@@ -82,6 +82,13 @@ class _Handler(socketserver.StreamRequestHandler):
         except OSError:
             return
         if uid not in self.server.allowed_uids():
+            # read (a bounded part of) the request first: a reply to a peer still sending would reach
+            # it as EPIPE on its write, not as this reason
+            self.request.settimeout(2.0)
+            try:
+                self.rfile.readline(MAX_REQUEST_BYTES + 1)
+            except OSError:
+                pass
             self._reply({"ok": False, "error": "this host channel serves its own kernel only"})
             return
         line = self.rfile.readline(MAX_REQUEST_BYTES + 1)

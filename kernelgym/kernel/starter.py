@@ -87,7 +87,10 @@ def _channel_request(path: str, command: str, task_id: str, payload: Any = None)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(HOST_TIMEOUT_S)
         sock.connect(path)
-        sock.sendall(json.dumps(request, default=str).encode() + b"\n")
+        try:
+            sock.sendall(json.dumps(request, default=str).encode() + b"\n")
+        except BrokenPipeError:
+            pass  # the host refused before reading the request; its one-line reason is still there to read
         data = b""
         while not data.endswith(b"\n"):
             chunk = sock.recv(65536)
