@@ -32,6 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kernelgym.runtime.sandbox import UID_BASE, UID_BLOCK, UID_BLOCKS
+
 SWEPT_KINDS: tuple[str, ...] = ("episode", "grade", "taskkernel", "zygote", "ipc", "work")
 """The kinds of folder kernelgym makes with :func:`owned_tempdir` (``kernelgym-<kind>-...``)."""
 
@@ -129,9 +131,9 @@ def owner_alive(owner: Owner) -> bool:
     return True
 
 
-KERNEL_UIDS = range(1_900_000, 1_900_000 + (2048 << 10))
-"""The uids sandboxed kernels run as when the host is root (``kernelgym.runtime.sandbox.UID_BASE`` plus the
-fork server's block, see ``Zygote.uid_base``): the folders a kernel writes to (its working and
+KERNEL_UIDS = range(UID_BASE, UID_BASE + UID_BLOCKS * UID_BLOCK)
+"""The uids sandboxed kernels run as when the host is root (a fork server's leased block, see
+:func:`kernelgym.runtime.sandbox.lease_uid_block`): the folders a kernel writes to (its working and
 socket folders) are handed to it."""
 
 
