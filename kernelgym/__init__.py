@@ -25,10 +25,10 @@ _EXPORTS = {
     "grade": "kernelgym.grading",
 }
 
-if TYPE_CHECKING:
-    from kernelgym.episode import Action, EpisodeResult, Observation, run_episode
-    from kernelgym.grading import Grader, grade
-    from kernelgym.tasks import Instance, TaskInfo, TaskSpec
+if TYPE_CHECKING:  # the lazy names above, for type checkers and IDEs
+    from kernelgym.episode import Action, EpisodeResult, Observation, run_episode  # noqa: F401
+    from kernelgym.grading import Grader, grade  # noqa: F401
+    from kernelgym.tasks import Instance, TaskInfo, TaskSpec  # noqa: F401
 
 __all__ = sorted(_EXPORTS)
 

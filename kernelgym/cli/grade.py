@@ -38,6 +38,11 @@ def grade_cmd(
     from kernelgym.regrade import GradeOptions
 
     _use_specs(specs)
+    for name, seconds in (("--timeout", timeout), ("--cell-timeout", cell_timeout)):
+        if seconds is not None and not seconds > 0:
+            raise _fail(f"{name} must be a positive number of seconds, not {seconds:g}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise _fail(f"--out {out_dir}: is a file, not a folder; give a folder for the graded notebooks")
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise _fail(f"not found: {', '.join(missing)}")

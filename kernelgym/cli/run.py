@@ -82,13 +82,29 @@ def run(
     from kernelgym.agents import AgentLoadError, load_agent
     from kernelgym.episode import EpisodeConfig
     from kernelgym.llm.errors import FatalModelError
-    from kernelgym.runs.runner import RunOptions, category_table
+    from kernelgym.runs.runner import (
+        RunFolderLocked,
+        RunOptions,
+        category_table,
+        check_run_folder_free,
+        run_folder_problem,
+    )
     from kernelgym.runs.runner import run as run_episodes
     from kernelgym.runtime.kernel_session import SessionLimits
     from kernelgym.runtime.profiles import ensure_kernelspecs_installed
     from kernelgym.tasks import TaskSpecError, select
 
     _use_specs(specs)
+    for name, value in (("--limit", limit), ("--per-category", per_category)):
+        if value is not None and value < 1:
+            raise _fail(f"{name} must be at least 1, not {value}")
+    for name, seconds in (("--cell-timeout", cell_timeout), ("--time-budget", time_budget)):
+        if not seconds > 0:
+            raise _fail(f"{name} must be a positive number of seconds, not {seconds:g}")
+    if out_dir is not None:
+        problem = run_folder_problem(out_dir)
+        if problem:
+            raise _fail(problem)
     if backend not in ("local", "ray"):
         raise _fail(f"--backend must be local or ray, not {backend!r}")
     if address and backend != "ray":
@@ -148,6 +164,12 @@ def run(
     who = model.replace("/", "_") if model else agent
     suite_label = suite.replace(',', '+') + (f"@{dataset}" if dataset else "")
     target = out_dir or Path("runs") / f"{suite_label}-{who.replace(':', '.')}-{split or 'all'}"
+    if out_dir is None and (problem := run_folder_problem(target)):
+        raise _fail(problem)
+    try:
+        check_run_folder_free(target)
+    except RunFolderLocked as err:
+        raise _fail(str(err)) from None
     console.print(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}")
     episode = EpisodeConfig(
         max_turns=max_turns, time_budget=time_budget, limits=SessionLimits(cell_timeout=cell_timeout),
@@ -163,6 +185,8 @@ def run(
                 executor=executor,
             ),
         )
+    except RunFolderLocked as err:
+        raise _fail(str(err)) from None
     except FatalModelError as err:  # one clear message for the whole run, not one error per episode
         raise _fail(f"{err}\nthe run was stopped; finished episodes are kept in {target} (run again to resume)",
                     code=1) from None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import platform
-import shutil
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -35,11 +34,12 @@ from kernelgym.grading import grade
 from kernelgym.llm.errors import FatalModelError
 from kernelgym.notebook.readers import answers_of
 from kernelgym.runtime.kernel_session import (
+    CellOutcome,
     KernelSession,
     KernelStartError,
     SessionLimits,
 )
-from kernelgym.runtime.tempdirs import owned_tempdir
+from kernelgym.runtime.tempdirs import owned_tempdir, remove_tree
 from kernelgym.tasks import Instance
 
 __all__ = ["Action", "run_episode", "wrong_answer_feedback"]
@@ -67,6 +67,18 @@ def _answer_passes(inst: Instance, answer: Any) -> bool:
         return grade(answer, inst.ground_truth, inst.grader).passed
     except Exception:
         return False
+
+
+def _why_no_evidence(outcome: CellOutcome) -> str:
+    """Why a verifier cell that ran emitted no evidence: what it printed, or how its kernel ended."""
+    if outcome.status in ("dead", "killed"):
+        return "no verifier evidence (the kernel died while the verifier ran)"
+    if outcome.status == "timeout":
+        return "no verifier evidence (the verifier cell timed out)"
+    printed = " ".join(
+        str(o.get("text", "")) for o in outcome.cell.get("outputs", []) if o.get("output_type") == "stream"
+    ).strip()
+    return f"no verifier evidence ({printed[:300]})" if printed else "no verifier evidence (the verifier emitted none)"
 
 
 def wrong_answer_feedback(left: int) -> str:
@@ -98,6 +110,7 @@ async def run_episode(
     wrong_answers = 0
     usage: dict[str, Any] = {}
     evidence: list[dict[str, Any]] = []
+    no_evidence = "no verifier evidence (the kernel was gone before verification)"
     start_rollout = getattr(agent, "start_rollout", None)
     if callable(start_rollout):
         try:
@@ -184,6 +197,8 @@ async def run_episode(
             vidx = nbk.add_verifier(nb, inst.verifier, inst.verifier_args)
             vout = await session.run_cell(vidx, timeout=cfg.verifier_timeout)
             evidence = nbk.evidence_of(vout.cell)
+            if not evidence:
+                no_evidence = _why_no_evidence(vout)
     finally:
         await session.shutdown()
         close = getattr(agent, "aclose", None)
@@ -193,12 +208,10 @@ async def run_episode(
             except Exception:
                 pass
         if own_dir:
-            shutil.rmtree(cwd, ignore_errors=True)
+            remove_tree(cwd)
 
     assert stop is not None
-    answer, verdict, _ = nbk.record_verdict(
-        nb, inst, evidence, no_evidence="no verifier evidence (the kernel was gone before verification)"
-    )
+    answer, verdict, _ = nbk.record_verdict(nb, inst, evidence, no_evidence=no_evidence)
     name, model, sampling = agent_label(agent)
     result = EpisodeResult(
         task_id=inst.id, family=inst.family, category=inst.category, split=inst.split, rollout=rollout,

@@ -23,7 +23,6 @@ which a starter notebook asks the host for its verdict.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -37,7 +36,7 @@ from kernelgym.jupyter import host_channel
 from kernelgym.runtime import forkserver
 from kernelgym.runtime.kernel_manager import host_channel_enabled
 from kernelgym.runtime.sandbox import SandboxConfig, plan
-from kernelgym.runtime.tempdirs import owned_tempdir
+from kernelgym.runtime.tempdirs import owned_tempdir, remove_tree
 
 _warned: set[str] = set()
 
@@ -62,7 +61,9 @@ def fork_available() -> tuple[bool, str]:
 
 
 def _parse_launcher(cmd: list[str]) -> tuple[list[str], list[str]] | None:
-    """``[python, -m, kernelgym.kernel, --preload P..., -f F, extra...]`` -> (preloads, extra args)."""
+    """``[python, [-P,] -m, kernelgym.kernel, --preload P..., -f F, extra...]`` -> (preloads, extra args)."""
+    if len(cmd) > 1 and cmd[1] == "-P":  # -P: not the current folder first on sys.path (see forkserver)
+        cmd = [cmd[0], *cmd[2:]]
     if len(cmd) < 3 or cmd[1:3] != ["-m", "kernelgym.kernel"]:
         return None
     if Path(cmd[0]).name.startswith("python") and os.path.realpath(cmd[0]) != os.path.realpath(sys.executable):
@@ -241,7 +242,7 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         for attr in ("_sockdir", "_own_workdir"):
             path = getattr(self, attr)
             if path:
-                shutil.rmtree(path, ignore_errors=True)
+                remove_tree(path)
                 setattr(self, attr, None)
 
     async def get_provisioner_info(self) -> dict[str, Any]:

@@ -5,7 +5,6 @@ the others."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import statistics
 import time
 from collections import defaultdict
@@ -23,7 +22,7 @@ from kernelgym.regrade.finish import finish
 from kernelgym.regrade.records import GRADES, GradeError, GradeOptions, GradeRecord
 from kernelgym.regrade.restore import prepare, read_notebook
 from kernelgym.runtime.profiles import kernel_name
-from kernelgym.runtime.tempdirs import owned_tempdir, sweep
+from kernelgym.runtime.tempdirs import owned_tempdir, remove_tree, sweep
 
 
 def find_notebooks(paths: Iterable[Path], exclude: Path | None = None) -> list[Path]:
@@ -90,7 +89,7 @@ async def grade_notebook(
         error = f"execution failed: {type(exc).__name__}: {exc}"
         executed = handle.nb
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tree(workdir)
     try:
         record, graded = finish(prep, executed, source=path, error=error, handle=handle)
         if out_path is not None:

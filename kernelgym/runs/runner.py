@@ -9,11 +9,13 @@ ignored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -162,6 +164,58 @@ def category_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+class RunFolderLocked(RuntimeError):
+    """Another ``kernelgym run`` is writing to the same run folder; ``str(err)`` says what to do."""
+
+    def __init__(self, out_dir: Path, holder: str) -> None:
+        super().__init__(f"{out_dir} is in use by another kernelgym run (pid {holder}); wait for it to finish or "
+                         "give another --out")
+
+
+LOCK = ".kernelgym-run.lock"
+
+
+def run_folder_problem(out_dir: Path) -> str | None:
+    """Why ``out_dir`` cannot be a run folder (one line), or None: it must be a folder we can write."""
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        return f"--out {path}: is a file, not a folder; give a folder for the run"
+    probe = path if path.is_dir() else next((p for p in path.parents if p.exists()), Path("."))
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        return f"--out {path}: {probe} is not writable; choose a folder you can write to"
+    return None
+
+
+def check_run_folder_free(out_dir: Path) -> None:
+    """Raise :class:`RunFolderLocked` now if a run holds ``out_dir`` (the CLI asks before any work;
+    :func:`locked_run_folder` is what really keeps a second run out)."""
+    path = Path(out_dir) / LOCK
+    if not path.is_file():
+        return
+    with contextlib.suppress(FileNotFoundError), locked_run_folder(Path(out_dir)):
+        pass
+
+
+@contextlib.contextmanager
+def locked_run_folder(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir``'s run lock (``flock``, released with this process, ``kill -9`` included).
+
+    Two runs writing one folder recorded every episode twice; the second now stops at once with
+    :class:`RunFolderLocked`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RunFolderLocked(out_dir, os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
 async def run_async(
     instances: list[Instance],
     agent_factory: Callable[[], Agent],
@@ -175,7 +229,13 @@ async def run_async(
     swept = sweep()  # temp folders of runs killed with SIGKILL (never those of a running process)
     if swept:
         console.print(f"[dim]removed {len(swept)} temp folder(s) left by killed kernelgym processes[/dim]")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with locked_run_folder(out_dir):
+        return await _run_locked(instances, agent_factory, out_dir, opts, console)
+
+
+async def _run_locked(
+    instances: list[Instance], agent_factory: Callable[[], Agent], out_dir: Path, opts: RunOptions, console: Console,
+) -> dict[str, Any]:
     previous, bad = read_results(out_dir)
     if bad:
         console.print(f"[yellow]{bad} unreadable line(s) in {out_dir / RESULTS} (a killed run?) are ignored[/yellow]")

@@ -394,9 +394,9 @@ class Zygote:
             os.unlink(self.sock_path)
         except OSError:
             pass
-        import shutil
 
-        shutil.rmtree(self.run_dir, ignore_errors=True)
+        from kernelgym.runtime.tempdirs import remove_tree  # never raises, however deep the tree
+        remove_tree(self.run_dir)
         os._exit(0)
 
     # -- in the forked child ------------------------------------------------------------------
@@ -753,7 +753,9 @@ class ZygoteHandle:
         self.sock_path = os.path.join(self.run_dir, "zygote.sock")
         self.log_path = os.path.join(self.run_dir, "zygote.log")
         rfd, self._lifeline = os.pipe()  # our end stays open as long as this process lives
-        cmd = [sys.executable, "-m", "kernelgym.runtime.forkserver", "--socket", self.sock_path, "--lifeline-fd", str(rfd)]
+        # -P: a kernelgym/ folder in the current folder (another checkout) must not shadow the installed one
+        cmd = [sys.executable, "-P", "-m", "kernelgym.runtime.forkserver", "--socket", self.sock_path,
+               "--lifeline-fd", str(rfd)]
         for p in preloads:
             cmd += ["--preload", p]
         with open(self.log_path, "w") as log:
@@ -795,11 +797,10 @@ class ZygoteHandle:
             os.close(self._lifeline)
         except OSError:
             pass
-        import shutil
 
-        from kernelgym.runtime.tempdirs import sweep
+        from kernelgym.runtime.tempdirs import remove_tree, sweep
 
-        shutil.rmtree(self.run_dir, ignore_errors=True)
+        remove_tree(self.run_dir)
         sweep(ZYGOTE_PARENT, kinds=("zygote",))  # the killed zygote's own run folder (it had no chance to remove it)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 import stat
 import tempfile
 from collections.abc import Iterable
@@ -164,6 +163,57 @@ def abandoned(path: str | os.PathLike[str], kinds: Iterable[str] = SWEPT_KINDS, 
     return not owner_alive(owner)
 
 
+def remove_tree(path: str | os.PathLike[str]) -> bool:
+    """Remove the folder ``path`` and everything in it, however deep; never raises. True if it is gone.
+
+    A kernel may leave a tree thousands of levels deep: ``shutil.rmtree`` then raises
+    ``RecursionError`` (which ``ignore_errors`` does not catch) and paths exceed ``PATH_MAX``. This
+    lifts the contents of each subfolder up into ``path`` (renames within two levels, so no path grows
+    and no recursion or descriptor stack is needed) until none is left, unlinking files as it goes.
+    """
+    top = os.fspath(path)
+    try:
+        if os.path.isdir(top) and not os.path.islink(top):
+            try:
+                os.chmod(top, 0o700)
+            except OSError:
+                pass
+        if os.path.islink(top) or not os.path.isdir(top):
+            if os.path.lexists(top):
+                os.unlink(top)
+            return not os.path.lexists(top)
+        fresh = 0
+        while True:
+            subdirs = 0
+            with os.scandir(top) as entries:
+                names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
+            for name, is_dir in names:
+                child = os.path.join(top, name)
+                if not is_dir:
+                    try:
+                        os.unlink(child)
+                    except FileNotFoundError:
+                        pass
+                    continue
+                subdirs += 1
+                try:
+                    os.chmod(child, 0o700)  # a folder its kernel made unreadable
+                except OSError:
+                    pass
+                with os.scandir(child) as inner:
+                    grandchildren = [e.name for e in inner]
+                for g in grandchildren:
+                    fresh += 1
+                    os.rename(os.path.join(child, g), os.path.join(top, f".kg-{fresh}-{g}"[:200]))
+                os.rmdir(child)
+            if subdirs == 0:
+                break
+        os.rmdir(top)
+    except Exception:  # noqa: BLE001 - cleanup never raises; what is left is swept later
+        pass
+    return not os.path.lexists(top)
+
+
 def sweep(root: str | os.PathLike[str] | None = None, kinds: Iterable[str] = SWEPT_KINDS) -> list[Path]:
     """Remove the folders of ``kinds`` in ``root`` (default: the temp folder and /tmp) whose owner is gone.
 
@@ -188,8 +238,9 @@ def sweep(root: str | os.PathLike[str] | None = None, kinds: Iterable[str] = SWE
         if not entry.name.startswith("kernelgym-"):
             continue
         path = Path(entry.path)
-        if abandoned(path, kinds, me):
-            shutil.rmtree(path, ignore_errors=True)
-            if not os.path.lexists(path):
+        try:
+            if abandoned(path, kinds, me) and remove_tree(path):
                 removed.append(path)
+        except Exception:  # noqa: BLE001 - one odd folder never stops a run or a grade
+            continue
     return removed

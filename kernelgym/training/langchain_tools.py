@@ -17,7 +17,6 @@ they are async (use ``ainvoke``/``astream``, as LangGraph does in async code).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from kernelgym.llm.protocol import (
 )
 from kernelgym.notebook.readers import answers_of
 from kernelgym.runtime.kernel_session import KernelSession, SessionLimits
-from kernelgym.runtime.tempdirs import owned_tempdir
+from kernelgym.runtime.tempdirs import owned_tempdir, remove_tree
 from kernelgym.tasks import Instance, get_instance
 
 
@@ -91,7 +90,7 @@ class TaskKernel:
             await self._session.shutdown()
             self._session = None
         if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
+            remove_tree(self._dir)
             self._dir = None
 
     def system_prompt(self, protocol: str = "tools") -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -121,3 +124,39 @@ def test_observation_is_truncated_with_a_visible_marker(task: Instance) -> None:
     assert len(seen[0]) < 700 and "truncated" in seen[0]
     assert "ZeroDivisionError" in seen[0]  # the tail (the error) survives the cut
     assert "\x1b[" not in seen[0]  # ANSI colour codes stripped
+
+
+@pytest.mark.kernel
+def test_a_failed_verifier_says_so_in_the_explanation(ehr_data: Path) -> None:
+    """Issue 15 (1): a verifier that could not run was recorded as "the kernel was gone before
+    verification", which was false and hid the real cause."""
+    from helpers.adversarial_agents import Scripted
+
+    class BreaksVerifier(Scripted):
+        cells = ["import sys\nsys.modules['kernelgym.kernel.verify'] = None"]
+
+    task = select("ehr", split="test", limit=1)[0]
+    result, _ = asyncio.run(run_episode(task, BreaksVerifier()))
+    assert not result.passed
+    assert "kernelgym verifier failed" in result.explanation and "gone" not in result.explanation
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_a_kernelgym_folder_in_the_current_folder_does_not_shadow_the_installed_package(
+    ehr_data: Path, tmp_path: Path
+) -> None:
+    """Issue 15 (1): the fork server started with ``python -m`` imported kernelgym from the current
+    folder (another checkout, or the repo root with a non-editable install); inside the sandbox the
+    verifier then could not import, and every episode was recorded FAILED (0/200)."""
+    fake = tmp_path / "kernelgym"
+    (fake / "kernel").mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('the kernelgym/ folder of the current folder was imported')\n")
+    (fake / "kernel" / "__init__.py").write_text("")
+    cli = Path(sys.executable).with_name("kernelgym")
+    proc = subprocess.run([str(cli), "run", "--suite", "ehr", "--split", "test", "--limit", "3", "--out",
+                           str(tmp_path / "run"), "--no-progress"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 and all(x["passed"] for x in lines), [x["explanation"] for x in lines]

@@ -116,6 +116,13 @@ class KillsKernel(Scripted):
     cells = ["import os\nos._exit(1)"]
 
 
+class LeavesDeepTree(Scripted):
+    """Leaves a folder 3,000 levels deep in its working folder, then answers wrong."""
+
+    cells = ["import os\nfor _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\nos.chdir('/')\nprint('deep')"]
+    final = Action.answer("certainly not the answer")
+
+
 class RaisesInAct:
     async def act(self, obs: Observation) -> Action:
         raise RuntimeError("agent bug")

@@ -135,3 +135,45 @@ def test_episode_notebook_reruns_with_papermill_on_the_installed_kernel(referenc
     verifier = nbk.cells_with_tag(nb, nbk.TAG_VERIFIER)[0]
     [evidence] = evidence_from(verifier)
     assert evidence["submitted"] and evidence["answer"] == rec.answer
+
+
+@pytest.mark.parametrize("args", [
+    ("run", "--limit", "-1"), ("run", "--limit", "0"), ("run", "--per-category", "-1"),
+    ("run", "--cell-timeout", "-5"), ("run", "--time-budget", "0"), ("grade", ".", "--timeout", "-1"),
+])
+def test_numbers_that_make_no_sense_are_refused_in_one_line_before_any_work(args: tuple[str, ...], tmp_path: Path) -> None:
+    """Issue 15 (11): `--limit -1` ran every task but the last, negative timeouts were accepted."""
+    proc = kernelgym_cli(*args, "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and args[-2] in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_out_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Issue 15 (11): `--out` naming a file gave a 100-line traceback."""
+    target = tmp_path / "a-file"
+    target.write_text("not a folder")
+    for cmd in (("run",), ("grade", str(tmp_path))):
+        proc = kernelgym_cli(*cmd, "--out", str(target))
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]
+        assert "is a file" in proc.stderr
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused(ehr_data: Path, tmp_path: Path) -> None:
+    """Issue 15 (8): two runs into one `--out` recorded every episode twice. While one process holds
+    the run folder, another `kernelgym run` into it stops at once with a one-line error, and so
+    does the library's `run()`."""
+    from kernelgym.runs.runner import RunFolderLocked, locked_run_folder
+
+    out = tmp_path / "run"
+    tasks = select("ehr", split="test", limit=1)
+    with locked_run_folder(out):
+        proc = kernelgym_cli("run", "--limit", "1", "--out", str(out), "--no-progress")
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert "in use by another kernelgym run" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        with pytest.raises(RunFolderLocked):
+            run(tasks, load_agent("reference"), out, RunOptions(progress=False))
+        assert not (out / "results.jsonl").exists()
+    run(tasks, load_agent("reference"), out, RunOptions(progress=False))  # free again: the run goes ahead
+    assert len((out / "results.jsonl").read_text().splitlines()) == 1

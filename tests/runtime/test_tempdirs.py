@@ -158,3 +158,59 @@ def test_a_kernelgym_run_killed_mid_episode_leaves_a_folder_the_next_run_removes
     assert left("episode") == [] and left("ipc") == [] and left("work") == []
     assert left("zygote") == []
 
+
+
+def _deep_tree(root: Path, depth: int) -> None:
+    root.mkdir()
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for _ in range(depth):  # relative to a descriptor: the full path would exceed PATH_MAX
+            os.mkdir("d", dir_fd=fd)
+            nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        os.close(os.open("f", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    finally:
+        os.close(fd)
+
+
+def test_a_tree_3000_deep_is_removed_and_the_sweep_never_raises(tmp_path: Path) -> None:
+    """Issue 15 (5): a 3,000-deep folder left by a kernel survived cleanup (``shutil.rmtree`` raised
+    RecursionError, which ``ignore_errors`` does not catch), and the sweep then crashed every later
+    ``kernelgym run`` and ``grade`` on the machine."""
+    from kernelgym.runtime.tempdirs import remove_tree, sweep
+
+    plain = tmp_path / "plain"
+    _deep_tree(plain, 3000)
+    assert remove_tree(plain) and not plain.exists()
+    # an owned folder whose owner is gone (a pid that cannot exist), holding a deep tree
+    me = parse_owner(owned_name := Path(tempfile.mkdtemp(prefix="x", dir=tmp_path)).name)
+    assert me is None  # not an owned name: left alone
+    from kernelgym.runtime.tempdirs import current_owner
+
+    owner = current_owner()
+    assert owner is not None
+    dead = tmp_path / f"kernelgym-episode-{2**22 + 1}.{owner.start}.{owner.pidns}.{owner.boot}-abc"
+    _deep_tree(dead, 3000)
+    assert parse_owner(dead.name) is not None
+    removed = sweep(tmp_path)  # must not raise
+    assert dead in removed and not dead.exists() and (tmp_path / owned_name).exists()
+
+
+@pytest.mark.kernel
+def test_a_kernel_that_leaves_a_deep_tree_does_not_stop_the_run(ehr_data: Path, tmp_path: Path) -> None:
+    """Issue 15 (5), through a real run: the kernel's working folder with a 3,000-deep tree is removed
+    when its episode ends; the run records the episode and goes on."""
+    from kernelgym.agents import load_agent
+    from kernelgym.runs.runner import RunOptions, read_results, run
+    from kernelgym.tasks import select
+
+    tasks = select("ehr", split="test", limit=2)
+    before = {p for p in Path("/tmp").glob("kernelgym-*")}
+    run(tasks, load_agent("helpers.adversarial_agents:LeavesDeepTree"), tmp_path / "run", RunOptions(progress=False))
+    results, bad = read_results(tmp_path / "run")
+    assert bad == 0 and len(results) == 2
+    assert all(r.stop_reason == "answered" and not r.passed and r.error is None for r in results)
+    mine = [p for p in set(Path("/tmp").glob("kernelgym-*")) - before
+            if (parsed := parse_owner(p.name)) is not None and parsed[1].pid == os.getpid()]
+    assert mine == []
