@@ -143,7 +143,14 @@ def test_a_person_solves_a_starter_in_jupyterlab_and_kernelgym_grade_agrees(
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         verdict = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output", has_text="Verdict:")
-        verdict.wait_for()
+        try:
+            verdict.wait_for()
+        except Exception:  # say what the page showed instead
+            shown = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").all_inner_texts()
+            status = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-KernelName").inner_text()
+            page.screenshot(path=str(tmp_path / "no-verdict.png"))
+            raise AssertionError(f"no verdict; kernel {status!r}; cells: {shown}; sessions: "
+                                 f"{lab.api('GET', '/api/sessions')}") from None
         assert "Verdict: PASSED" in verdict.inner_text() and "host channel" in verdict.inner_text()
         page.keyboard.press("Control+s")
         saved = _solved_on_disk(lab.root / "starter.ipynb", "# typed in JupyterLab")
