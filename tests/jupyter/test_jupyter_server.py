@@ -104,6 +104,7 @@ def test_a_starter_solved_in_jupyterlab_gets_its_verdict_from_a_sandboxed_kernel
     assert verdict["passed"] is True and "host channel" in verdict["by"] and verdict["asked"] == 1, verdict
 
 
+@pytest.mark.slow
 def test_a_wrong_answer_in_jupyterlab_is_told_failed_without_the_expected_answer(server: Server, task: Instance) -> None:
     outputs = run_notebook_cells(server, "wrong.ipynb", starter_with(task, ["submit('certainly not the answer')"]))
     [verdict] = _verdicts(outputs)

@@ -128,6 +128,7 @@ def test_grading_a_reference_run_passes_every_notebook_reproducibly(
         assert all(c.execution_count for c in nb.cells if c.cell_type == "code")  # really re-executed
 
 
+@pytest.mark.slow
 def test_episode_action_cells_carry_the_checksum_of_their_source(reference_run: Path) -> None:
     path = reference_run / str(read_results(reference_run)[0][0].notebook)
     for cell in nbk.cells_with_tag(nbk.read(path), nbk.TAG_ACTION):
@@ -382,6 +383,7 @@ def test_plain_papermill_kernels_are_sandboxed_yet_get_their_verdict(starters: d
     assert _verdict(out)["passed"] is True
 
 
+@pytest.mark.slow
 def test_starter_retargeted_with_papermill_parameters_passes_under_the_kernelgym_engine(starters: dict[str, Any]) -> None:
     """``papermill --engine kernelgym ... -p task_id OTHER`` with sandboxed kernels: the engine rewrites
     the setup and verifier cells for OTHER before execution and grades the evidence on the host."""

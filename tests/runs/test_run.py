@@ -141,6 +141,7 @@ def test_episode_notebook_reruns_with_papermill_on_the_installed_kernel(referenc
     ("run", "--limit", "-1"), ("run", "--limit", "0"), ("run", "--per-category", "-1"),
     ("run", "--cell-timeout", "-5"), ("run", "--time-budget", "0"), ("grade", ".", "--timeout", "-1"),
 ])
+@pytest.mark.slow
 def test_numbers_that_make_no_sense_are_refused_in_one_line_before_any_work(args: tuple[str, ...], tmp_path: Path) -> None:
     """Issue 15 (11): `--limit -1` ran every task but the last, negative timeouts were accepted."""
     proc = kernelgym_cli(*args, "--out", str(tmp_path / "out"))
@@ -150,6 +151,7 @@ def test_numbers_that_make_no_sense_are_refused_in_one_line_before_any_work(args
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_an_out_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
     """Issue 15 (11): `--out` naming a file gave a 100-line traceback."""
     target = tmp_path / "a-file"
@@ -160,6 +162,7 @@ def test_an_out_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
         assert "is a file" in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_second_run_into_a_folder_in_use_is_refused(ehr_data: Path, tmp_path: Path) -> None:
     """Issue 15 (8): two runs into one `--out` recorded every episode twice. While one process holds
     the run folder, another `kernelgym run` into it stops at once with a one-line error, and so

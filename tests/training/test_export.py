@@ -269,6 +269,7 @@ def test_exported_conversations_are_what_the_model_saw(runs: dict[str, Any]) -> 
     assert checked == 9
 
 
+@pytest.mark.slow
 def test_sft_jsonl_and_parquet_load_with_datasets_and_every_row_is_well_formed(runs: dict[str, Any], tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

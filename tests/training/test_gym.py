@@ -142,6 +142,7 @@ def test_every_registered_environment_is_made_by_id(env_id: str) -> None:
     env.close()
 
 
+@pytest.mark.slow
 def test_reset_options_and_step_errors(ehr_data: Path, loop: dict[str, Any]) -> None:
     task = loop["tasks"][0]
     env = make_env()
