@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from kernelgym.cli._common import (
     _fail,
@@ -88,7 +89,7 @@ def kernels_install(
         try:
             ensure_profile_data(profile)
         except FileNotFoundError as err:  # imported data sets (mimic3) are not built here
-            console.print(f"[yellow]{profile}: {err}[/yellow]", highlight=False, soft_wrap=True)
+            console.print(f"[yellow]{escape(profile)}: {escape(str(err))}[/yellow]", highlight=False, soft_wrap=True)
 
 
 @kernels_app.command("list")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from kernelgym.cli._common import (
     SpecsOpt,
@@ -77,7 +78,7 @@ def notebook_cmd(
     try:
         ensure_kernelspecs_installed()
     except Exception as exc:  # only needed for JupyterLab / papermill
-        console.print(f"[yellow]could not install the kernelspecs ({exc}); run `kernelgym kernels install --user`[/yellow]")
+        console.print(f"[yellow]could not install the kernelspecs ({escape(str(exc))}); run `kernelgym kernels install --user`[/yellow]")
     out.print(str(path), highlight=False, soft_wrap=True)
     console.print(
         f"open it in JupyterLab, or run it with: papermill {path} out.ipynb -p task_id {task_id}; "

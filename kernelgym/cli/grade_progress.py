@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from kernelgym.regrade.batch import find_notebooks, grade_paths_async, summarize
 from kernelgym.regrade.records import GradeOptions, GradeRecord
 
@@ -27,6 +29,7 @@ def summary_table(records: Sequence[GradeRecord]) -> Any:
         cells = [name, str(s["notebooks"]), f"{s['passed']} {s['passed'] / max(1, s['notebooks']):.0%}",
                  f"{s['reproducible']}" + (f" ({s['not_reproducible']} no)" if s["not_reproducible"] else ""),
                  str(s["tampered"]), str(s["errors"]), f"{s['median_s']:.2f}"]
+        cells = [escape(c) for c in cells]
         table.add_row(*[f"[bold]{c}[/bold]" for c in cells] if bold else cells)
 
     for name, s in summary["categories"].items():
@@ -41,7 +44,7 @@ def summary_table(records: Sequence[GradeRecord]) -> Any:
     issues.add_column("why", overflow="fold")
     for r in flagged:
         why = "; ".join(r.tamper_reasons + ([f"error: {r.error.splitlines()[0]}"] if r.error else []))
-        issues.add_row(os.path.basename(r.notebook), "yes" if r.passed else "no", why)
+        issues.add_row(escape(os.path.basename(r.notebook)), "yes" if r.passed else "no", escape(why))
     return Group(table, issues)
 
 

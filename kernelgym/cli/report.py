@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from kernelgym.cli._common import (
     _fail,
@@ -35,6 +36,6 @@ def report(
     for table in tables(data):
         out.print(table)
     for note in data.get("notes", []):
-        console.print(f"[yellow]{note}[/yellow]", highlight=False)
+        console.print(f"[yellow]{escape(note)}[/yellow]", highlight=False)
     written = "   ".join(f"{kind}: {path}" for kind, path in paths.items())
     out.print(written, highlight=False, soft_wrap=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from kernelgym.cli._common import (
     SpecsOpt,
@@ -160,7 +161,7 @@ def run(
     try:
         ensure_kernelspecs_installed()
     except Exception as exc:  # only needed for JupyterLab / papermill, not for the run itself
-        console.print(f"[yellow]could not install the kernelspecs ({exc}); run `kernelgym kernels install --user`[/yellow]")
+        console.print(f"[yellow]could not install the kernelspecs ({escape(str(exc))}); run `kernelgym kernels install --user`[/yellow]")
     who = model.replace("/", "_") if model else agent
     suite_label = suite.replace(',', '+') + (f"@{dataset}" if dataset else "")
     target = out_dir or Path("runs") / f"{suite_label}-{who.replace(':', '.')}-{split or 'all'}"
@@ -170,7 +171,7 @@ def run(
         check_run_folder_free(target)
     except RunFolderLocked as err:
         raise _fail(str(err)) from None
-    console.print(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}")
+    console.print(escape(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}"))
     episode = EpisodeConfig(
         max_turns=max_turns, time_budget=time_budget, limits=SessionLimits(cell_timeout=cell_timeout),
         feedback=feedback,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from kernelgym.cli._common import (
     SpecsOpt,
@@ -93,7 +94,7 @@ def tasks_check(paths: Annotated[list[Path], typer.Argument(help="Spec files or 
         files.extend(sorted(p.glob("*.y*ml")) if p.is_dir() else [p])
     errors = list(iter_specs_errors(files))
     for err in errors:
-        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
     if errors:
         raise typer.Exit(2)
     out.print(f"{len(files)} spec(s) OK")

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from kernelgym.episode import EpisodeResult
 from kernelgym.runs.runner import RESULTS, SUMMARY, read_results
+from rich.markup import escape
 
 
 class ReportError(ValueError):
@@ -191,18 +192,24 @@ def tables(data: dict[str, Any]) -> list[Table]:
     for title, _, fmt in OVERVIEW_COLUMNS:
         overview.add_column(title, justify="left" if fmt is None else "right")
     for s in data["runs"]:
-        overview.add_row(*(str(s[k]) if fmt is None else _num(s[k], fmt) for _, k, fmt in OVERVIEW_COLUMNS))
+        overview.add_row(*(escape(str(s[k])) if fmt is None else _num(s[k], fmt) for _, k, fmt in OVERVIEW_COLUMNS))
     labels = [s["label"] for s in data["runs"]]
     out = [overview]
     for key, title in (("families", "family"), ("categories", "category")):
         t = Table(title=f"success by {title}")
         t.add_column(title)
         for label in labels:
-            t.add_column(label, justify="right")
+            t.add_column(escape(label), justify="right")
         for name, per in data[key].items():
-            t.add_row(name, *(_pct(per.get(label)) for label in labels))
+            t.add_row(escape(name), *(_pct(per.get(label)) for label in labels))
         out.append(t)
     return out
+
+
+def _plain(text: str) -> str:
+    """``text`` shown as written by matplotlib (a model named ``$x$`` is not math, and a lone ``$``
+    made the plot raise)."""
+    return text.replace("$", r"\$")
 
 
 def write_png(data: dict[str, Any], path: Path) -> Path:
@@ -225,9 +232,9 @@ def write_png(data: dict[str, Any], path: Path) -> Path:
     bar = 0.8 / max(1, len(labels))
     for i, label in enumerate(labels):
         ys = [j + i * bar for j in range(len(cats))]
-        ax.barh(ys, rates[label], height=bar, label=label)
+        ax.barh(ys, rates[label], height=bar, label=_plain(label))
     ax.set_yticks([j + bar * (len(labels) - 1) / 2 for j in range(len(cats))])
-    ax.set_yticklabels(cats, fontsize=8)
+    ax.set_yticklabels([_plain(c) for c in cats], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("pass rate (%)")
@@ -236,8 +243,10 @@ def write_png(data: dict[str, Any], path: Path) -> Path:
     ax.grid(axis="x", alpha=0.3)
     prompt = [(s["prompt_tokens"] or 0) / s["episodes"] for s in runs]
     completion = [(s["completion_tokens"] or 0) / s["episodes"] for s in runs]
-    ax2.bar(labels, prompt, label="prompt", color="#8c9bb0")
-    ax2.bar(labels, completion, bottom=prompt, label="completion", color="#e0b050")
+    ticks = [_plain(label) for label in labels]
+    ax2.bar(range(len(ticks)), prompt, label="prompt", color="#8c9bb0")
+    ax2.bar(range(len(ticks)), completion, bottom=prompt, label="completion", color="#e0b050")
+    ax2.set_xticks(range(len(ticks)), ticks)
     ax2.set_title("tokens per episode")
     ax2.tick_params(axis="x", labelrotation=20, labelsize=8)
     ax2.legend(fontsize=8)

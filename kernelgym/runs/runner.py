@@ -37,6 +37,7 @@ from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, run_episode
 from kernelgym.llm.errors import FatalModelError
 from kernelgym.runtime.tempdirs import sweep
 from kernelgym.tasks import Instance, slug
+from rich.markup import escape
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
@@ -158,7 +159,7 @@ def category_table(summary: dict[str, Any]) -> Table:
     for col, just in (("category", "left"), ("episodes", "right"), ("passed", "right"), ("pass rate", "right"), ("mean turns", "right")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for name, row in summary["categories"].items():
-        table.add_row(name, str(row["episodes"]), str(row["passed"]), f"{row['pass_rate']:.1%}", f"{row['mean_turns']:.1f}")
+        table.add_row(escape(name), str(row["episodes"]), str(row["passed"]), f"{row['pass_rate']:.1%}", f"{row['mean_turns']:.1f}")
     tot = summary["total"]
     table.add_row("[bold]all[/bold]", str(tot["episodes"]), str(tot["passed"]), f"{tot['pass_rate']:.1%}", f"{tot['mean_turns']:.1f}")
     return table
@@ -238,11 +239,11 @@ async def _run_locked(
 ) -> dict[str, Any]:
     previous, bad = read_results(out_dir)
     if bad:
-        console.print(f"[yellow]{bad} unreadable line(s) in {out_dir / RESULTS} (a killed run?) are ignored[/yellow]")
+        console.print(f"[yellow]{bad} unreadable line(s) in {escape(str(out_dir / RESULTS))} (a killed run?) are ignored[/yellow]")
     done = {(r.task_id, r.rollout) for r in previous}
     todo = [(inst, k) for inst in instances for k in range(opts.rollouts) if (inst.id, k) not in done]
     if done:
-        console.print(f"resuming {out_dir}: {len(done)} episode(s) already done, {len(todo)} to run")
+        console.print(f"resuming {escape(str(out_dir))}: {len(done)} episode(s) already done, {len(todo)} to run")
     results_file = _ResultsFile(out_dir / RESULTS)
     new: list[EpisodeResult] = []
     passed = 0

@@ -64,6 +64,7 @@ def task_stats(suite: str = "all", dataset: str | None = None, *, jobs: int | No
 
 def stats_table(stats: dict[str, Any], *, by_category: bool = False) -> Any:
     """A rich Table of :func:`task_stats` output."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="task instances")
@@ -77,9 +78,9 @@ def stats_table(stats: dict[str, Any], *, by_category: bool = False) -> Any:
     for name, fam in stats["families"].items():
         if by_category:
             for cat, n in fam["categories"].items():
-                table.add_row(name, fam["profile"], cat, *counts(n))
+                table.add_row(escape(name), escape(fam["profile"]), escape(cat), *counts(n))
         else:
-            table.add_row(name, fam["profile"], str(len(fam["categories"])), *counts(fam))
+            table.add_row(escape(name), escape(fam["profile"]), str(len(fam["categories"])), *counts(fam))
     table.add_row("all", "", str(stats["categories"]) if not by_category else "", *counts(stats), style="bold")
     return table
 
