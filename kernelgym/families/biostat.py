@@ -337,7 +337,7 @@ def _group_ok(df: Any, col: str) -> bool:
 
 # The host computes Kaplan-Meier estimates and log-rank tests with statsmodels (30-60 times faster
 # than lifelines here); the reference solutions in the kernel use lifelines. The two agree exactly
-# (tests/test_biomed_families.py runs the references of many drafts on the host and compares),
+# (tests/families/test_biomed_families.py runs the references of many drafts on the host and compares),
 # except for medians where the curve touches 0.5 exactly, which are rejected.
 
 

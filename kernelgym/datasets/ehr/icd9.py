@@ -63,7 +63,7 @@ def diagnosis_titles() -> dict[str, tuple[str, str]]:
 
 # Real ICD-9-CM (volume 3) procedure codes with their CMS short and long titles. No PyPI package
 # ships this list without heavy dependencies, so it is curated: every code here is checked against
-# CMS's list (see tests/test_ehr_data.py for the check against the MIMIC-III demo when present).
+# CMS's list (see tests/datasets/test_ehr_data.py for the check against the MIMIC-III demo when present).
 PROCEDURES: dict[str, tuple[str, str]] = {
     "0017": ("Infusion of vasopressor", "Infusion of vasopressor agent"),
     "0040": ("Procedure-one vessel", "Procedure on single vessel"),
