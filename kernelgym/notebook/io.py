@@ -8,13 +8,19 @@ import nbformat
 from nbformat import NotebookNode
 
 
-def write(nb: NotebookNode, path: Path) -> None:
-    """Validate and write atomically (a killed run never leaves half a notebook)."""
-    nbformat.validate(nb)
+def write(nb: NotebookNode, path: Path, *, validate: bool = True) -> None:
+    """Validate (unless told not to) and write atomically: a killed run or a full disk never leaves half
+    a notebook, an empty one, or the temporary file it was written to."""
+    if validate:
+        nbformat.validate(nb)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    nbformat.write(nb, str(tmp))
-    tmp.replace(path)
+    try:
+        nbformat.write(nb, str(tmp))
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read(path: Path) -> NotebookNode:

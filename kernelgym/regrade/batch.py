@@ -95,9 +95,8 @@ async def grade_notebook(
         if out_path is not None:
             try:
                 nbk.write(graded, out_path)
-            except Exception:  # noqa: BLE001 - keep the graded notebook even if some output is odd
-                out_path.parent.mkdir(parents=True, exist_ok=True)
-                nbformat.write(graded, str(out_path))
+            except nbformat.ValidationError:  # keep the graded notebook even if some output is odd
+                nbk.write(graded, out_path, validate=False)
             record.graded_notebook = str(out_path)
     except Exception as exc:  # noqa: BLE001
         record = GradeRecord(task_id=prep.inst.id, notebook=str(path), error=f"grading failed: {type(exc).__name__}: {exc}",

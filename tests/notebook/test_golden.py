@@ -168,3 +168,22 @@ def test_report_of_a_run_folder_made_of_golden_notebooks(tmp_path: Path) -> None
     assert json.loads(paths["json"].read_text()) == json.loads(json.dumps(data, default=str))
     html = paths["html"].read_text()
     assert "golden/sum" in html and "golden/double" in html
+
+
+def test_a_failed_write_leaves_neither_a_temporary_file_nor_a_damaged_notebook(tmp_path: Path) -> None:
+    """Issue 15 (13): failed writes left `.tmp` files and 0-byte graded notebooks. A write that fails
+    (here: the target is a folder) removes its temporary file; a notebook already there is untouched."""
+    nb = golden("passed")
+    target = tmp_path / "episode.ipynb"
+    target.mkdir()
+    with pytest.raises(OSError):
+        nbk.write(nb, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode.ipynb"]
+    good = tmp_path / "good.ipynb"
+    nbk.write(nb, good)
+    before = good.read_bytes()
+    broken = copy.deepcopy(nb)
+    broken.cells[0]["cell_type"] = "not a cell type"
+    with pytest.raises(nbformat.ValidationError):
+        nbk.write(broken, good)
+    assert good.read_bytes() == before and not (tmp_path / ".good.ipynb.tmp").exists()
