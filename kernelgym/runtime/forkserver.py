@@ -749,7 +749,8 @@ class ZygoteHandle:
 
     def __init__(self, key: tuple[Any, ...], preloads: list[str], env: dict[str, str]) -> None:
         self.key = key
-        self.run_dir = tempfile.mkdtemp(prefix="kernelgym-fs-")
+        from kernelgym.runtime.tempdirs import owned_tempdir  # named after us: swept if we are killed
+        self.run_dir = str(owned_tempdir("fs", dir=ZYGOTE_PARENT))
         self.sock_path = os.path.join(self.run_dir, "zygote.sock")
         self.log_path = os.path.join(self.run_dir, "zygote.log")
         rfd, self._lifeline = os.pipe()  # our end stays open as long as this process lives

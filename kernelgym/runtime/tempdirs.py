@@ -33,7 +33,7 @@ from pathlib import Path
 
 from kernelgym.runtime.sandbox import UID_BASE, UID_BLOCK, UID_BLOCKS
 
-SWEPT_KINDS: tuple[str, ...] = ("episode", "grade", "taskkernel", "zygote", "ipc", "work")
+SWEPT_KINDS: tuple[str, ...] = ("episode", "grade", "taskkernel", "zygote", "fs", "ipc", "work")
 """The kinds of folder kernelgym makes with :func:`owned_tempdir` (``kernelgym-<kind>-...``)."""
 
 _OWNED = re.compile(r"^kernelgym-(?P<kind>[a-z]+)-(?P<pid>\d+)\.(?P<start>\d+)\.(?P<ns>\d+)\.(?P<boot>[0-9a-f]{8})-[a-z0-9_]+$")

@@ -154,8 +154,9 @@ def test_a_kernelgym_run_killed_mid_episode_leaves_a_folder_the_next_run_removes
 
     assert len(left("episode")) == 1  # what the bug left behind for good
     assert len(left("ipc")) >= 1 and len(left("work")) >= 1  # the provisioner's socket folder too (warm pool)
+    assert len(left("fs")) >= 1  # the fork server's socket folder (kernelgym-fs-*: left for good before)
     asyncio.run(run_async([], lambda: None, tmp_path / "next", RunOptions(progress=False)))  # type: ignore[arg-type, return-value]
-    assert left("episode") == [] and left("ipc") == [] and left("work") == []
+    assert left("episode") == [] and left("ipc") == [] and left("work") == [] and left("fs") == []
     assert left("zygote") == []
 
 
@@ -211,6 +212,8 @@ def test_a_kernel_that_leaves_a_deep_tree_does_not_stop_the_run(ehr_data: Path, 
     results, bad = read_results(tmp_path / "run")
     assert bad == 0 and len(results) == 2
     assert all(r.stop_reason == "answered" and not r.passed and r.error is None for r in results)
+    # the episodes' own folders are gone (this process's fork servers, "fs"/"zygote", live on with it)
     mine = [p for p in set(Path("/tmp").glob("kernelgym-*")) - before
-            if (parsed := parse_owner(p.name)) is not None and parsed[1].pid == os.getpid()]
+            if (parsed := parse_owner(p.name)) is not None and parsed[1].pid == os.getpid()
+            and parsed[0] not in ("fs", "zygote")]
     assert mine == []
