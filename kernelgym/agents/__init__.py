@@ -8,7 +8,6 @@ constructor. A new agent instance is made for every episode.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -29,14 +28,10 @@ def load_agent(name: str, options: dict[str, Any] | None = None) -> Callable[[],
         raise AgentLoadError(
             f"unknown agent {name!r}: use one of {', '.join(sorted(known))} or 'module:Class'"
         )
-    module_name, _, attr = target.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise AgentLoadError(f"cannot import agent module {module_name!r}: {exc}") from None
-    cls = getattr(module, attr, None)
-    if cls is None:
-        raise AgentLoadError(f"module {module_name!r} has no {attr!r}")
+        cls = _plugins.load(target)
+    except _plugins.PluginError as exc:
+        raise AgentLoadError(f"agent {name!r}: {exc}") from None
     act = getattr(cls, "act", None)
     if act is None or not inspect.iscoroutinefunction(act):
         raise AgentLoadError(f"{target}: an agent needs an 'async def act(self, obs) -> Action' method")

@@ -14,7 +14,7 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from kernelgym.grading import Grade
+from kernelgym.grading import NO_EVIDENCE, Grade
 from kernelgym.notebook.cells import (
     TAG_ACTION,
     TAG_RAISES,
@@ -64,11 +64,11 @@ def write_result(nb: NotebookNode, result: dict[str, Any]) -> None:
 
 
 def record_verdict(
-    nb: NotebookNode, inst: Instance, evidence: Sequence[dict[str, Any]], *, no_evidence: str | None = None
+    nb: NotebookNode, inst: Instance, evidence: Sequence[dict[str, Any]], *, no_evidence: str = NO_EVIDENCE
 ) -> tuple[Any, Grade, dict[str, Any]]:
     """The verdict step: grade a verifier's ``evidence`` for ``inst`` on the host
     (:meth:`Instance.verdict`) and write it into ``nb``; returns the answer, grade and result record."""
-    answer, verdict = inst.verdict(evidence) if no_evidence is None else inst.verdict(evidence, no_evidence=no_evidence)
+    answer, verdict = inst.verdict(evidence, no_evidence=no_evidence)
     result = result_record(inst, answer, verdict)
     write_result(nb, result)
     return answer, verdict, result
