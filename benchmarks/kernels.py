@@ -186,9 +186,9 @@ async def main() -> None:
     print(f"  (c) warm pool checkout                 {c * 1000:8.2f} ms   {a / c:6.0f}x faster than (a)")
 
     # PSS with N live kernels
-    from kernelgym.runtime import forkserver
+    from kernelgym.runtime import forkclient
 
-    zygote = next(z for z in forkserver._zygotes.values() if z.alive())
+    zygote = next(z for z in forkclient.live_zygotes())
     await asyncio.sleep(1.0)  # the zygote's spare child is part of the fork server's cost
     base = tree_pss_kb(zygote.proc.pid)
     live = []

@@ -33,7 +33,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Dict, Float
 
 from kernelgym.jupyter import host_channel
-from kernelgym.runtime import forkserver
+from kernelgym.runtime import forkclient
 from kernelgym.runtime.kernel_manager import host_channel_enabled
 from kernelgym.runtime.sandbox import SandboxConfig, plan
 from kernelgym.runtime.tempdirs import owned_tempdir, remove_tree
@@ -92,7 +92,7 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
     sandbox = Dict(config=True, help="SandboxConfig fields (environment variables override them)")
     ready_timeout = Float(120.0, config=True, help="seconds a forked kernel has to answer kernel_info")
 
-    _forked: forkserver.ForkedKernel | None = None
+    _forked: forkclient.ForkedKernel | None = None
     _use_fork: bool = False
     _sockdir: str | None = None
     _own_workdir: str | None = None
@@ -131,9 +131,9 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         preloads, extra = parsed
         env = dict(kwargs.get("env") or os.environ)
         try:
-            zygote = forkserver.get_zygote(preloads, env)
+            zygote = forkclient.get_zygote(preloads, env)
             await zygote.ready(self.ready_timeout)
-        except (forkserver.ZygoteError, OSError) as exc:
+        except (forkclient.ZygoteError, OSError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             _warn_once(f"fork server unavailable ({first}); starting kernels the ordinary way")
             return await super().launch_kernel(cmd, **kwargs)
@@ -168,7 +168,7 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
                     pass
             elif isinstance(stream, int) and stream >= 0:
                 stdio[name] = stream
-        self._forked = await forkserver.request_kernel(
+        self._forked = await forkclient.request_kernel(
             zygote, argv=extra, connection_info=_jsonable(self.connection_info), env=env, cwd=cwd,
             sandbox=mount_plan, stdio=stdio, home=cwd,
         )
@@ -179,8 +179,8 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         self.pid = self.pgid = self._forked.pid
         self.cwd = cwd
         try:
-            await forkserver.wait_for_kernel_info(self.connection_info, self._forked, self.ready_timeout)
-        except forkserver.ZygoteError as exc:  # the client's wait_for_ready reports a dead kernel
+            await forkclient.wait_for_kernel_info(self.connection_info, self._forked, self.ready_timeout)
+        except forkclient.ZygoteError as exc:  # the client's wait_for_ready reports a dead kernel
             self.log.warning("kernelgym: %s", exc)
         return self.connection_info
 

@@ -223,7 +223,7 @@ class KernelHost:
         if self.pools is not None:
             await asyncio.gather(*(p.close() for p in self.pools.pools.values()), return_exceptions=True)
             self.pools = None
-        from kernelgym.runtime.forkserver import shutdown_zygotes
+        from kernelgym.runtime.forkclient import shutdown_zygotes
 
         shutdown_zygotes()
 

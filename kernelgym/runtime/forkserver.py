@@ -22,6 +22,8 @@ large process (page tables: 5-20 ms) nor the mounts.
 
 Host side and zygote never share task data: this module imports nothing of kernelgym's host side.
 
+The owner's side (starting a zygote, requesting kernels) is :mod:`kernelgym.runtime.forkclient`.
+
 Protocol, one Unix stream connection per kernel: the client sends one length-prefixed JSON request
 (with its stdout/stderr file descriptors attached), the zygote answers ``{"pid": N}`` (or
 ``{"error": ...}``), and later ``{"exit": status}`` when the kernel exits. Closing the connection
@@ -31,7 +33,6 @@ pipe closes.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import logging
@@ -40,13 +41,11 @@ import selectors
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 # Modules ipykernel imports lazily while it starts or runs its first cell (measured: sys.modules of
@@ -64,19 +63,19 @@ PREIMPORTS = [
     "pwd", "unicodedata", "stringprep", "encodings.idna", "email.parser", "jedi", "parso",
 ]
 
-_LEN = struct.Struct("!I")
+FRAME = struct.Struct("!I")
 
 
-def _send(sock: socket.socket, obj: Any, fds: list[int] | None = None) -> None:
+def send_message(sock: socket.socket, obj: Any, fds: list[int] | None = None) -> None:
     data = json.dumps(obj).encode()
-    payload = _LEN.pack(len(data)) + data
+    payload = FRAME.pack(len(data)) + data
     if fds:
         socket.send_fds(sock, [payload], fds)
     else:
         sock.sendall(payload)
 
 
-def _recv(sock: socket.socket, maxfds: int = 0) -> tuple[Any, list[int]]:
+def recv_message(sock: socket.socket, maxfds: int = 0) -> tuple[Any, list[int]]:
     """One message (blocking); ``(None, [])`` at EOF."""
     fds: list[int] = []
     if maxfds:
@@ -85,13 +84,13 @@ def _recv(sock: socket.socket, maxfds: int = 0) -> tuple[Any, list[int]]:
         data = sock.recv(65536)
     if not data:
         return None, fds
-    while len(data) < _LEN.size or len(data) < _LEN.size + _LEN.unpack(data[: _LEN.size])[0]:
+    while len(data) < FRAME.size or len(data) < FRAME.size + FRAME.unpack(data[: FRAME.size])[0]:
         more = sock.recv(65536)
         if not more:
             return None, fds
         data += more
-    (n,) = _LEN.unpack(data[: _LEN.size])
-    return json.loads(data[_LEN.size : _LEN.size + n]), fds
+    (n,) = FRAME.unpack(data[: FRAME.size])
+    return json.loads(data[FRAME.size : FRAME.size + n]), fds
 
 
 # ----------------------------------------------------------------------------------------------
@@ -243,7 +242,7 @@ class Zygote:
     def handle(self, conn: socket.socket) -> None:
         try:
             conn.settimeout(10)
-            req, fds = _recv(conn, maxfds=3)
+            req, fds = recv_message(conn, maxfds=3)
         except Exception:
             conn.close()
             return
@@ -252,7 +251,7 @@ class Zygote:
             return
         op = req.get("op")
         if op == "ping":
-            _send(conn, {"pid": os.getpid(), "pid_namespace": self.pidns_fd is not None, "prebuilt": self.app is not None,
+            send_message(conn, {"pid": os.getpid(), "pid_namespace": self.pidns_fd is not None, "prebuilt": self.app is not None,
                          "spare": self.spare.pid if self.spare else None, "spares_used": self.spares_used,
                          "requests": self.counter, "uid_base": self.uid_base,
                          "kernels": sorted(self.kernels), "names": sorted(k for k in self.ns if not k.startswith("_"))})
@@ -261,7 +260,7 @@ class Zygote:
                 os.close(fd)
             return
         if op != "fork":
-            _send(conn, {"error": f"unknown op {op!r}"})
+            send_message(conn, {"error": f"unknown op {op!r}"})
             conn.close()
             return
         self.counter += 1
@@ -274,7 +273,7 @@ class Zygote:
         pid = 0
         if spare is not None:
             try:
-                _send(spare.chan, {"req": req, "uid": uid}, fds)
+                send_message(spare.chan, {"req": req, "uid": uid}, fds)
                 pid = spare.pid
                 self.spares_used += 1
             except OSError:  # it died meanwhile: fork one for this request
@@ -286,7 +285,7 @@ class Zygote:
                 if pid == 0:
                     self.child(req, fds, uid, None, None)  # never returns
         except OSError as exc:
-            _send(conn, {"error": f"fork failed: {exc}"})
+            send_message(conn, {"error": f"fork failed: {exc}"})
             conn.close()
             for fd in fds:
                 os.close(fd)
@@ -298,7 +297,7 @@ class Zygote:
         self.kernels[pid] = conn
         self.sel.register(conn, selectors.EVENT_READ, ("conn", pid))
         try:
-            _send(conn, {"pid": pid, "uid": uid})
+            send_message(conn, {"pid": pid, "uid": uid})
         except OSError:
             self.kill(pid)
 
@@ -382,7 +381,7 @@ class Zygote:
                     pass
                 try:
                     conn.setblocking(True)
-                    _send(conn, {"exit": os.waitstatus_to_exitcode(status)})
+                    send_message(conn, {"exit": os.waitstatus_to_exitcode(status)})
                 except OSError:
                     pass
                 conn.close()
@@ -439,7 +438,7 @@ class Zygote:
                     applied = sandbox.prepare(plan, newroot=self.newroot, pid_namespace=self.pidns_fd is not None)
                 except Exception as exc:  # reported to the requester of this kernel, on its stderr
                     failure = exc
-                msg, fds = _recv(chan, maxfds=3)
+                msg, fds = recv_message(chan, maxfds=3)
                 if msg is None:  # discarded, or the zygote is gone
                     os._exit(0)
                 chan.close()
@@ -734,266 +733,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"kernelgym: fork server preload failed:\n{traceback.format_exc()}")
         sys.exit(3)
     zygote.serve()
-
-
-# ----------------------------------------------------------------------------------------------
-# owner side
-
-
-class ZygoteError(RuntimeError):
-    """The fork server could not be started or did not answer."""
-
-
-class ZygoteHandle:
-    """A running fork server owned by this process."""
-
-    def __init__(self, key: tuple[Any, ...], preloads: list[str], env: dict[str, str]) -> None:
-        self.key = key
-        from kernelgym.runtime.tempdirs import owned_tempdir  # named after us: swept if we are killed
-        self.run_dir = str(owned_tempdir("fs", dir=ZYGOTE_PARENT))
-        self.sock_path = os.path.join(self.run_dir, "zygote.sock")
-        self.log_path = os.path.join(self.run_dir, "zygote.log")
-        rfd, self._lifeline = os.pipe()  # our end stays open as long as this process lives
-        # -P: a kernelgym/ folder in the current folder (another checkout) must not shadow the installed one
-        cmd = [sys.executable, "-P", "-m", "kernelgym.runtime.forkserver", "--socket", self.sock_path,
-               "--lifeline-fd", str(rfd)]
-        for p in preloads:
-            cmd += ["--preload", p]
-        with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         pass_fds=(rfd,), close_fds=True, start_new_session=True)
-        os.close(rfd)
-        self.started = time.monotonic()
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def log_tail(self, n: int = 20) -> str:
-        try:
-            return "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    async def ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(self.sock_path):
-            if self.proc.poll() is not None:
-                raise ZygoteError(f"the fork server exited with {self.proc.returncode}:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise ZygoteError(f"the fork server was not ready after {timeout:g} s")
-            await asyncio.sleep(0.01)
-
-    def ping(self) -> dict[str, Any]:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.connect(self.sock_path)
-            _send(s, {"op": "ping"})
-            reply, _ = _recv(s)
-        return reply
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        try:
-            os.close(self._lifeline)
-        except OSError:
-            pass
-
-        from kernelgym.runtime.tempdirs import remove_tree, sweep
-
-        remove_tree(self.run_dir)
-        sweep(ZYGOTE_PARENT, kinds=("zygote",))  # the killed zygote's own run folder (it had no chance to remove it)
-
-
-_zygotes: dict[tuple[Any, ...], ZygoteHandle] = {}
-_zlock = threading.Lock()
-
-
-def get_zygote(preloads: list[str], env: dict[str, str]) -> ZygoteHandle:
-    """This process's fork server for a profile's preload files and data location (started on first use).
-
-    Preloads are keyed by content, not path: an installed copy of a kernelspec (papermill, JupyterLab)
-    and kernelgym's own profile folder share one zygote.
-    """
-    import hashlib
-
-    keys = ("KERNELGYM_HOME", "PYTHONPATH", "PATH")
-    digests = []
-    for path in preloads:
-        try:
-            digests.append(hashlib.sha256(Path(path).read_bytes()).hexdigest())
-        except OSError:
-            digests.append(path)
-    key = (os.getpid(), tuple(digests), *(env.get(k) for k in keys))
-    with _zlock:
-        z = _zygotes.get(key)
-        if z is None or not z.alive():
-            if z is not None:
-                z.close()
-            if not _zygotes:
-                import atexit
-
-                atexit.register(shutdown_zygotes)  # also removes the owner-side run folders
-            z = _zygotes[key] = ZygoteHandle(key, preloads, env)
-        return z
-
-
-def shutdown_zygotes() -> None:
-    """Stop every fork server of this process (their kernels die with them)."""
-    with _zlock:
-        for z in _zygotes.values():
-            z.close()
-        _zygotes.clear()
-
-
-class ForkedKernel:
-    """The owner's handle of one forked kernel: its pid and the connection the zygote reports on."""
-
-    def __init__(self, conn: socket.socket, pid: int, uid: int | None) -> None:
-        self.conn = conn
-        self.pid = pid
-        self.uid = uid
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        if self.returncode is not None:
-            return self.returncode
-        try:
-            self.conn.setblocking(False)
-            msg, _ = _recv(self.conn)
-        except BlockingIOError:
-            return None
-        except OSError:
-            msg = None
-        finally:
-            try:
-                self.conn.setblocking(True)
-            except OSError:
-                pass
-        if msg is None:  # zygote gone: the kernel died with it (PDEATHSIG)
-            self.returncode = -signal.SIGKILL
-        else:
-            self.returncode = int(msg.get("exit", -1))
-        return self.returncode
-
-    def signal(self, signum: int) -> None:
-        if self.poll() is not None:
-            return
-        try:
-            os.killpg(self.pid, signum)
-        except OSError:
-            os.kill(self.pid, signum)
-
-    def close(self) -> None:
-        try:
-            self.conn.close()
-        except OSError:
-            pass
-
-
-async def request_kernel(
-    zygote: ZygoteHandle, *, argv: list[str], connection_info: dict[str, Any], env: dict[str, str],
-    cwd: str | None, sandbox: dict[str, Any] | None, stdio: dict[str, int], home: str | None = None,
-) -> ForkedKernel:
-    """Ask the fork server for a kernel; returns once the child exists (not yet ready)."""
-    loop = asyncio.get_running_loop()
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        conn.setblocking(False)
-        await loop.sock_connect(conn, zygote.sock_path)
-        conn.setblocking(True)
-        names = list(stdio)
-        req = {"op": "fork", "argv": argv, "connection_info": connection_info, "env": env, "cwd": cwd,
-               "sandbox": sandbox, "fds": names, "home": home}
-        _send(conn, req, [stdio[n] for n in names])
-        conn.setblocking(False)
-        data = b""
-        while len(data) < _LEN.size or len(data) < _LEN.size + _LEN.unpack(data[: _LEN.size])[0]:
-            chunk = await loop.sock_recv(conn, 65536)
-            if not chunk:
-                raise ZygoteError(f"the fork server closed the connection:\n{zygote.log_tail()}")
-            data += chunk
-        (n,) = _LEN.unpack(data[: _LEN.size])
-        reply = json.loads(data[_LEN.size : _LEN.size + n])
-        rest = data[_LEN.size + n :]
-        conn.setblocking(True)
-    except BaseException:
-        conn.close()
-        raise
-    if "error" in reply:
-        conn.close()
-        raise ZygoteError(reply["error"])
-    kernel = ForkedKernel(conn, int(reply["pid"]), reply.get("uid"))
-    if rest:  # the exit message arrived with the reply
-        kernel.returncode = int(json.loads(rest[_LEN.size :]).get("exit", -1))
-    return kernel
-
-
-async def wait_for_kernel_info(connection_info: dict[str, Any], kernel: ForkedKernel, timeout: float) -> dict[str, Any]:
-    """Send ``kernel_info_request`` and wait until the kernel answers; its reply content.
-
-    With IPC transport the probe connects once the kernel's shell socket file exists (a ZMQ socket
-    connected earlier retries every few ms in its I/O thread: CPU taken from the starting kernel);
-    the reply wakes this coroutine at once (an asyncio socket: no polling interval).
-    """
-    import zmq
-    import zmq.asyncio
-    from jupyter_client.session import Session
-
-    ci = connection_info
-    key = ci["key"].encode() if isinstance(ci["key"], str) else ci["key"]
-    session = Session(key=key, signature_scheme=ci.get("signature_scheme", "hmac-sha256"))
-    start = time.monotonic()
-    deadline = start + timeout
-    if ci["transport"] == "ipc":
-        path = f"{ci['ip']}-{ci['shell_port']}"
-        url = f"ipc://{path}"
-        while not os.path.exists(path):
-            if kernel.poll() is not None:
-                raise ZygoteError(f"the forked kernel exited with {kernel.returncode} before it was ready")
-            if time.monotonic() > deadline:
-                raise ZygoteError(f"the forked kernel did not bind its sockets within {timeout:g} s")
-            await asyncio.sleep(0.002)
-    else:
-        url = f"tcp://{ci['ip']}:{ci['shell_port']}"
-    sock = zmq.asyncio.Socket(_probe_context(), zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.setsockopt(zmq.RECONNECT_IVL, 10)
-    sock.setsockopt(zmq.IDENTITY, session.bsession)
-    sock.connect(url)
-    sent = -1.0
-    try:
-        while True:
-            now = time.monotonic()
-            if now - sent > 1.0:  # once, and again every second in case a request was lost
-                session.send(sock, "kernel_info_request", {})
-                sent = now
-            if await sock.poll(50, zmq.POLLIN):
-                _, msg_list = session.feed_identities(await sock.recv_multipart())
-                msg = session.deserialize(msg_list)
-                if msg["msg_type"] == "kernel_info_reply":
-                    return msg["content"]
-                continue
-            if kernel.poll() is not None:
-                raise ZygoteError(f"the forked kernel exited with {kernel.returncode} before it was ready")
-            if time.monotonic() > deadline:
-                raise ZygoteError(f"the forked kernel did not answer kernel_info within {timeout:g} s")
-    finally:
-        sock.close(linger=0)
-
-
-_ctx: Any = None
-_ctx_pid = 0
-
-
-def _probe_context() -> Any:
-    global _ctx, _ctx_pid
-    import zmq
-
-    if _ctx is None or _ctx.closed or _ctx_pid != os.getpid():
-        _ctx, _ctx_pid = zmq.Context(), os.getpid()
-    return _ctx
-
 
 if __name__ == "__main__":
     main()

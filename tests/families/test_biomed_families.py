@@ -44,13 +44,10 @@ def _stop_biomed_fork_servers() -> Iterator[None]:
     """Leave the test process as we found it: stop the biomed fork server(s) these tests started
     (other modules count the fork servers of this process)."""
     yield
-    from kernelgym.runtime import forkserver
+    from kernelgym.runtime import forkclient
 
-    with forkserver._zlock:
-        for key, zygote in list(forkserver._zygotes.items()):
-            if any(os.path.join("kernels", "biomed") in str(p) or "kernelgym-biomed" in str(p) for p in key[1]):
-                zygote.close()
-                del forkserver._zygotes[key]
+    forkclient.stop_zygotes(lambda z: any(os.path.join("kernels", "biomed") in p or "kernelgym-biomed" in p
+                                          for p in z.preloads))
 
 
 @pytest.fixture(scope="module")

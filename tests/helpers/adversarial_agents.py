@@ -149,15 +149,15 @@ def host_facts(task_id: str) -> dict[str, object]:
     from pathlib import Path
 
     from kernelgym.kernel.paths import kernelgym_home
-    from kernelgym.runtime import forkserver
+    from kernelgym.runtime import forkclient
 
     return {
         "TASK_ID": task_id,
         "STORE": str(kernelgym_home() / "tasks"),
         "REPO": str(Path(__file__).resolve().parents[2]),
         "OWNER": os.getpid(),
-        "ZYGOTES": sorted(z.proc.pid for z in forkserver._zygotes.values() if z.alive()),
-        "ZYGOTE_SOCKETS": sorted(z.sock_path for z in forkserver._zygotes.values() if z.alive()),
+        "ZYGOTES": sorted(z.proc.pid for z in forkclient.live_zygotes()),
+        "ZYGOTE_SOCKETS": sorted(z.sock_path for z in forkclient.live_zygotes()),
     }
 
 
@@ -371,6 +371,78 @@ class AsksTheGraderForVerdicts(Attack):
         ]
 
 
+IPC_KEY_HOST = 0x4B47_0001
+"""A System V message queue key the test creates on the host, holding a secret (another run's data)."""
+IPC_KEY_KERNEL = 0x4B47_0002
+"""The key of the shared memory segment and message queue the ``UsesHostIPC`` kernel creates."""
+
+
+class UsesHostIPC(Attack):
+    """System V IPC across the sandbox: reads a message queue another run left on the host, and
+    leaves a 256 MiB shared memory segment and a message queue of its own for later runs."""
+
+    def cells_for(self, facts: dict[str, object]) -> list[str]:
+        return [
+            f"HOST_KEY, OWN_KEY = {IPC_KEY_HOST}, {IPC_KEY_KERNEL}\n"
+            "import ctypes, os\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "own_shm = libc.shmget(OWN_KEY, 256 * 1024**2, 0o1666)  # IPC_CREAT | 0666\n"
+            "own_msq = libc.msgget(OWN_KEY, 0o1666)\n"
+            "print('made shm', own_shm, 'msq', own_msq)\n"
+            "buf = ctypes.create_string_buffer(8 + 256)\n"
+            "q = libc.msgget(HOST_KEY, 0o666)\n"
+            "if q >= 0 and libc.msgrcv(q, buf, 256, 0, 0o4000) > 0:  # IPC_NOWAIT\n"
+            "    print('LEAKED', buf.raw[8:].rstrip(b'\\0'))\n"
+            "else:\n"
+            "    err = ctypes.get_errno()\n"
+            "    raise FileNotFoundError(err, 'no host message queue: ' + os.strerror(err))",
+        ]
+
+
+class MakesNamespaces(Attack):
+    """Asks the Linux kernel for what a data-analysis kernel never needs: a user namespace (unshare
+    and clone), ptrace, keyrings, bpf, io_uring. Each must fail with EPERM (or ENOSYS)."""
+
+    def cells_for(self, facts: dict[str, object]) -> list[str]:
+        return [
+            "import ctypes, os, signal, errno\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "CLONE_NEWUSER = 0x10000000\n"
+            "calls = {\n"
+            "    'unshare(NEWUSER)': lambda: libc.unshare(CLONE_NEWUSER),\n"
+            "    'unshare(NEWNS)': lambda: libc.unshare(0x00020000),\n"
+            "    'ptrace(TRACEME)': lambda: libc.ptrace(0, 0, None, None),\n"
+            "    'keyctl': lambda: libc.syscall(250, 0, -3, 0, 0),\n"  # KEYCTL_GET_KEYRING_ID of the session keyring
+            "    'bpf': lambda: libc.syscall(321, 0, None, 0),\n"
+            "    'io_uring_setup': lambda: libc.syscall(425, 1, ctypes.create_string_buffer(120)),\n"
+            "}\n"
+            "leaks = []\n"
+            "for name, call in calls.items():\n"
+            "    ret = call()\n"
+            "    err = ctypes.get_errno()\n"
+            "    if ret >= 0:\n"
+            "        leaks.append(name)\n"
+            "    print('blocked' if ret < 0 else 'allowed', name, errno.errorcode.get(err, err) if ret < 0 else ret)\n"
+            "pid = libc.syscall(56, CLONE_NEWUSER | signal.SIGCHLD, 0, 0, 0, 0)  # clone(NEWUSER)\n"
+            "if pid == 0:\n"
+            "    os._exit(0)\n"
+            "if pid > 0:\n"
+            "    os.waitpid(pid, 0)\n"
+            "    leaks.append('clone(NEWUSER)')\n"
+            "print('blocked' if pid < 0 else 'allowed', 'clone(NEWUSER)')\n"
+            "child = os.fork()  # an ordinary fork, a thread and a subprocess still work\n"
+            "if child == 0:\n"
+            "    os._exit(7)\n"
+            "import subprocess, threading\n"
+            "t = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+            "print('fork', os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]), 'echo', subprocess.run(['echo', 'ok'], capture_output=True, text=True).stdout.strip())\n"
+            "if leaks:\n"
+            "    print('LEAKED', leaks)\n"
+            "else:\n"
+            "    raise PermissionError('no new namespace, no ptrace, no keyring, no bpf, no io_uring')",
+        ]
+
+
 class LegitWorker(Scripted):
     """Honest work in a sandboxed kernel: sql(), pandas, files in its working directory; then it
     solves the task with the reference solution. Must pass."""
@@ -394,7 +466,7 @@ class LegitWorker(Scripted):
 
 SANDBOX_ATTACKS = [
     "ReadsTaskStore", "ImportsTaskGenerators", "ReadsOtherProcesses", "OpensNetwork", "Allocates50GiB",
-    "ForkBomb", "KillsParent", "AsksTheGraderForVerdicts",
+    "ForkBomb", "KillsParent", "AsksTheGraderForVerdicts", "UsesHostIPC", "MakesNamespaces",
 ]
 
 

@@ -159,9 +159,9 @@ def test_ordinary_launch_when_fork_is_disabled(ehr: Path, monkeypatch: pytest.Mo
 
 
 def _zygote_of(pid: int) -> Any:
-    from kernelgym.runtime import forkserver
+    from kernelgym.runtime import forkclient
 
-    [zygote] = [z for z in forkserver._zygotes.values() if z.alive() and pid in z.ping()["kernels"]]
+    [zygote] = [z for z in forkclient.live_zygotes() if pid in z.ping()["kernels"]]
     return zygote
 
 
@@ -245,7 +245,7 @@ def test_papermill_runs_an_episode_notebook_on_the_forked_path(ehr: Path, tmp_pa
 
     from kernelgym.agents import load_agent
     from kernelgym.episode import run_episode
-    from kernelgym.runtime import forkserver
+    from kernelgym.runtime import forkclient
     from kernelgym.runtime.profiles import install_kernelspecs
     from kernelgym.tasks import select
 
@@ -270,7 +270,7 @@ def test_papermill_runs_an_episode_notebook_on_the_forked_path(ehr: Path, tmp_pa
     forked, pid, applied = out.cells[-1].outputs[0]["text"].split()
     assert forked in ("prebuilt", "forked") and pid == "1"  # PID 1 of its own PID namespace
     assert "mount-namespace+pivot_root" in applied.split(",")
-    zygotes = {z.proc.pid for z in forkserver._zygotes.values() if z.alive()}
+    zygotes = {z.proc.pid for z in forkclient.live_zygotes()}
     assert len(launched) == 1 and launched[0][:2] == (ForkServerProvisioner, True) and launched[0][2] in zygotes
 
 

@@ -23,7 +23,7 @@ import pytest
 from helpers import adversarial_agents
 from helpers.adversarial_agents import SANDBOX_ATTACKS
 from helpers.data import ensure_ehr_data
-from kernelgym.runtime.sandbox import SandboxConfig, parse_size, probe
+from kernelgym.runtime.sandbox import UID_BLOCK, SandboxConfig, parse_size, probe
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
 
@@ -41,6 +41,8 @@ EXPECTED_ERRORS = {
     "KillsParent": {"PermissionError"},
     "EscapesLimits": {"PermissionError"},
     "AsksTheGraderForVerdicts": {"HostUnreachable"},
+    "UsesHostIPC": {"FileNotFoundError"},
+    "MakesNamespaces": {"PermissionError"},
 }
 
 
@@ -63,25 +65,52 @@ def attack_run(kg_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     adversarial_agents.ByTask.plan = {t.id: name for t, name in zip(tasks, names)}
     out = tmp_path_factory.mktemp("attacks")
     before = {z.proc.pid: z.ping()["requests"] for z in _zygotes()}
+    host_queue = _host_message_queue(adversarial_agents.IPC_KEY_HOST, b"another run's secret")
     try:
         with pytest.MonkeyPatch.context() as mp:  # a smaller process limit: the fork bomb forks a big process
             mp.setenv("KERNELGYM_MAX_PROCESSES", str(MAX_PROCESSES))
             summary = run(tasks, adversarial_agents.ByTask, out, RunOptions(concurrency=2, progress=False))
     finally:
         listener.close()
+        _libc().msgctl(host_queue, 0, None)  # IPC_RMID
     results = {adversarial_agents.ByTask.plan[r.task_id]: r for r in read_results(out)[0]}
     zygotes = [z.proc.pid for z in _zygotes()]
     uids = set()  # those of the run's kernels: the zygotes number their kernels
     for z in _zygotes():
         info = z.ping()
-        uids |= {info["uid_base"] + n % 1024 for n in range(before.get(z.proc.pid, 0) + 1, info["requests"] + 1)}
+        uids |= {info["uid_base"] + n % UID_BLOCK for n in range(before.get(z.proc.pid, 0) + 1, info["requests"] + 1)}
     return {"summary": summary, "results": results, "out": out, "zygotes": zygotes, "uids": uids}
 
 
-def _zygotes() -> list[Any]:
-    from kernelgym.runtime import forkserver
+def _libc() -> Any:
+    import ctypes
 
-    return [z for z in forkserver._zygotes.values() if z.alive() and z.key[0] == os.getpid()]
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _host_message_queue(key: int, text: bytes) -> int:
+    """A System V message queue on the host holding ``text`` (what another run or rollout left)."""
+    import ctypes
+
+    queue = _libc().msgget(key, 0o1666)  # IPC_CREAT | 0666, as a kernel of another run would leave it
+    assert queue >= 0, ctypes.get_errno()
+    message = ctypes.create_string_buffer(8 + len(text))
+    ctypes.memmove(ctypes.addressof(message), (1).to_bytes(8, "little"), 8)
+    ctypes.memmove(ctypes.addressof(message) + 8, text, len(text))
+    assert _libc().msgsnd(queue, message, len(text), 0) == 0
+    return queue
+
+
+def _sysv_keys(kind: str) -> set[int]:
+    """The keys of the host's System V objects (``shm`` or ``msg``), from ``/proc/sysvipc``."""
+    lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+    return {int(line.split()[0]) for line in lines if line.strip()}
+
+
+def _zygotes() -> list[Any]:
+    from kernelgym.runtime import forkclient
+
+    return [z for z in forkclient.live_zygotes() if z.key[0] == os.getpid()]
 
 
 def _outputs(out: Path, notebook: str) -> tuple[str, set[str]]:
@@ -130,6 +159,32 @@ def test_each_attack_is_blocked_inside_its_kernel(attack_run: dict[str, Any], na
         assert "still alive with" in text
     if name == "ReadsOtherProcesses":  # its own PID namespace: it sees itself only
         assert "visible pids: [1]" in text
+
+
+def test_kernels_share_no_system_v_ipc_with_the_host(attack_run: dict[str, Any]) -> None:
+    """Issue 15 (3): kernels shared the host's System V IPC, so a 256 MiB shared memory segment
+    outlived the run and a message queue carried data from one run or rollout to another. Each
+    kernel now has an IPC namespace of its own: the host's queue was invisible to the kernel, and
+    what the kernel made is gone with it."""
+    text, _ = _outputs(attack_run["out"], attack_run["results"]["UsesHostIPC"].notebook)
+    assert "made shm" in text and "LEAKED" not in text, text
+    made = text.split("made shm")[1].split()
+    assert int(made[0]) >= 0 and int(made[2]) >= 0, text  # the kernel could make its own objects...
+    key = adversarial_agents.IPC_KEY_KERNEL
+    leaked = {kind for kind in ("shm", "msg") if key in _sysv_keys(kind)}
+    for kind in leaked:  # leave the host as it was, then fail
+        subprocess.run(["ipcrm", "-M" if kind == "shm" else "-Q", str(key)], check=False)
+    assert not leaked  # ...which never reached the host
+
+
+def test_a_kernel_gets_no_new_namespace_ptrace_keyring_bpf_or_io_uring(attack_run: dict[str, Any]) -> None:
+    """Issue 15 (6): nothing stopped a kernel from making a user namespace (and with it capabilities
+    over new namespaces: kernel attack surface), tracing its children, or using keyrings, bpf and
+    io_uring. The seccomp filter refuses them; fork, threads and subprocesses still work."""
+    r = attack_run["results"]["MakesNamespaces"]
+    text, _ = _outputs(attack_run["out"], r.notebook)
+    assert "LEAKED" not in text and "blocked clone(NEWUSER)" in text, text
+    assert "fork 7 echo ok" in text, text
 
 
 def test_honest_work_in_the_sandbox_still_passes(attack_run: dict[str, Any]) -> None:

@@ -117,7 +117,7 @@ def test_only_provably_abandoned_folders_are_swept(root: Path) -> None:
 def test_a_closed_fork_server_leaves_no_run_folder(tmp_path: Path) -> None:
     """`ZygoteHandle.close()` stops the fork server with SIGKILL, so the server never ran its own
     cleanup and every run left a /tmp/kernelgym-zygote-* folder behind (hundreds piled up)."""
-    from kernelgym.runtime.forkserver import ZygoteHandle
+    from kernelgym.runtime.forkclient import ZygoteHandle
 
     preload = tmp_path / "preload.py"
     preload.write_text("x = 1\n")
