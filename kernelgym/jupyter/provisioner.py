@@ -8,9 +8,11 @@ so that ``KernelManager(kernel_name="kernelgym-ehr")``, nbclient, papermill and 
 forked, sandboxed kernels without knowing it. Start, poll, interrupt (SIGINT to the kernel's process
 group), restart (a new fork), shutdown and kill behave as with jupyter_client's LocalProvisioner.
 
-Where fork is unavailable (not Linux), the kernelspec's command is not kernelgym's launcher, or the
-fork server cannot start, it falls back to LocalProvisioner's ordinary launch with a one-line
-warning. ``KERNELGYM_FORK=0`` forces the ordinary launch.
+Fail closed: where fork is unavailable (not Linux), the kernelspec's command is not kernelgym's
+launcher, or the fork server cannot start or is not ready in time, no kernel starts
+(:class:`~kernelgym.runtime.sandbox.SandboxUnavailable`), unless the user turned the sandbox off
+(``KERNELGYM_SANDBOX=0``: LocalProvisioner's ordinary launch, one warning line). ``KERNELGYM_FORK=0``
+asks for the ordinary launch, and so turns the sandbox off too.
 
 A forked kernel of a kernel manager that kernelgym did not start itself (plain papermill,
 JupyterLab) gets a host channel (:mod:`kernelgym.jupyter.host_channel`): a socket in its socket folder over
@@ -35,7 +37,7 @@ from traitlets import Dict, Float
 from kernelgym.jupyter import host_channel
 from kernelgym.runtime import forkclient
 from kernelgym.runtime.kernel_manager import host_channel_enabled
-from kernelgym.runtime.sandbox import SandboxConfig, plan
+from kernelgym.runtime.sandbox import SandboxConfig, SandboxUnavailable, plan
 from kernelgym.runtime.tempdirs import owned_tempdir, remove_tree
 
 _warned: set[str] = set()
@@ -106,12 +108,22 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
     def has_process(self) -> bool:
         return self._forked is not None or self.process is not None
 
+    def _without_fork_server(self, why: str, env: dict[str, str] | None = None) -> None:
+        """A kernel is about to start the ordinary way (unsandboxed): refuse unless the user turned
+        the sandbox off (``KERNELGYM_SANDBOX=0``, or the fork server with ``KERNELGYM_FORK=0``)."""
+        if why == "KERNELGYM_FORK=0":
+            return
+        if SandboxConfig.from_env(self.sandbox, env).enabled:
+            raise SandboxUnavailable(f"{why}; kernelgym starts no kernel without its sandbox "
+                                     "(set KERNELGYM_SANDBOX=0 to start kernels unsandboxed)")
+        _warn_once(f"{why}: starting kernels the ordinary way (sandbox off)")
+
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         km = self.parent
         ok, why = fork_available()
         self._use_fork = ok
-        if not ok and why != "KERNELGYM_FORK=0":
-            _warn_once(f"{why}: starting kernels the ordinary way (no fork server, no sandbox)")
+        if not ok:
+            self._without_fork_server(why, kwargs.get("env"))
         ours = km is not None and km.transport == "ipc" and Path(km.ip).parent.name.startswith("kernelgym-ipc-")
         fresh = km is not None and not getattr(km, "_connection_file_written", False)
         if ok and fresh and (km.transport == "tcp" or (ours and self._sockdir is None)):
@@ -125,17 +137,23 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         return await super().pre_launch(**kwargs)
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
-        parsed = _parse_launcher(cmd) if self._use_fork else None
-        if parsed is None or self.connection_info.get("transport") != "ipc":
+        env = dict(kwargs.get("env") or os.environ)
+        if not self._use_fork:
+            return await super().launch_kernel(cmd, **kwargs)
+        parsed = _parse_launcher(cmd)
+        if parsed is None:
+            self._without_fork_server(f"the kernel command {cmd[:4]} is not kernelgym's kernel", env)
+            return await super().launch_kernel(cmd, **kwargs)
+        if self.connection_info.get("transport") != "ipc":
+            self._without_fork_server("the kernel's connection file asks for TCP ports", env)
             return await super().launch_kernel(cmd, **kwargs)
         preloads, extra = parsed
-        env = dict(kwargs.get("env") or os.environ)
         try:
             zygote = forkclient.get_zygote(preloads, env)
             await zygote.ready(self.ready_timeout)
         except (forkclient.ZygoteError, OSError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            _warn_once(f"fork server unavailable ({first}); starting kernels the ordinary way")
+            self._without_fork_server(f"the fork server is unavailable ({first})", env)
             return await super().launch_kernel(cmd, **kwargs)
         if self._forked is not None:  # restart: the old kernel is gone
             self._forked.close()

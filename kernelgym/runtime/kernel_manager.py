@@ -18,6 +18,8 @@ from typing import Any
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
+from kernelgym.runtime.sandbox import SandboxUnavailable
+
 _HOST_CHANNEL_ATTR = "kernelgym_host_channel"
 
 
@@ -130,12 +132,14 @@ async def start_kernel(
         with os.fdopen(fd, "w") as log_fh:
             start["stderr"] = log_fh
             await km.start_kernel(**start)
-    except BaseException:
+    except BaseException as exc:
         try:
             await km.shutdown_kernel(now=True)
         except Exception:
             pass
         Path(log).unlink(missing_ok=True)
+        if isinstance(exc, SandboxUnavailable):
+            raise KernelStartError(f"the {kernel_name} kernel did not start: {exc}") from exc
         raise
     kc = km.client()
     kc.start_channels()

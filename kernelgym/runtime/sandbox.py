@@ -105,6 +105,10 @@ def lease_uid_block(hint: int = 0, *, folder: str = UID_LEASES) -> tuple[int, in
     raise RuntimeError(f"all {UID_BLOCKS} blocks of kernel uids are held by live fork servers ({folder})")
 
 
+class SandboxUnavailable(RuntimeError):
+    """A kernel would have started without its sandbox (no fork server here, or it failed): refused."""
+
+
 @dataclass
 class SandboxConfig:
     """The sandbox settings of a kernel. Every field has an environment override (``KERNELGYM_SANDBOX*``)."""

@@ -348,3 +348,66 @@ def test_sandboxed_kernels_start_when_TMPDIR_is_not_tmp(ehr: Path, tmp_path: Pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert len(results) == 2 and all(r["passed"] for r in results), [r.get("error") for r in results]
+
+
+BROKEN_FORK_SERVER_PRELOAD = '''
+import sys
+if getattr(sys.modules["__main__"].__spec__, "name", "") == "kernelgym.runtime.forkserver":
+    raise RuntimeError("this fork server is broken")
+answer = 42
+'''
+
+
+@pytest.fixture
+def broken_fork_server_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A kernelspec of the provisioner whose preload fails in the fork server only: an ordinary
+    kernel would start fine, unsandboxed."""
+    spec = json.loads((Path(spec_manager().get_kernel_spec(EHR).resource_dir) / "kernel.json").read_text())
+    folder = tmp_path / "kernels" / "kernelgym-broken"
+    folder.mkdir(parents=True)
+    (folder / "preload.py").write_text(BROKEN_FORK_SERVER_PRELOAD)
+    spec["argv"] = [a.replace("{resource_dir}/preload.py", str(folder / "preload.py")) for a in spec["argv"]]
+    spec["metadata"].pop("kernelgym", None)
+    (folder / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    return "kernelgym-broken"
+
+
+def test_no_kernel_starts_unsandboxed_when_the_fork_server_fails(broken_fork_server_spec: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 (6): when the fork server failed or was not ready in time, kernels started the
+    ordinary way, unsandboxed, with one warning line. Now no kernel starts and the error says how to
+    opt out; with ``KERNELGYM_SANDBOX=0`` the same kernelspec starts an ordinary kernel."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from kernelgym.runtime.sandbox import SandboxUnavailable
+
+    manager = KernelManager(kernel_name=broken_fork_server_spec, kernel_spec_manager=KernelSpecManager())
+    with pytest.raises(SandboxUnavailable, match="KERNELGYM_SANDBOX=0") as refused:
+        manager.start_kernel()
+    assert "fork server is unavailable" in str(refused.value)
+    assert not manager.has_kernel
+
+    monkeypatch.setenv("KERNELGYM_SANDBOX", "0")
+    manager = KernelManager(kernel_name=broken_fork_server_spec, kernel_spec_manager=KernelSpecManager())
+    manager.start_kernel()
+    kc = manager.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        assert not manager.provisioner.forked
+        assert run_code(kc, "print(answer)") == ("ok", "42\n")
+    finally:
+        kc.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+async def test_kernelgym_reports_a_refused_sandbox_as_a_failed_start(broken_fork_server_spec: str) -> None:
+    """What runs see of the refusal: a ``KernelStartError`` that names the opt-out (episodes end
+    ``kernel_start_failed`` with it), never a kernel without its sandbox."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from kernelgym.runtime.kernel_manager import KernelStartError, start_kernel
+
+    with pytest.raises(KernelStartError, match="KERNELGYM_SANDBOX=0"):
+        await start_kernel(broken_fork_server_spec, kernel_spec_manager=KernelSpecManager(), timeout=60)
