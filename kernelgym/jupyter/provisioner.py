@@ -38,7 +38,7 @@ from kernelgym.jupyter import host_channel
 from kernelgym.runtime import forkclient
 from kernelgym.runtime.kernel_manager import host_channel_enabled
 from kernelgym.runtime.sandbox import SandboxConfig, SandboxUnavailable, plan
-from kernelgym.runtime.tempdirs import owned_tempdir, remove_tree
+from kernelgym.runtime.tempdirs import is_scratch, owned_tempdir, remove_tree
 
 _warned: set[str] = set()
 
@@ -174,7 +174,8 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         mount_plan = None
         if cfg.enabled:
             assert self._sockdir is not None
-            mount_plan = plan(cfg, readonly=self._readonly_paths(env, preloads), workdir=cwd, sockdir=self._sockdir)
+            mount_plan = plan(cfg, readonly=self._readonly_paths(env, preloads), workdir=cwd, sockdir=self._sockdir,
+                              scratch=cwd == self._own_workdir or is_scratch(cwd))
         stdio = {}
         for name in ("stdout", "stderr"):
             stream = kwargs.get(name)
@@ -200,6 +201,9 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
             await forkclient.wait_for_kernel_info(self.connection_info, self._forked, self.ready_timeout)
         except forkclient.ZygoteError as exc:  # the client's wait_for_ready reports a dead kernel
             self.log.warning("kernelgym: %s", exc)
+        else:
+            if cfg.enabled and self._sockdir is not None:
+                _lock_socket_folder(self._sockdir, self._forked.uid)
         return self.connection_info
 
     def _readonly_paths(self, env: dict[str, str], preloads: list[str]) -> list[str]:
@@ -267,6 +271,19 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         info = await super().get_provisioner_info()
         info["forked"] = self.forked
         return info
+
+
+def _lock_socket_folder(folder: str, kernel_uid: int | None) -> None:
+    """Once a kernel has bound its sockets, its socket folder (on the host's disk) becomes the host's
+    again: the kernel can no longer create files there (its only host folder besides a person's
+    working folder), only use the sockets. Only where the kernel runs as a uid of its own."""
+    if kernel_uid is None or os.geteuid() != 0:
+        return
+    try:
+        os.chown(folder, 0, 0)
+        os.chmod(folder, 0o755)
+    except OSError:
+        pass
 
 
 def _jsonable(info: KernelConnectionInfo) -> dict[str, Any]:

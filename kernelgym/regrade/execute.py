@@ -3,6 +3,7 @@ in a fresh kernel of the task's profile; every cell runs even after one raised."
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from nbformat import NotebookNode
 
 from kernelgym.notebook.readers import PAPERMILL_ERROR_TAG, tags_of
 from kernelgym.regrade.records import GradeOptions
+from kernelgym.runtime.stderr_pipe import KernelStderr
 
 
 class KernelStartFailed(RuntimeError):
@@ -22,7 +24,7 @@ def execute(
 ) -> NotebookNode:
     """Execute ``nb`` with papermill (engine ``kernelgym``) in a fresh kernel; blocking.
 
-    The kernel runs in ``workdir/cwd``; the input notebook and the kernel's stderr stay outside it.
+    The kernel runs in ``workdir/cwd``; the input notebook stays outside it, its stderr goes to a pipe.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -34,15 +36,15 @@ def execute(
     cwd.mkdir(parents=True, exist_ok=True)
     source = workdir / "input.ipynb"
     nbformat.write(nb, str(source))
-    log_path = workdir / "kernel.log"
-    with open(log_path, "w") as log:
+    stderr = KernelStderr()  # a pipe: the kernel gets no file on the host's disk
+    with contextlib.closing(stderr):
         try:
             executed: NotebookNode = papermill.execute_notebook(
                 str(source), None, kernel_name=kernel_name, engine_name=papermill_engine.ENGINE_NAME,
                 progress_bar=False, request_save_on_cell_execute=False,
                 start_timeout=int(options.start_timeout),
                 execution_timeout=options.cell_timeout or options.timeout,
-                notebook_timeout=options.timeout, handle=handle, kernel_stderr=log, starter_hooks=False,
+                notebook_timeout=options.timeout, handle=handle, kernel_stderr=stderr.stream, starter_hooks=False,
                 resources={"metadata": {"path": str(cwd)}},
             )
             return executed
@@ -54,7 +56,7 @@ def execute(
         except Exception as exc:
             if handle.cells_run or handle.timed_out or handle.dead_at is not None:
                 raise
-            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-8:]) if log_path.is_file() else ""
+            tail = stderr.tail(8)
             raise KernelStartFailed(f"the {kernel_name} kernel did not start: {type(exc).__name__}: {exc}\n{tail}".strip()) from exc
 
 

@@ -1,6 +1,7 @@
 """The one place kernelgym builds and starts kernel managers (sessions and the warm pool use it).
 
-Every kernel kernelgym starts for itself gets: its stderr in a log file, the IPython history in
+Every kernel kernelgym starts for itself gets: its stderr in a pipe whose end the host keeps
+(:mod:`kernelgym.runtime.stderr_pipe`; no host file), the IPython history in
 memory, channels connected and ``kernel_info`` answered before it is handed out, and no host
 channel (an agent's code must not be able to ask the grader for verdicts: see
 :mod:`kernelgym.jupyter.host_channel`).
@@ -9,7 +10,6 @@ channel (an agent's code must not be able to ask the grader for verdicts: see
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
 from kernelgym.runtime.sandbox import SandboxUnavailable
+from kernelgym.runtime.stderr_pipe import KernelStderr
 
 _HOST_CHANNEL_ATTR = "kernelgym_host_channel"
 
@@ -53,7 +54,7 @@ class StartedKernel:
 
     km: AsyncKernelManager
     kc: AsyncKernelClient
-    log_path: Path
+    stderr: KernelStderr
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -63,9 +64,7 @@ class StartedKernel:
 
     def log_tail(self, lines: int = 15) -> str:
         """The last lines the kernel wrote to stderr."""
-        if not self.log_path.is_file():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return self.stderr.tail(lines)
 
     async def discard(self) -> None:
         try:
@@ -76,7 +75,7 @@ class StartedKernel:
             await self.km.shutdown_kernel(now=True)
         except Exception:
             pass
-        self.log_path.unlink(missing_ok=True)
+        self.stderr.close()
 
 
 async def wait_ready(kc: AsyncKernelClient, km: AsyncKernelManager, timeout: float) -> None:
@@ -117,7 +116,7 @@ async def start_kernel(
     kernel_name: str, *, kernel_spec_manager: Any = None, cwd: str | None = None, env: dict[str, str] | None = None,
     timeout: float = 120.0,
 ) -> StartedKernel:
-    """Start one kernel with its stderr in a log file and connected, ready channels."""
+    """Start one kernel with its stderr in a pipe (:class:`KernelStderr`) and connected, ready channels."""
     kwargs: dict[str, Any] = {"kernel_name": kernel_name}
     if kernel_spec_manager is not None:
         kwargs["kernel_spec_manager"] = kernel_spec_manager
@@ -127,23 +126,23 @@ async def start_kernel(
         start["cwd"] = cwd
     if env is not None:
         start["env"] = env
-    fd, log = tempfile.mkstemp(prefix="kernelgym-kernel-", suffix=".log")
+    stderr = KernelStderr()
     try:
-        with os.fdopen(fd, "w") as log_fh:
-            start["stderr"] = log_fh
-            await km.start_kernel(**start)
+        start["stderr"] = stderr.stream
+        await km.start_kernel(**start)
+        stderr.started()
     except BaseException as exc:
         try:
             await km.shutdown_kernel(now=True)
         except Exception:
             pass
-        Path(log).unlink(missing_ok=True)
+        stderr.close()
         if isinstance(exc, SandboxUnavailable):
             raise KernelStartError(f"the {kernel_name} kernel did not start: {exc}") from exc
         raise
     kc = km.client()
     kc.start_channels()
-    kernel = StartedKernel(km, kc, Path(log))
+    kernel = StartedKernel(km, kc, stderr)
     try:
         await wait_ready(kc, km, timeout)
     except RuntimeError as exc:

@@ -22,6 +22,7 @@ from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 
 from kernelgym.runtime.kernel_manager import KernelStartError, start_kernel
+from kernelgym.runtime.stderr_pipe import KernelStderr
 from kernelgym.runtime.pool import active_pools
 from kernelgym.runtime.profiles import kernel_name, spec_manager
 
@@ -118,7 +119,7 @@ class KernelSession:
         self.km: AsyncKernelManager | None = None
         self.client: _CappedClient | None = None
         self.dead = False
-        self.log_path: Path | None = None
+        self.stderr: KernelStderr | None = None
 
     async def __aenter__(self) -> KernelSession:
         await self.start()
@@ -140,7 +141,7 @@ class KernelSession:
                 kernel_name(self.profile), kernel_spec_manager=spec_manager(),
                 cwd=str(self.cwd) if self.cwd is not None else None, env=self.env, timeout=self.limits.start_timeout,
             )
-        self.km, self.log_path = kernel.km, kernel.log_path
+        self.km, self.stderr = kernel.km, kernel.stderr
         client = _CappedClient(
             self.nb, km=self.km, timeout=int(max(1, self.limits.cell_timeout)), interrupt_on_timeout=True,
             allow_errors=True, record_timing=True, iopub_timeout=4, shutdown_kernel="immediate",
@@ -151,9 +152,7 @@ class KernelSession:
 
     def log_tail(self, lines: int = 15) -> str:
         """The last lines the kernel wrote to stderr."""
-        if self.log_path is None or not self.log_path.is_file():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return self.stderr.tail(lines) if self.stderr is not None else ""
 
     async def run_cell(self, index: int, *, timeout: float | None = None) -> CellOutcome:
         """Execute ``nb.cells[index]`` and record its outputs into it."""
@@ -208,6 +207,6 @@ class KernelSession:
             except Exception:
                 pass
             self.km = None
-        if self.log_path is not None:
-            self.log_path.unlink(missing_ok=True)
-            self.log_path = None
+        if self.stderr is not None:
+            self.stderr.close()
+            self.stderr = None

@@ -127,6 +127,10 @@ class SandboxConfig:
     """Run the kernel as its own unprivileged uid when the host runs as root."""
     tmp_bytes: int = 1 * GiB
     """Size of the kernel's private /tmp (tmpfs)."""
+    work_bytes: int = 1 * GiB
+    """Size of a scratch working folder (a tmpfs in the kernel's view; see :func:`plan`)."""
+    file_bytes: int = 1 * GiB
+    """Largest file the kernel may write anywhere (RLIMIT_FSIZE; a bigger write fails with EFBIG); 0 for none."""
     seccomp: bool = True
     """Deny the system calls a kernel never needs (:data:`DENIED_SYSCALLS`, new namespaces)."""
     extra_readonly: list[str] = field(default_factory=list)
@@ -148,7 +152,9 @@ class SandboxConfig:
             value = flag(name)
             if value is not None:
                 setattr(cfg, attr, value)
-        for attr, name in (("memory_bytes", "KERNELGYM_MEMORY_LIMIT"), ("max_processes", "KERNELGYM_MAX_PROCESSES")):
+        for attr, name in (("memory_bytes", "KERNELGYM_MEMORY_LIMIT"), ("max_processes", "KERNELGYM_MAX_PROCESSES"),
+                           ("tmp_bytes", "KERNELGYM_TMP_LIMIT"), ("work_bytes", "KERNELGYM_WORK_LIMIT"),
+                           ("file_bytes", "KERNELGYM_FILE_LIMIT")):
             if env.get(name):
                 setattr(cfg, attr, parse_size(env[name]))
         return cfg
@@ -194,8 +200,14 @@ def hidden_paths() -> list[str]:
     return out
 
 
-def plan(cfg: SandboxConfig, *, readonly: list[str], workdir: str, sockdir: str) -> dict[str, Any]:
-    """The mount plan a forked kernel applies: a JSON-able dict (sent to the fork server)."""
+def plan(cfg: SandboxConfig, *, readonly: list[str], workdir: str, sockdir: str, scratch: bool = False) -> dict[str, Any]:
+    """The mount plan a forked kernel applies: a JSON-able dict (sent to the fork server).
+
+    ``scratch``: the working folder is a throw-away folder of kernelgym's (an episode's, a grade's):
+    the kernel gets a tmpfs of ``work_bytes`` there instead of the host folder, so what it writes
+    is bounded and never reaches the host's disk. A person's folder (papermill, JupyterLab) is bound
+    as it is.
+    """
     system = [p for p in ("/usr", "/etc", "/opt/conda") if os.path.isdir(p)]
     links = {p: os.readlink(p) for p in ("/bin", "/sbin", "/lib", "/lib64", "/lib32") if os.path.islink(p)}
     system += [p for p in ("/bin", "/sbin", "/lib", "/lib64") if os.path.isdir(p) and not os.path.islink(p)]
@@ -208,6 +220,7 @@ def plan(cfg: SandboxConfig, *, readonly: list[str], workdir: str, sockdir: str)
         "symlinks": links,
         "writable": [os.path.abspath(workdir), os.path.abspath(sockdir)],
         "workdir": os.path.abspath(workdir),
+        "scratch": scratch,
     }
 
 
@@ -298,9 +311,15 @@ def _build_root(root: str, mp: dict[str, Any], cfg: dict[str, Any]) -> None:
         mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | 8)
 
 
-def _enter_root(root: str, mp: dict[str, Any]) -> None:
+def _enter_root(root: str, mp: dict[str, Any], owner: int | None) -> None:
     """Bind the kernel's writable folders into its root, switch to it and lock it read-only."""
     for path in mp["writable"]:
+        if path == mp["workdir"] and mp.get("scratch"):
+            _mkdirs(root + path)
+            ids = f",uid={owner},gid={owner}" if owner is not None else ""
+            mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV,
+                  f"size={int(mp['config']['work_bytes'])},mode=700{ids}")
+            continue
         _bind(root, path, readonly=False)
     old = root + "/.oldroot"
     os.mkdir(old)
@@ -366,10 +385,10 @@ def finish(mp: dict[str, Any] | None, applied: list[str], *, uid: int, newroot: 
     drop_uid = os.geteuid() == 0 and cfg["separate_uid"]
     if drop_uid:
         for path in mp["writable"]:  # a fresh working dir and the socket dir belong to the kernel's uid
-            if path != mp["workdir"] or not os.listdir(path):
+            if path != mp["workdir"] or (not mp.get("scratch") and not os.listdir(path)):
                 os.chown(path, uid, uid)
     if cfg["filesystem"]:
-        _enter_root(newroot, mp)
+        _enter_root(newroot, mp, uid if drop_uid else None)
         applied.append("mount-namespace+pivot_root")
         if pid_namespace:
             applied.append("pid-namespace")
@@ -378,6 +397,9 @@ def finish(mp: dict[str, Any] | None, applied: list[str], *, uid: int, newroot: 
         resource.setrlimit(resource.RLIMIT_AS, (cfg["memory_bytes"], cfg["memory_bytes"]))
         applied.append("rlimit-as")
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if cfg.get("file_bytes"):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cfg["file_bytes"], cfg["file_bytes"]))
+        applied.append("rlimit-fsize")
     if drop_uid:
         if cfg["max_processes"]:
             resource.setrlimit(resource.RLIMIT_NPROC, (cfg["max_processes"], cfg["max_processes"]))

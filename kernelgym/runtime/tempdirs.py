@@ -105,6 +105,16 @@ def owned_tempdir(kind: str, dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
 
 
+SCRATCH_KINDS: tuple[str, ...] = ("episode", "grade", "taskkernel", "work")
+"""Kinds of folder that are a kernel's throw-away working folder (nothing on the host reads them)."""
+
+
+def is_scratch(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is, or lies in, a throw-away working folder kernelgym made for a kernel."""
+    return any((parsed := parse_owner(part)) is not None and parsed[0] in SCRATCH_KINDS
+               for part in Path(path).parts)
+
+
 def parse_owner(name: str) -> tuple[str, Owner] | None:
     """``(kind, owner)`` of a folder name made by :func:`owned_tempdir`; None for any other name."""
     m = _OWNED.match(name)

@@ -443,6 +443,46 @@ class MakesNamespaces(Attack):
         ]
 
 
+class FillsHostDisk(Attack):
+    """Fills what it can write: many files in its working folder, one big file in /tmp, a file in
+    its socket folder (on the host's disk), and any writable host file it holds a descriptor of (its
+    stderr used to be the host's log file)."""
+
+    def cells_for(self, facts: dict[str, object]) -> list[str]:
+        return [
+            "import errno, fcntl, os, stat\n"
+            "from ipykernel.connect import get_connection_file\n"
+            "def fill(paths, mb):\n"
+            "    try:\n"
+            "        for path in paths:\n"
+            "            with open(path, 'wb') as fh:\n"
+            "                for _ in range(mb):\n"
+            "                    fh.write(b'x' * 2**20)\n"
+            "        return 'wrote'\n"
+            "    except OSError as exc:\n"
+            "        return errno.errorcode.get(exc.errno, str(exc.errno))\n"
+            "results = {\n"
+            "    'cwd': fill([f'part{i}.bin' for i in range(12)], 16),\n"
+            "    'tmp': fill(['/tmp/big.bin'], 100),\n"
+            "    'sockets': fill([os.path.join(os.path.dirname(get_connection_file()), 'fill.bin')], 1),\n"
+            "}\n"
+            "host_files = []\n"
+            "for fd in os.listdir('/proc/self/fd'):\n"
+            "    try:\n"
+            "        st = os.fstat(int(fd))\n"
+            "        if stat.S_ISREG(st.st_mode) and fcntl.fcntl(int(fd), fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY:\n"
+            "            host_files.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "print('fill:', ' '.join(f'{k}={v}' for k, v in results.items()), 'writable files held:', host_files)\n"
+            "if 'wrote' in results.values() or host_files:\n"
+            "    print('LEAKED', results, host_files)\n"
+            "else:\n"
+            "    raise OSError('nothing on the host to fill')",
+            "import os\nprint('still alive in', os.getcwd())",
+        ]
+
+
 class LegitWorker(Scripted):
     """Honest work in a sandboxed kernel: sql(), pandas, files in its working directory; then it
     solves the task with the reference solution. Must pass."""
@@ -466,7 +506,7 @@ class LegitWorker(Scripted):
 
 SANDBOX_ATTACKS = [
     "ReadsTaskStore", "ImportsTaskGenerators", "ReadsOtherProcesses", "OpensNetwork", "Allocates50GiB",
-    "ForkBomb", "KillsParent", "AsksTheGraderForVerdicts", "UsesHostIPC", "MakesNamespaces",
+    "ForkBomb", "KillsParent", "AsksTheGraderForVerdicts", "UsesHostIPC", "MakesNamespaces", "FillsHostDisk",
 ]
 
 

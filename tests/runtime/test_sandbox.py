@@ -43,6 +43,7 @@ EXPECTED_ERRORS = {
     "AsksTheGraderForVerdicts": {"HostUnreachable"},
     "UsesHostIPC": {"FileNotFoundError"},
     "MakesNamespaces": {"PermissionError"},
+    "FillsHostDisk": {"OSError"},
 }
 
 
@@ -69,6 +70,8 @@ def attack_run(kg_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     try:
         with pytest.MonkeyPatch.context() as mp:  # a smaller process limit: the fork bomb forks a big process
             mp.setenv("KERNELGYM_MAX_PROCESSES", str(MAX_PROCESSES))
+            mp.setenv("KERNELGYM_WORK_LIMIT", "64M")  # small limits: the disk filler writes little
+            mp.setenv("KERNELGYM_FILE_LIMIT", "32M")
             summary = run(tasks, adversarial_agents.ByTask, out, RunOptions(concurrency=2, progress=False))
     finally:
         listener.close()
@@ -185,6 +188,19 @@ def test_a_kernel_gets_no_new_namespace_ptrace_keyring_bpf_or_io_uring(attack_ru
     text, _ = _outputs(attack_run["out"], r.notebook)
     assert "LEAKED" not in text and "blocked clone(NEWUSER)" in text, text
     assert "fork 7 echo ok" in text, text
+
+
+def test_a_kernel_can_fill_neither_the_host_disk_nor_a_host_file(attack_run: dict[str, Any]) -> None:
+    """Issue 15 (4, 13): a kernel's working folder was a host folder with no limit, and its stderr
+    was the host's ``kernelgym-kernel-*.log`` (inherited descriptor: unbounded writes, and left
+    behind by ``kill -9``). Now a scratch working folder is a tmpfs of ``work_bytes`` (ENOSPC), every
+    file is capped (RLIMIT_FSIZE: EFBIG), the socket folder is the host's again once the kernel
+    bound its sockets (EACCES), stderr is a pipe, and the kernel holds no writable host file."""
+    r = attack_run["results"]["FillsHostDisk"]
+    text, _ = _outputs(attack_run["out"], r.notebook)
+    assert "LEAKED" not in text, text
+    assert "fill: cwd=ENOSPC tmp=EFBIG sockets=EACCES writable files held: []" in text, text
+    assert "still alive in" in text, text
 
 
 def test_honest_work_in_the_sandbox_still_passes(attack_run: dict[str, Any]) -> None:
