@@ -27,6 +27,11 @@ What it does not do:
   and grades on the host. ``asked`` shows when a kernel asked more than once.
 - It accepts connections only from the kernel's own uid (``SO_PEERCRED``); other kernels cannot see
   the folder at all (each has its own mount namespace).
+- It serves **one task**: the first task id it answers for (the notebook's own, asked by its
+  starter cells) binds the channel; other task ids are refused for the kernel manager's lifetime
+  (restarts included). Verdicts are **rate-limited** (:data:`VERDICT_BURST` at once, then one per
+  :data:`VERDICT_INTERVAL` seconds): a hidden answer used to be recovered in ~200 queries over any
+  task, which now takes over half an hour on the notebook's own task, and ``asked`` shows it.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ import socket
 import socketserver
 import struct
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +54,43 @@ from kernelgym.kernel.starter import HOST_SOCKET_ENV as ENV_VAR  # noqa: F401  (
 SOCKET_NAME = "kernelgym-host.sock"
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 COMMANDS = ("task", "verifier", "verdict")
+VERDICT_BURST = 5
+"""Verdicts a kernel may ask for at once."""
+VERDICT_INTERVAL = 10.0
+"""Seconds per further verdict once the burst is spent."""
 
 
-def answer(request: dict[str, Any], asked: Counter[str] | None = None) -> dict[str, Any]:
-    """The host's answer to one request (raises ``ValueError``/``KeyError`` for a bad one)."""
+class ChannelState:
+    """What one channel remembers: the task it serves, verdicts asked, and the verdict budget."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.task_id: str | None = None
+        self.asked: Counter[str] = Counter()
+        self.clock = clock
+        self.tokens = float(VERDICT_BURST)
+        self.refilled = clock()
+
+    def check_task(self, task_id: str) -> None:
+        if self.task_id is not None and task_id != self.task_id:
+            raise ValueError(f"this host channel serves task {self.task_id} only (the notebook's own); "
+                             "start a new kernel for another task")
+
+    def take_verdict(self) -> None:
+        now = self.clock()
+        self.tokens = min(float(VERDICT_BURST), self.tokens + (now - self.refilled) / VERDICT_INTERVAL)
+        self.refilled = now
+        if self.tokens < 1.0:
+            wait = (1.0 - self.tokens) * VERDICT_INTERVAL
+            raise ValueError(f"too many verdicts: at most {VERDICT_BURST} at once, then one every "
+                             f"{VERDICT_INTERVAL:g} s; try again in {wait:.0f} s")
+        self.tokens -= 1.0
+
+
+def answer(request: dict[str, Any], state: ChannelState | None = None) -> dict[str, Any]:
+    """The host's answer to one request (raises ``ValueError``/``KeyError`` for a bad one).
+
+    With ``state`` (a channel's), only its task is served and verdicts are rate-limited.
+    """
 
     command = request.get("command")
     task_id = request.get("task_id")
@@ -58,18 +98,25 @@ def answer(request: dict[str, Any], asked: Counter[str] | None = None) -> dict[s
         raise ValueError(f"unknown command {command!r}; one of {', '.join(COMMANDS)}")
     if not isinstance(task_id, str) or not task_id:
         raise ValueError("task_id must be a non-empty string")
+    if state is not None:
+        state.check_task(task_id)
     if command == "task":
-        return host_answers.task_record(task_id)
-    if command == "verifier":
-        return host_answers.verifier_record(task_id)
-    evidence = request.get("evidence")
-    if not isinstance(evidence, list):
-        raise ValueError("evidence must be a JSON list of records")
-    verdict = host_answers.verdict_record(task_id, evidence)
-    if asked is not None:
-        asked[task_id] += 1
-        verdict["asked"] = asked[task_id]
-    return verdict
+        result = host_answers.task_record(task_id)
+    elif command == "verifier":
+        result = host_answers.verifier_record(task_id)
+    else:
+        evidence = request.get("evidence")
+        if not isinstance(evidence, list):
+            raise ValueError("evidence must be a JSON list of records")
+        if state is not None:
+            state.take_verdict()
+        result = host_answers.verdict_record(task_id, evidence)
+        if state is not None:
+            state.asked[task_id] += 1
+            result["asked"] = state.asked[task_id]
+    if state is not None:
+        state.task_id = task_id  # answered, so the task exists: the channel serves it from now on
+    return result
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -99,7 +146,7 @@ class _Handler(socketserver.StreamRequestHandler):
             if not isinstance(request, dict):
                 raise ValueError("a request is one JSON object")
             with self.server.lock:
-                result = answer(request, self.server.asked)
+                result = answer(request, self.server.state)
             reply: dict[str, Any] = {"ok": True, "result": result}
         except (ValueError, KeyError, FileNotFoundError) as exc:
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -121,7 +168,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def __init__(self, path: str, kernel_uid: int | None) -> None:
         super().__init__(path, _Handler)
         self.kernel_uid = kernel_uid
-        self.asked: Counter[str] = Counter()
+        self.state = ChannelState()
         self.lock = threading.Lock()
 
     def allowed_uids(self) -> set[int]:
@@ -154,7 +201,12 @@ class HostChannel:
     @property
     def asked(self) -> Counter[str]:
         """Verdicts asked so far, by task id."""
-        return self._server.asked
+        return self._server.state.asked
+
+    @property
+    def task_id(self) -> str | None:
+        """The task this channel serves (None until one was answered)."""
+        return self._server.state.task_id
 
     def close(self) -> None:
         """Stop serving and remove the socket (idempotent)."""

@@ -120,3 +120,90 @@ def test_kernel_managers_started_by_kernelgym_serve_no_channel(monkeypatch: pyte
     assert not host_channel_enabled(disable_host_channel(km))
     monkeypatch.setenv("KERNELGYM_HOST_CHANNEL", "0")
     assert not host_channel_enabled(AsyncKernelManager(kernel_name="python3"))
+
+
+def test_a_channel_serves_only_the_first_task_it_answered(channel: host_channel.HostChannel) -> None:
+    """Issue 15 (7): a kernel a person started could ask for verdicts on any task id. The first task
+    answered (the notebook's own) binds the channel; others are refused, the bound one still served."""
+    first, other = select("ehr", split="test", limit=2)
+    with pytest.raises(RuntimeError, match="unknown task family"):  # a failed request binds nothing
+        _channel_request(channel.path, "task", "no/such/task")
+    assert _channel_request(channel.path, "task", first.id)["id"] == first.id
+    assert channel.task_id == first.id
+    for command in ("task", "verifier", "verdict"):
+        with pytest.raises(RuntimeError, match=f"serves task {first.id} only"):
+            _channel_request(channel.path, command, other.id, [{"submitted": True, "answer": other.ground_truth}])
+    assert _channel_request(channel.path, "verdict", first.id, [{"submitted": False, "answer": None}])["asked"] == 1
+    assert channel.asked[other.id] == 0
+
+
+def test_verdicts_are_rate_limited(channel: host_channel.HostChannel, task: Instance) -> None:
+    """Issue 15 (7): verdicts were unlimited (~200 queries recovered a hidden answer). A burst of
+    VERDICT_BURST, then one per VERDICT_INTERVAL seconds; a refused request is not counted."""
+    guess = [{"submitted": True, "answer": "certainly not"}]
+    for n in range(1, host_channel.VERDICT_BURST + 1):
+        assert _channel_request(channel.path, "verdict", task.id, guess)["asked"] == n
+    with pytest.raises(RuntimeError, match="too many verdicts.*try again in"):
+        _channel_request(channel.path, "verdict", task.id, guess)
+    assert channel.asked[task.id] == host_channel.VERDICT_BURST
+    assert _channel_request(channel.path, "task", task.id)["id"] == task.id  # the rest is not limited
+
+
+def test_the_verdict_budget_refills_with_time() -> None:
+    """The budget refills at one verdict per VERDICT_INTERVAL, up to the burst (a clock we advance)."""
+    now = [0.0]
+    state = host_channel.ChannelState(clock=lambda: now[0])
+    for _ in range(host_channel.VERDICT_BURST):
+        state.take_verdict()
+    with pytest.raises(ValueError, match="try again in 10 s"):
+        state.take_verdict()
+    now[0] += host_channel.VERDICT_INTERVAL
+    state.take_verdict()
+    with pytest.raises(ValueError):
+        state.take_verdict()
+    now[0] += 1000 * host_channel.VERDICT_INTERVAL  # never more than the burst
+    for _ in range(host_channel.VERDICT_BURST):
+        state.take_verdict()
+    with pytest.raises(ValueError):
+        state.take_verdict()
+
+
+def test_a_sandboxed_kernel_a_person_started_cannot_brute_force_other_tasks(ehr_data: Path) -> None:
+    """The attack as a person's notebook would run it, in a real sandboxed kernel with its host
+    channel: verdicts on another task are refused, and guesses on its own stop at the burst."""
+    from jupyter_client.manager import KernelManager
+
+    from kernelgym.runtime.profiles import kernel_name, spec_manager
+
+    own, other = select("ehr", split="test", limit=2)
+    code = (
+        "from kernelgym.kernel import starter as s\n"
+        "import os\n"
+        "path = os.environ['KERNELGYM_HOST_SOCKET']\n"
+        f"print('own', s._channel_request(path, 'task', {own.id!r})['id'])\n"
+        "outcomes = []\n"
+        f"for task_id, guesses in (({other.id!r}, [{other.ground_truth!r}]), ({own.id!r}, list(range(8)))):\n"
+        "    for guess in guesses:\n"
+        "        try:\n"
+        "            r = s._channel_request(path, 'verdict', task_id, [{'submitted': True, 'answer': guess}])\n"
+        "            outcomes.append('served')\n"
+        "        except RuntimeError as exc:\n"
+        "            outcomes.append('other task' if 'serves task' in str(exc) else 'too many' if 'too many' in str(exc) else str(exc))\n"
+        "print(outcomes)\n"
+    )
+    km = KernelManager(kernel_name=kernel_name("ehr"), kernel_spec_manager=spec_manager())
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        out: list[str] = []
+        reply = kc.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(m["content"].get("text", "")))
+        assert reply["content"]["status"] == "ok", out
+        text = "".join(out)
+        burst = host_channel.VERDICT_BURST
+        assert f"own {own.id}" in text
+        assert str(["other task"] + ["served"] * burst + ["too many"] * (8 - burst)) in text, text
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
