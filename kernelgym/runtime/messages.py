@@ -9,16 +9,18 @@ the notebook is saved). Any of these raised inside the host: the episode lost it
 environments that drive kernels stayed wedged.
 
 :class:`GuardedSession` parses every message part with :func:`loads`, which never raises anything but
-:class:`UnsafeMessage`, and replaces a message that breaks the rule by a *marker*: a ``stream``
-message to stderr (``[kernelgym: a display_data message from the kernel was dropped: ...]``) under
-the same parent, so the cell that produced it records what was dropped and why; a ``*_reply`` keeps
-its type with an error status. A marker never carries data of its own (no MIME bundle, no answer, no
-evidence), so dropping a message can take evidence away from a verifier cell but never add any.
+:class:`UnsafeMessage`, and replaces a message that breaks the rule (or whose signature is wrong or
+replayed) by a *marker*: a ``stream`` message to stderr (``[kernelgym: a display_data message from
+the kernel was dropped: ...]``) under the same parent, so the cell that produced it records what was
+dropped and why; a ``*_reply`` keeps its type with an error status. A marker never carries data of
+its own (no MIME bundle, no answer, no evidence), so dropping a message can take evidence away from
+a verifier cell but never add any.
 
 The rule (:func:`problem`), for every part of every message: a JSON object, nested at most
 :data:`MAX_DEPTH` levels, integers of at most :data:`MAX_INT_DIGITS` digits, finite numbers, strings
 without lone surrogates; outputs (``stream``, ``display_data``, ``execute_result``, ``error``,
-``update_display_data``) must be valid nbformat outputs, an ``execution_count`` an integer or null.
+``update_display_data``) must be valid nbformat outputs, an ``execution_count`` an integer or null,
+a ``status`` must have an execution state and an ``execute_reply`` a status.
 Honest messages pass unchanged: they are parsed exactly as jupyter_client parses them (orjson when it
 is installed, else ``json``), so notebooks of honest kernels stay byte-identical.
 """
@@ -130,7 +132,7 @@ def loads(data: bytes | str) -> Any:
                 if why:
                     raise UnsafeMessage(why)
             return value
-    text = data.decode("utf-8", "replace") if isinstance(data, (bytes, bytearray, memoryview)) else data
+    text = data if isinstance(data, str) else bytes(data).decode("utf-8", "replace")  # as jupyter_client does
     try:
         value = _DECODER.decode(text)
     except UnsafeMessage:
@@ -160,7 +162,7 @@ def _shape_problem(msg_type: str, content: dict[str, Any]) -> str | None:
         return "its execution_count is not an integer"
     if msg_type == "status" and not isinstance(content.get("execution_state"), str):
         return "a status without an execution state"
-    if msg_type.endswith("_reply") and not isinstance(content.get("status"), str):
+    if msg_type == "execute_reply" and not isinstance(content.get("status"), str):  # nbclient reads it
         return "a reply without a status"
     if msg_type in OUTPUT_TYPES:
         from nbformat.v4 import output_from_msg
