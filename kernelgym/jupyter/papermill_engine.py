@@ -36,6 +36,7 @@ from kernelgym import notebook as nbk
 from kernelgym.jupyter import host_answers
 from kernelgym.notebook import starter as nb_starter
 from kernelgym.runtime.kernel_manager import disable_host_channel
+from kernelgym.runtime.messages import guard
 from kernelgym.runtime.profiles import spec_manager
 
 ENGINE_NAME = "kernelgym"
@@ -118,6 +119,7 @@ def engine_class() -> Any:
         def create_kernel_manager(self) -> Any:
             km = super().create_kernel_manager()
             disable_host_channel(km)  # the host grades after execution; the notebook's code gets no grader
+            guard(km)  # whatever the kernel sends, receiving it never raises (runtime/messages.py)
             self.handle.km = km
             return km
 

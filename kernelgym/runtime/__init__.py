@@ -6,5 +6,6 @@
   (its owner's side) and :mod:`~kernelgym.runtime.sandbox`: fork-server kernels in their own namespaces;
 - :mod:`~kernelgym.runtime.pool`: warm kernels handed out one per episode;
 - :mod:`~kernelgym.runtime.kernel_session`: one kernel executing one notebook's cells under limits;
+- :mod:`~kernelgym.runtime.messages`: the one rule for what the host accepts of a kernel's messages;
 - :mod:`~kernelgym.runtime.tempdirs`: temp folders that name their owner and are swept when it is gone.
 """

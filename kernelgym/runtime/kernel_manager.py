@@ -1,7 +1,8 @@
 """The one place kernelgym builds and starts kernel managers (sessions and the warm pool use it).
 
 Every kernel kernelgym starts for itself gets: its stderr in a pipe whose end the host keeps
-(:mod:`kernelgym.runtime.stderr_pipe`; no host file), the IPython history in
+(:mod:`kernelgym.runtime.stderr_pipe`; no host file), a guarded session (what the kernel sends
+never raises in the host: see :mod:`kernelgym.runtime.messages`), the IPython history in
 memory, channels connected and ``kernel_info`` answered before it is handed out, and no host
 channel (an agent's code must not be able to ask the grader for verdicts: see
 :mod:`kernelgym.jupyter.host_channel`).
@@ -18,6 +19,7 @@ from typing import Any
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 
+from kernelgym.runtime.messages import guard
 from kernelgym.runtime.sandbox import SandboxUnavailable
 from kernelgym.runtime.stderr_pipe import KernelStderr
 
@@ -121,6 +123,7 @@ async def start_kernel(
     if kernel_spec_manager is not None:
         kwargs["kernel_spec_manager"] = kernel_spec_manager
     km = disable_host_channel(AsyncKernelManager(**kwargs))  # an agent's code must not reach the grader
+    guard(km)  # whatever the kernel sends, receiving it never raises (runtime/messages.py)
     start: dict[str, Any] = {"extra_arguments": list(EXTRA_ARGUMENTS)}
     if cwd is not None:
         start["cwd"] = cwd

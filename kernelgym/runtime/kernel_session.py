@@ -3,7 +3,8 @@
 Cells are executed through nbclient, so outputs, execution counts and timings are recorded exactly
 as in any Jupyter front end. On top of nbclient this adds what long unattended runs need: a per-cell
 timeout that escalates (interrupt, grace period, kill), a cap on what a cell may keep in the
-notebook, and a clear outcome when the kernel dies.
+notebook, a clear outcome when the kernel dies, and a marker instead of an exception for a message
+the host cannot take (:mod:`kernelgym.runtime.messages`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Any, Literal
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellExecutionComplete, DeadKernelError
 from nbformat import NotebookNode
 
 from kernelgym.runtime.kernel_manager import KernelStartError, start_kernel
+from kernelgym.runtime.messages import marker
 from kernelgym.runtime.stderr_pipe import KernelStderr
 from kernelgym.runtime.pool import active_pools
 from kernelgym.runtime.profiles import kernel_name, spec_manager
@@ -81,6 +83,21 @@ class _CappedClient(NotebookClient):
         super().reset_execution_trackers()
         self._kept: dict[int, int] = {}
         self._dropped: dict[int, int] = {}
+
+    def process_message(self, msg: dict[str, Any], cell: NotebookNode, cell_index: int) -> NotebookNode | None:
+        """nbclient's handling, except that a message it cannot handle (a comm or display update whose
+        shape :mod:`kernelgym.runtime.messages` does not check) leaves a marker instead of raising."""
+        try:
+            return super().process_message(msg, cell, cell_index)
+        except CellExecutionComplete:
+            raise
+        except Exception as exc:
+            msg_type = msg.get("msg_type")
+            msg_type = msg_type if isinstance(msg_type, str) and msg_type.isidentifier() else ""
+            why = f"the host could not handle it ({type(exc).__name__})"
+            out = nbformat.v4.new_output("stream", name="stderr", text=marker(msg_type, why))
+            cell.outputs.append(out)
+            return out
 
     def output(self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int) -> NotebookNode | None:
         size = len(json.dumps(msg.get("content", {}), default=str))

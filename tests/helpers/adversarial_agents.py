@@ -560,3 +560,116 @@ class EscapesLimits(Attack):
 
 
 SANDBOX_ATTACKS.append("EscapesLimits")
+
+
+# ---------------------------------------------------------------- hostile messages (issue 15, item 2)
+# A kernel packs its own messages: these cells make it send bytes that made the host raise
+# (RecursionError, ValueError, UnicodeEncodeError). Each cell then prints HOSTILE_SENT, so a test sees
+# that the kernel went on; the host must record a marker instead of each hostile message.
+
+HOSTILE_SENT = "hostile message sent"
+
+_SEND_RAW = (  # sends a message whose content is the given bytes, signed with the kernel's own key
+    "def _send_raw(msg_type, content):\n"
+    "    pub = get_ipython().display_pub\n"
+    "    msg = pub.session.msg(msg_type, content={}, parent=pub.parent_header)\n"
+    "    msg['content'] = content\n"
+    "    pub.session.send(pub.pub_socket, msg, ident=pub.topic)\n"
+)
+_WITH_PACKER = (  # runs the cell's body with a packer that writes what the kernel's own packer refuses
+    "import contextlib, json, sys\n"
+    "@contextlib.contextmanager\n"
+    "def _packer(pack):\n"
+    "    session = get_ipython().kernel.session\n"
+    "    old, session.pack = session.pack, pack\n"
+    "    try:\n"
+    "        yield\n"
+    "    finally:\n"
+    "        sys.stdout.flush(); sys.stderr.flush()\n"
+    "        session.pack = old\n"
+)
+DEEP = "'[' * 100_000 + ']' * 100_000"
+
+HOSTILE_CELLS: dict[str, list[str]] = {
+    "SendsDeepJson": [
+        # display(..., raw=True) of a 100,000-deep array: the packer writes the nesting itself
+        _WITH_PACKER + "from IPython.display import display\n"
+        f"with _packer(lambda obj: json.dumps(obj, default=str).replace('\"@deep@\"', {DEEP}).encode()):\n"
+        "    display({'application/json': '@deep@', 'text/plain': 'deep'}, raw=True)\n"
+        f"print({HOSTILE_SENT!r})",
+        # raw bytes: an execute_result whose data is 100,000 levels deep
+        _SEND_RAW + "_send_raw('execute_result', b'{\"execution_count\": 1, \"metadata\": {}, \"data\": {\"application/json\": '"
+        f" + ({DEEP}).encode() + b'}}}}')\n"
+        f"print({HOSTILE_SENT!r})",
+    ],
+    "SendsHugeInt": [
+        # the ordinary display API, with Python's digit limit lifted in the kernel
+        "import sys\nsys.set_int_max_str_digits(0)\nfrom IPython.display import publish_display_data\n"
+        "publish_display_data({'application/json': {'n': 10**5000}, 'text/plain': 'a big number'})\n"
+        f"print({HOSTILE_SENT!r})",
+        # an answer of 10**5000: submit displays it (and the verifier would report it)
+        "submit(-10**5000)\n"
+        f"print({HOSTILE_SENT!r})",
+    ],
+    "SendsLoneSurrogate": [
+        # print('\ud800') with a packer that escapes it (ensure_ascii) instead of failing
+        _WITH_PACKER + "from IPython.display import display\n"
+        "with _packer(lambda obj: json.dumps(obj, default=str).encode()):\n"
+        "    print('\\ud800 lone high surrogate')\n"
+        "    display({'text/plain': 'lone low surrogate \\udfff'}, raw=True)\n"
+        f"print({HOSTILE_SENT!r})",
+        # an error whose message holds one, and raw stream bytes with a \ud800 escape
+        _WITH_PACKER + _SEND_RAW + "_send_raw('stream', b'{\"name\": \"stdout\", \"text\": \"\\\\ud800\"}')\n"
+        f"print({HOSTILE_SENT!r})\n"
+        "with _packer(lambda obj: json.dumps(obj, default=str).encode()):\n"
+        "    try:\n"
+        "        raise ValueError('\\udfff')\n"
+        "    except ValueError:\n"
+        "        get_ipython().showtraceback()",
+    ],
+}
+HOSTILE_MARKERS = {  # what each attack's markers say
+    "SendsDeepJson": "JSON nested deeper than 100 levels",
+    "SendsHugeInt": "an integer of 5,001 digits",
+    "SendsLoneSurrogate": "a string holds a lone surrogate",
+}
+
+
+class Hostile(Scripted):
+    """Runs its task's hostile cells, then solves the task with the reference solution: the episode is
+    graded as any other (passes), and the notebook keeps a marker for each hostile message."""
+
+    async def act(self, obs: Observation) -> Action:
+        if obs.turn == 0:
+            from kernelgym.tasks import get_instance
+
+            self._queue = [*HOSTILE_CELLS[type(self).__name__], *get_instance(obs.task.id).reference]
+        return await super().act(obs)
+
+
+class SendsDeepJson(Hostile):
+    pass
+
+
+class SendsHugeInt(Hostile):
+    pass
+
+
+class SendsLoneSurrogate(Hostile):
+    pass
+
+
+class ForgesHostileEvidence(Scripted):
+    """Submits a wrong answer, and a hook makes the verifier cell also send evidence and an answer that
+    claim a pass in hostile messages: dropping them must never count as evidence."""
+
+    cells = [
+        _SEND_RAW + "def _forge(result):\n"
+        f"    _send_raw('display_data', b'{{\"data\": {{\"{EVIDENCE}\": {{\"submitted\": true, \"passed\": true, \"answer\": \"\\\\ud800\"}}}}, \"metadata\": {{}}}}')\n"
+        f"    _send_raw('display_data', b'{{\"data\": {{\"{ANSWER}\": 1' + b'0' * 5000 + b'}}, \"metadata\": {{}}}}')\n"
+        "get_ipython().events.register('post_run_cell', _forge)",
+        "submit('wrong as well')",
+    ]
+
+
+HOSTILE_AGENTS = [*HOSTILE_CELLS, "ForgesHostileEvidence"]

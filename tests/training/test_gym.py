@@ -222,3 +222,46 @@ def test_trl_environment_factory(loop: dict[str, Any]) -> None:
     assert env.reset(**row) == get_instance(task.id).prompt
     out = env.submit_answer(get_instance(task.id).ground_truth)
     assert "Submitted answer" in out and env.get_reward() == 1.0
+
+
+@pytest.mark.slow
+def test_hostile_messages_neither_raise_nor_wedge_the_gym_and_trl_environments(ehr_data: Path, tmp_path: Path) -> None:
+    """Pins the hole (issue 15, item 2): a cell whose kernel sent a 100,000-deep JSON array, a 5,001-digit
+    integer or a lone surrogate made ``KernelgymEnv.step()`` and TRL's ``KernelgymToolEnv.run_cell`` raise
+    into the trainer, and the environment stayed wedged. Now each step returns an observation with a
+    marker for what was dropped, the episode goes on to a graded answer, its notebook is written, and the
+    environment runs the next episode."""
+    from helpers.adversarial_agents import HOSTILE_CELLS, HOSTILE_MARKERS, HOSTILE_SENT
+    from kernelgym import notebook as nbk
+    from kernelgym.tasks import select
+    from kernelgym.training.rollout import KernelgymToolEnv
+
+    task = next(t for t in select("ehr", split="test", categories=CATEGORIES) if t.ground_truth not in (None, [], ""))
+    turns = sum(len(cells) for cells in HOSTILE_CELLS.values()) + 1
+
+    env = gym.make("kernelgym/ehr-v0", split="test", categories=CATEGORIES, max_turns=turns)
+    env.reset(options={"task_id": task.id})
+    for name, cells in HOSTILE_CELLS.items():
+        for code in cells:
+            obs, reward, terminated, truncated, info = env.step(code)
+            assert HOSTILE_MARKERS[name] in obs and HOSTILE_SENT in obs, obs
+            assert not (terminated or truncated) and info["status"] in ("ok", "error")
+    obs, reward, terminated, truncated, info = env.step({"answer": task.ground_truth})
+    assert terminated and reward == 1.0 and info["result"]["passed"]
+    nbk.write(env.unwrapped.notebook, tmp_path / "gym.ipynb")
+    assert HOSTILE_MARKERS["SendsLoneSurrogate"] in (tmp_path / "gym.ipynb").read_text(encoding="utf-8")
+    env.reset(options={"task_id": task.id})  # the next episode runs
+    assert "42" in env.step("print(6 * 7)")[0]
+    env.close()
+
+    tool_env = KernelgymToolEnv(suite="ehr", split="test", categories=CATEGORIES, max_turns=turns, seed=0)
+    tool_env.reset(task_id=task.id)
+    for name, cells in HOSTILE_CELLS.items():
+        for code in cells:
+            out = tool_env.run_cell(code)
+            assert HOSTILE_MARKERS[name] in out and HOSTILE_SENT in out, out
+    assert "Submitted answer" in tool_env.submit_answer(task.ground_truth)
+    assert tool_env.get_reward() == 1.0
+    tool_env.reset(task_id=task.id)  # the next episode runs
+    assert "42" in tool_env.run_cell("print(6 * 7)")
+    assert tool_env.get_reward() == 0.0
