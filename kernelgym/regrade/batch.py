@@ -61,7 +61,8 @@ async def grade_notebook(
 
     t0 = time.monotonic()
     try:
-        prep = prepare(read_notebook(path))
+        # file I/O, parsing and perhaps building the task store: off the event loop
+        prep = await asyncio.to_thread(lambda: prepare(read_notebook(path)))
     except GradeError as exc:
         return GradeRecord(task_id=None, notebook=str(path), error=str(exc), duration_s=round(time.monotonic() - t0, 3))
     except Exception as exc:  # noqa: BLE001 - e.g. the task store cannot be built
@@ -90,7 +91,8 @@ async def grade_notebook(
         executed = handle.nb
     finally:
         remove_tree(workdir)
-    try:
+
+    def finish_and_write() -> GradeRecord:
         record, graded = finish(prep, executed, source=path, error=error, handle=handle)
         if out_path is not None:
             try:
@@ -98,6 +100,10 @@ async def grade_notebook(
             except nbformat.ValidationError:  # keep the graded notebook even if some output is odd
                 nbk.write(graded, out_path, validate=False)
             record.graded_notebook = str(out_path)
+        return record
+
+    try:
+        record = await asyncio.to_thread(finish_and_write)  # grading and file I/O: off the event loop
     except Exception as exc:  # noqa: BLE001
         record = GradeRecord(task_id=prep.inst.id, notebook=str(path), error=f"grading failed: {type(exc).__name__}: {exc}",
                              tampered=bool(prep.reasons), tamper_reasons=prep.reasons, kind=prep.kind)

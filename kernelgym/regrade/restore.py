@@ -55,9 +55,12 @@ def same_answer(inst: Instance, a: Any, b: Any) -> bool:
 
 
 def read_notebook(path: Path) -> NotebookNode:
-    """Read and validate a notebook; raises :class:`GradeError`."""
+    """Read (safely: a regular file under the size cap, see :func:`kernelgym.notebook.io.read_bytes`) and
+    validate a notebook; blocking. Raises :class:`GradeError`."""
     try:
-        nb: NotebookNode = nbformat.read(str(path), as_version=4)
+        nb: NotebookNode = nbk.read(path)
+    except nbk.NotebookFileError as exc:
+        raise GradeError(f"refused: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - JSON, encoding, schema version errors
         raise GradeError(f"not a readable notebook: {type(exc).__name__}: {exc}") from None
     try:

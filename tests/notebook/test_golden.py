@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -147,10 +148,8 @@ def test_sft_conversation_of_the_passed_episode() -> None:
     assert all("tool_calls" not in m for m in text) and "```python" in text[2]["content"]
 
 
-def test_report_of_a_run_folder_made_of_golden_notebooks(tmp_path: Path) -> None:
-    from kernelgym.runs.report import make_report
-
-    run = tmp_path / "run"
+def golden_run(run: Path) -> Path:
+    """A run folder (``results.jsonl`` and ``episodes/``) made of the golden episode notebooks."""
     (run / "episodes").mkdir(parents=True)
     lines = []
     for name in ("passed", "failed", "kernel_died", "function_passed"):
@@ -164,6 +163,13 @@ def test_report_of_a_run_folder_made_of_golden_notebooks(tmp_path: Path) -> None
             duration_s=meta.episode.duration_s, started_at=meta.episode.start_time, notebook=f"episodes/{name}.ipynb",
         ).model_dump_json())
     (run / "results.jsonl").write_text("\n".join(lines) + "\n")
+    return run
+
+
+def test_report_of_a_run_folder_made_of_golden_notebooks(tmp_path: Path) -> None:
+    from kernelgym.runs.report import make_report
+
+    run = golden_run(tmp_path / "run")
     data, paths = make_report([run], tmp_path / "report")
     assert json.loads(paths["json"].read_text()) == json.loads(json.dumps(data, default=str))
     html = paths["html"].read_text()
@@ -187,3 +193,26 @@ def test_a_failed_write_leaves_neither_a_temporary_file_nor_a_damaged_notebook(t
     with pytest.raises(nbformat.ValidationError):
         nbk.write(broken, good)
     assert good.read_bytes() == before and not (tmp_path / ".good.ipynb.tmp").exists()
+
+
+def test_export_refuses_episode_notebooks_that_are_not_regular_files(tmp_path: Path) -> None:
+    """Issue 15 (9): ``kernelgym export`` read every episode notebook of a run folder with a plain
+    ``open()``: a FIFO in its place hung the export, a symlink to ``/dev/zero`` ate memory. Each is
+    refused and reported (which file, why), and the other episodes are exported."""
+    from kernelgym.training.export import ExportReport, load_episodes
+
+    run = golden_run(tmp_path / "run")
+    results = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+    for i, r in enumerate(results):  # one rollout each, so that no episode is a duplicate of another
+        r["rollout"] = i
+    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+    fifo, zero = run / "episodes" / "failed.ipynb", run / "episodes" / "function_passed.ipynb"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    zero.unlink()
+    zero.symlink_to("/dev/zero")
+    report = ExportReport("sft")
+    episodes = load_episodes([run], report)
+    assert sorted(Path(str(e.result.notebook)).stem for e in episodes) == ["kernel_died", "passed"]
+    reasons = "\n".join(report.skipped)
+    assert f"refused {fifo}: a FIFO" in reasons and f"refused {zero}: a character device" in reasons, reasons
