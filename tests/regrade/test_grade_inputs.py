@@ -100,3 +100,46 @@ def test_the_size_cap_is_configurable(reference_notebook: Path, tmp_path: Path) 
     """``$KERNELGYM_MAX_NOTEBOOK_MB`` sets the cap (here below the notebook's size: it is refused)."""
     proc = grade(reference_notebook, "--out", tmp_path / "graded", env={"KERNELGYM_MAX_NOTEBOOK_MB": "0.001"})
     assert proc.returncode == 2 and "limit for notebook files" in proc.stderr and "KERNELGYM_MAX_NOTEBOOK_MB" in proc.stderr
+
+
+def _relabelled_pair(run: Path) -> tuple[Path, str, str]:
+    """A notebook of the run (task A) and another existing task B that its setup and verifier cells fit
+    just as well (same inputs, same verifier): re-labelled, only the task id tells them apart."""
+    from kernelgym.tasks import get_instance, instances
+
+    for rec in read_results(run)[0]:
+        a = get_instance(rec.task_id)
+        for b in instances(a.family):
+            if b.id != a.id and b.profile == a.profile and nbk.setup_source(b) == nbk.setup_source(a) \
+                    and nbk.verifier_source(b) == nbk.verifier_source(a):
+                return run / str(rec.notebook), a.id, b.id
+    raise AssertionError("no two tasks of the run's families share their setup and verifier cells")
+
+
+@pytest.mark.slow
+def test_a_reference_notebook_relabelled_as_another_existing_task_is_flagged(ehr_reference_run: Path, tmp_path: Path) -> None:
+    """Issue 15 (12): a notebook whose task id was changed to another existing task (in the parameters
+    cell, the metadata and the task heading alike, its recorded result dropped) graded clean under the
+    new task: its setup and verifier cells are the new task's too. The checksums recorded with its
+    cells bind the task id now: ``kernelgym grade`` flags it (exit 1) and grades it under the task it
+    names; the untouched notebook beside it stays clean."""
+    src, a, b = _relabelled_pair(ehr_reference_run)
+    nb = nbk.read(src)
+    nbk.cells_with_tag(nb, nbk.TAG_PARAMETERS)[0].source = f"task_id = {b!r}"
+    nb.metadata.kernelgym.task.update(id=b, category=b.split("/")[1])
+    [heading] = nbk.cells_with_tag(nb, nbk.TAG_TASK)
+    heading.source = heading.source.replace(a, b)
+    del nb.metadata.kernelgym["result"]  # what a forger cannot know: the new task's expected answer
+    nb.cells = [c for c in nb.cells if nbk.TAG_RESULT not in nbk.tags_of(c)]
+    relabelled = tmp_path / "relabelled.ipynb"
+    nbk.write(nb, relabelled)
+    untouched = Path(shutil.copy(src, tmp_path / "untouched.ipynb"))
+    out = tmp_path / "graded"
+    proc = grade(relabelled, untouched, "--out", out, timeout=300)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    by = {Path(r["notebook"]).stem: r for r in map(json.loads, (out / GRADES).read_text().splitlines())}
+    assert by["untouched"]["tampered"] is False and by["untouched"]["passed"] is True, by["untouched"]
+    rec = by["relabelled"]
+    assert rec["task_id"] == b and rec["error"] is None and rec["tampered"] is True, rec
+    assert any(r.startswith("the task id was changed after the episode") and repr(b) in r for r in rec["tamper_reasons"]), rec
+    assert "task id was changed" in proc.stdout
