@@ -32,10 +32,13 @@ def grade_cmd(
     """Re-execute notebooks with papermill in fresh kernels and grade them on the host.
 
     Restores the canonical parameters, setup and verifier cells, flags tampering, checks that the
-    replayed answer is the recorded one. Exit code 1 if a notebook could not be graded or was
-    tampered with.
+    replayed answer is the recorded one. Reads only regular files of at most 64 MiB
+    ($KERNELGYM_MAX_NOTEBOOK_MB): a FIFO, device or oversized file named here stops the command
+    (exit 2); one found in a folder is reported and the others are graded. Exit code 1 if a
+    notebook could not be graded or was tampered with.
     """
     from kernelgym.cli.grade_progress import run_with_progress, summary_table
+    from kernelgym.notebook.io import NotebookFileError, check_file
     from kernelgym.regrade import GradeOptions
 
     _use_specs(specs)
@@ -47,6 +50,15 @@ def grade_cmd(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise _fail(f"not found: {', '.join(missing)}")
+    refused = []
+    for p in paths:  # files named here are checked before any work; those found in folders while grading
+        if not p.is_dir():
+            try:
+                check_file(p)
+            except NotebookFileError as exc:
+                refused.append(str(exc))
+    if refused:
+        raise _fail(" | ".join(refused))
     options = GradeOptions(concurrency=concurrency, timeout=timeout, cell_timeout=cell_timeout, progress=progress)
     records = run_with_progress(paths, out_dir, options, console)
     if not records:

@@ -24,6 +24,7 @@ from kernelgym.notebook.cells import (
     add_verifier,
     cells_with_tag,
     checksum,
+    checksums_bind_task,
     new_episode_notebook,
     python_literal,
     render_verifier,
@@ -31,7 +32,15 @@ from kernelgym.notebook.cells import (
     tagged,
     verifier_source,
 )
-from kernelgym.notebook.io import read, write
+from kernelgym.notebook.io import (
+    MAX_NOTEBOOK_MB_ENV,
+    NotebookFileError,
+    check_file,
+    max_notebook_bytes,
+    read,
+    read_bytes,
+    write,
+)
 from kernelgym.notebook.readers import (
     INJECTED_PARAMETERS,
     PAPERMILL_ERROR_TAG,
@@ -51,10 +60,11 @@ from kernelgym.notebook.result import (
 )
 
 __all__ = [
-    "INJECTED_PARAMETERS", "PAPERMILL_ERROR_TAG", "SCHEMA_VERSION", "TAGS", "TAG_ACTION", "TAG_PARAMETERS",
-    "TAG_RAISES", "TAG_RESULT", "TAG_SETUP", "TAG_TASK", "TAG_THOUGHT", "TAG_VERIFIER", "VERIFIERS",
-    "add_action", "add_thought", "add_verifier", "answers_of", "assigned_task_id", "cells_with_tag", "checksum",
-    "evidence_of", "kernelgym_meta", "mark_errored_actions", "new_episode_notebook", "notebook_task_id",
-    "python_literal", "read", "record_verdict", "render_verifier", "result_markdown", "result_record", "setup_source",
-    "tagged", "tags_of", "verifier_source", "write", "write_result",
+    "INJECTED_PARAMETERS", "MAX_NOTEBOOK_MB_ENV", "PAPERMILL_ERROR_TAG", "SCHEMA_VERSION", "TAGS", "TAG_ACTION",
+    "TAG_PARAMETERS", "TAG_RAISES", "TAG_RESULT", "TAG_SETUP", "TAG_TASK", "TAG_THOUGHT", "TAG_VERIFIER", "VERIFIERS",
+    "NotebookFileError", "add_action", "add_thought", "add_verifier", "answers_of", "assigned_task_id", "cells_with_tag",
+    "check_file", "checksum", "checksums_bind_task", "evidence_of", "kernelgym_meta", "mark_errored_actions", "max_notebook_bytes",
+    "new_episode_notebook", "notebook_task_id", "python_literal", "read", "read_bytes", "record_verdict",
+    "render_verifier", "result_markdown", "result_record", "setup_source", "tagged", "tags_of", "verifier_source",
+    "write", "write_result",
 ]

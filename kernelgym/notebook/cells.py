@@ -18,7 +18,12 @@ from nbformat import NotebookNode
 from kernelgym.runtime.profiles import kernel_name
 from kernelgym.tasks import Instance, TaskSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version of ``metadata.kernelgym``. 2: the checksums of action and verifier cells cover the task id
+as well as the source (:func:`checksum` with ``task_id``), so a notebook re-labelled to another task no
+longer matches them. 1: they covered the source only."""
+TASK_BOUND_SCHEMA = 2
+"""The first schema version whose episode checksums bind the task id."""
 
 TAG_TASK = "kernelgym-task"
 TAG_PARAMETERS = "parameters"
@@ -79,10 +84,31 @@ def verifier_source(spec_or_name: TaskSpec | Instance | str) -> str:
     return VERIFIERS[name]
 
 
-def checksum(source: str) -> str:
-    """sha256 of a cell's canonical source (line endings and trailing space normalised)."""
+def checksum(source: str, task_id: str | None = None) -> str:
+    """sha256 of a cell's canonical source (line endings and trailing space normalised).
+
+    With ``task_id``, of the task id and the source: what episode notebooks record for their action
+    and verifier cells (schema 2), so that a cell moved to, or a notebook re-labelled as, another task
+    no longer matches. Without, of the source alone (starter notebooks, whose locked cells name their
+    task in their source, and episode notebooks of schema 1).
+    """
     canon = "\n".join(line.rstrip() for line in source.strip().splitlines())
+    if task_id is not None:
+        canon = f"task_id = {json.dumps(task_id)}\n{canon}"
     return "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
+
+
+def checksums_bind_task(nb: NotebookNode) -> bool:
+    """Whether the checksums of ``nb``'s action and verifier cells cover its task id (schema >= 2)."""
+    version = (nb.metadata.get("kernelgym", {}) or {}).get("schema_version")
+    return isinstance(version, int) and not isinstance(version, bool) and version >= TASK_BOUND_SCHEMA
+
+
+def _task_id_of(nb: NotebookNode) -> str:
+    task_id = ((nb.metadata.get("kernelgym", {}) or {}).get("task") or {}).get("id")
+    if not isinstance(task_id, str) or not task_id:
+        raise ValueError("the notebook has no metadata.kernelgym.task.id: pass task_id")
+    return task_id
 
 
 def python_literal(value: Any) -> str:
@@ -131,20 +157,26 @@ def add_thought(nb: NotebookNode, text: str) -> None:
     nb.cells.append(tagged(nbformat.v4.new_markdown_cell(text), TAG_THOUGHT))
 
 
-def add_action(nb: NotebookNode, source: str, turn: int) -> int:
-    """Append an action cell for turn ``turn``; returns its index."""
-    # the checksum of the source as it ran lets `kernelgym grade` flag a cell edited afterwards
-    nb.cells.append(tagged(nbformat.v4.new_code_cell(source), TAG_ACTION, turn=turn, checksum=checksum(source)))
+def add_action(nb: NotebookNode, source: str, turn: int, *, task_id: str | None = None) -> int:
+    """Append an action cell for turn ``turn``; returns its index.
+
+    Its checksum covers the source as it ran and the task id (default: the notebook's
+    ``metadata.kernelgym.task.id``), so `kernelgym grade` flags a cell edited afterwards and a
+    notebook re-labelled as another task.
+    """
+    digest = checksum(source, task_id or _task_id_of(nb))
+    nb.cells.append(tagged(nbformat.v4.new_code_cell(source), TAG_ACTION, turn=turn, checksum=digest))
     return len(nb.cells) - 1
 
 
-def add_verifier(nb: NotebookNode, name: str, args: dict[str, Any] | None = None) -> int:
-    """Append the locked verifier cell (its checksum recorded); returns its index."""
+def add_verifier(nb: NotebookNode, name: str, args: dict[str, Any] | None = None, *, task_id: str | None = None) -> int:
+    """Append the locked verifier cell (its checksum recorded, covering the task id as
+    :func:`add_action`'s does); returns its index."""
     src = render_verifier(name, args)
     cell = nbformat.v4.new_code_cell(src)
     cell.metadata["editable"] = False
     cell.metadata["deletable"] = False
-    tagged(cell, TAG_VERIFIER, verifier=name, checksum=checksum(src))
+    tagged(cell, TAG_VERIFIER, verifier=name, checksum=checksum(src, task_id or _task_id_of(nb)))
     nb.cells.append(cell)
     return len(nb.cells) - 1
 

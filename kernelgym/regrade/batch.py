@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -20,7 +21,7 @@ from kernelgym import notebook as nbk
 from kernelgym.regrade.execute import KernelStartFailed, execute
 from kernelgym.regrade.finish import finish
 from kernelgym.regrade.records import GRADES, GradeError, GradeOptions, GradeRecord
-from kernelgym.regrade.restore import prepare, read_notebook
+from kernelgym.regrade.restore import Prepared, prepare, read_notebook
 from kernelgym.runtime.profiles import kernel_name
 from kernelgym.runtime.tempdirs import owned_tempdir, remove_tree, sweep
 
@@ -53,6 +54,17 @@ def _output_names(files: Sequence[Path]) -> list[str]:
     return names
 
 
+_PREPARE_LOCK = threading.Lock()
+
+
+def _read_and_prepare(path: Path) -> Prepared:
+    nb = read_notebook(path)
+    # one at a time, as when this ran on the event loop: the first lookup of a family may generate its
+    # task store (and build its data set), which concurrent threads would do twice
+    with _PREPARE_LOCK:
+        return prepare(nb)
+
+
 async def grade_notebook(
     path: Path, out_path: Path | None, options: GradeOptions, pool: ThreadPoolExecutor | None = None
 ) -> GradeRecord:
@@ -61,7 +73,8 @@ async def grade_notebook(
 
     t0 = time.monotonic()
     try:
-        prep = prepare(read_notebook(path))
+        # file I/O, parsing and perhaps building the task store: off the event loop
+        prep = await asyncio.to_thread(_read_and_prepare, path)
     except GradeError as exc:
         return GradeRecord(task_id=None, notebook=str(path), error=str(exc), duration_s=round(time.monotonic() - t0, 3))
     except Exception as exc:  # noqa: BLE001 - e.g. the task store cannot be built
@@ -90,7 +103,8 @@ async def grade_notebook(
         executed = handle.nb
     finally:
         remove_tree(workdir)
-    try:
+
+    def finish_and_write() -> GradeRecord:
         record, graded = finish(prep, executed, source=path, error=error, handle=handle)
         if out_path is not None:
             try:
@@ -98,6 +112,10 @@ async def grade_notebook(
             except nbformat.ValidationError:  # keep the graded notebook even if some output is odd
                 nbk.write(graded, out_path, validate=False)
             record.graded_notebook = str(out_path)
+        return record
+
+    try:
+        record = await asyncio.to_thread(finish_and_write)  # grading and file I/O: off the event loop
     except Exception as exc:  # noqa: BLE001
         record = GradeRecord(task_id=prep.inst.id, notebook=str(path), error=f"grading failed: {type(exc).__name__}: {exc}",
                              tampered=bool(prep.reasons), tamper_reasons=prep.reasons, kind=prep.kind)

@@ -11,6 +11,7 @@ support.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,9 +56,12 @@ def same_answer(inst: Instance, a: Any, b: Any) -> bool:
 
 
 def read_notebook(path: Path) -> NotebookNode:
-    """Read and validate a notebook; raises :class:`GradeError`."""
+    """Read (safely: a regular file under the size cap, see :func:`kernelgym.notebook.io.read_bytes`) and
+    validate a notebook; blocking. Raises :class:`GradeError`."""
     try:
-        nb: NotebookNode = nbformat.read(str(path), as_version=4)
+        nb: NotebookNode = nbk.read(path)
+    except nbk.NotebookFileError as exc:
+        raise GradeError(f"refused: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - JSON, encoding, schema version errors
         raise GradeError(f"not a readable notebook: {type(exc).__name__}: {exc}") from None
     try:
@@ -73,6 +77,61 @@ def read_notebook(path: Path) -> NotebookNode:
 
 def _same_source(a: str, b: str) -> bool:
     return nbk.checksum(a) == nbk.checksum(b)
+
+
+_TASK_HEADING = re.compile(r"\s*##\s*Task\s*`([^`]+)`")
+
+
+def _named_task_ids(nb: NotebookNode) -> set[str]:
+    """Every task id the notebook names anywhere: metadata, parameters and injected cells, task heading."""
+    ids = {((nb.metadata.get("kernelgym", {}) or {}).get("task") or {}).get("id")}
+    for cell in nb.cells:
+        tags = tags_of(cell)
+        if cell.cell_type == "code" and (nbk.TAG_PARAMETERS in tags or INJECTED_PARAMETERS in tags):
+            ids.add(assigned_task_id(cell.source))
+        elif nbk.TAG_TASK in tags and (m := _TASK_HEADING.match(cell.source)):
+            ids.add(m.group(1))
+    return {i for i in ids if isinstance(i, str) and i}
+
+
+@dataclass
+class _Checksums:
+    """Checks the checksums recorded with an episode's action and verifier cells against the task graded.
+
+    Schema 2 notebooks bind the task id into them (:func:`kernelgym.notebook.checksum`); one that matches
+    with another task id the notebook names means the notebook was re-labelled. Schema 1 notebooks
+    (written before the task id was bound) are checked on their source alone, as they always were: a
+    re-labelled one is caught only by the other checks (parameters cell vs metadata, canonical setup
+    and verifier cells, the recorded expected answer). A schema 2 notebook whose ``schema_version``
+    was lowered to 1 gains nothing: its task-bound checksums match no source-only checksum.
+    """
+
+    task_id: str
+    bound: bool
+    others: set[str]
+    checked: int = 0
+    matched: int = 0
+    bound_to: set[str] = field(default_factory=set)
+
+    def ok(self, recorded: object, source: str) -> bool:
+        """Whether ``recorded`` is the checksum of ``source`` for the task graded (counted either way)."""
+        self.checked += 1
+        if recorded == nbk.checksum(source, self.task_id) or (not self.bound and recorded == nbk.checksum(source)):
+            self.matched += 1
+            return True
+        moved = {i for i in self.others if recorded == nbk.checksum(source, i)}
+        self.bound_to |= moved
+        return bool(moved)  # the cell itself is intact: one reason for the whole notebook says the rest
+
+    def reasons(self) -> list[str]:
+        if self.bound_to:
+            was = ", ".join(repr(i) for i in sorted(self.bound_to))
+            return [f"the task id was changed after the episode: the checksums of its cells bind task {was}, "
+                    f"the notebook now names {self.task_id!r}"]
+        if self.bound and self.checked >= 2 and self.matched == 0:
+            return [f"the task id was changed after the episode (or every checksummed cell was edited): none of the "
+                    f"{self.checked} checksums recorded with its cells matches task {self.task_id!r}"]
+        return []
 
 
 def digest(outputs: Iterable[dict[str, Any]]) -> list[Any]:
@@ -208,6 +267,9 @@ def prepare(nb: NotebookNode) -> Prepared:
     verifier_seen = False
     turns: list[int] = []
     checksummed = sum(1 for c in nbk.cells_with_tag(nb, nbk.TAG_ACTION) if "checksum" in kernelgym_meta(c))
+    sums = _Checksums(inst.id, bound=kind != starter.KIND and nbk.checksums_bind_task(nb),
+                      others=_named_task_ids(nb) - {inst.id})
+    edited: list[str] = []
     for cell in nb.cells:
         tags = tags_of(cell)
         kg = kernelgym_meta(cell)
@@ -240,8 +302,11 @@ def prepare(nb: NotebookNode) -> Prepared:
                 reasons.append("a cell claims to be a verifier (dropped)")
             elif nbk.checksum(cell.source) not in ok_verifier:
                 reasons.append("the verifier cell differs from the task's canonical verifier")
-            elif kg.get("checksum") not in (None, nbk.checksum(cell.source)):
-                reasons.append("the verifier cell's recorded checksum was changed")
+            elif "checksum" in kg and not (
+                # a starter's locked verifier names its task in its source: its checksum covers the source only
+                sums.ok(kg["checksum"], cell.source) if kind != starter.KIND else kg["checksum"] == nbk.checksum(cell.source)
+            ):
+                edited.append("the verifier cell's recorded checksum was changed")
             elif verifiers == 1 and (not original_id or reparameterised):
                 records = evidence_of(cell)
                 if len(records) == 1 and not prep.has_recorded_answer:
@@ -272,9 +337,9 @@ def prepare(nb: NotebookNode) -> Prepared:
                 if isinstance(turn, int):
                     turns.append(turn)
                 if "checksum" in kg:
-                    if kg["checksum"] != nbk.checksum(cell.source):
+                    if not sums.ok(kg["checksum"], cell.source):
                         where = f"turn {turn}" if isinstance(turn, int) else "an action cell"
-                        reasons.append(f"action cell ({where}) was edited after the episode (source checksum differs)")
+                        edited.append(f"action cell ({where}) was edited after the episode (source checksum differs)")
                 elif strict and checksummed:
                     reasons.append("an action cell without a recorded checksum (added after the episode?)")
             elif strict:
@@ -283,6 +348,13 @@ def prepare(nb: NotebookNode) -> Prepared:
                 reasons.append("a code cell after the verifier")
             prep.recorded_outputs[cell.get("id", "")] = digest(cell.get("outputs", []))
         cells.append(cell)
+
+    heading = next((m.group(1) for c in nbk.cells_with_tag(nb, nbk.TAG_TASK) if (m := _TASK_HEADING.match(c.source))), None)
+    if strict and heading and heading != inst.id and not reparameterised:
+        reasons.append(f"the task cell names task {heading!r}, the notebook now names {inst.id!r}")
+    task_reasons = sums.reasons()
+    # every checksum failing at once is said once, as a changed task id, rather than cell by cell
+    reasons.extend(task_reasons if task_reasons and not sums.bound_to else task_reasons + edited)
 
     if params_at is None:
         if strict or kind == starter.KIND:
@@ -315,7 +387,7 @@ def prepare(nb: NotebookNode) -> Prepared:
             cell.outputs = []
             cell.execution_count = None
     nb.cells = cells
-    nbk.add_verifier(nb, inst.verifier, inst.verifier_args)
+    nbk.add_verifier(nb, inst.verifier, inst.verifier_args, task_id=inst.id)
     nb.metadata["kernelspec"] = {
         "name": kernel_name(inst.profile), "display_name": f"kernelgym: {inst.profile}", "language": "python",
     }

@@ -148,11 +148,17 @@ def load_episodes(run_dirs: Iterable[Path | str], report: ExportReport | None = 
             if report is not None:
                 report.episodes += 1
             path = run_dir / r.notebook if r.notebook else None
-            if path is None or not path.is_file():
+            if path is None or not path.exists():
                 if report is not None:
                     report.skipped["no episode notebook (the episode crashed)"] += 1
                 continue
-            out.append(Episode(run_dir, r, nbk.read(path)))
+            try:
+                nb = nbk.read(path)
+            except nbk.NotebookFileError as exc:  # a FIFO, a device or an oversized file: refused, never read
+                if report is not None:
+                    report.skipped[f"refused {exc}"] += 1
+                continue
+            out.append(Episode(run_dir, r, nb))
     return out
 
 

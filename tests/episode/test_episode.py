@@ -47,8 +47,9 @@ def test_reference_agent_passes_and_writes_a_conventional_notebook(task: Instanc
     assert all(len(c.metadata.tags) == 1 for c in nb.cells)
     verifier = nb.cells[-2]
     assert verifier.metadata.editable is False and verifier.metadata.deletable is False
-    assert verifier.metadata.kernelgym.checksum == nbk.checksum(verifier.source)
+    assert verifier.metadata.kernelgym.checksum == nbk.checksum(verifier.source, task.id)  # the task id is bound
     actions = nbk.cells_with_tag(nb, nbk.TAG_ACTION)
+    assert all(c.metadata.kernelgym.checksum == nbk.checksum(c.source, task.id) for c in actions)
     assert actions and all(c.execution_count for c in actions)
     assert all("execution" in c.metadata for c in actions)  # real timings recorded
 

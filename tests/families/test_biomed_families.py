@@ -418,7 +418,7 @@ def test_code_writing_right_function_passes_and_verifier_cell_is_rendered(small_
     result, nb = _play(inst, load_agent("reference")())
     assert result.passed and result.score == 1.0, result.explanation
     [cell] = nbk.cells_with_tag(nb, nbk.TAG_VERIFIER)
-    assert cell.source == nbk.verifier_source(inst) and cell.metadata.kernelgym.checksum == nbk.checksum(cell.source)
+    assert cell.source == nbk.verifier_source(inst) and cell.metadata.kernelgym.checksum == nbk.checksum(cell.source, inst.id)
     assert repr(inst.verifier_args["inputs"][0][0]) in cell.source  # hidden inputs only here
     assert cell.metadata.kernelgym.verifier == "function"
 

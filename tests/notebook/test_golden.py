@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -24,6 +25,11 @@ from kernelgym.training.export import conversation
 
 GOLDEN = TESTS / "data" / "golden"
 NAMES = ["passed", "failed", "kernel_died", "function_passed", "starter_blank", "starter_solved"]
+LEGACY = ["legacy_v1_passed", "legacy_v1_failed"]
+"""Episode notebooks of schema 1 (written before checksums bound the task id), kept as they were:
+make_golden.py never rewrites them."""
+SUM, SUM_COPY = "golden/sum/00000", "golden/sum/00001"
+"""Two tasks with the same inputs and answer: a notebook re-labelled from one to the other passes."""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,14 +61,84 @@ def test_golden_notebooks_follow_the_conventions(name: str) -> None:
         return
     [verifier] = verifiers
     assert verifier.metadata.editable is False and verifier.metadata.deletable is False
-    assert verifier.metadata.kernelgym.checksum == nbk.checksum(verifier.source)
+    if name.startswith("starter"):  # its locked cells name their task in their source
+        assert verifier.metadata.kernelgym.checksum == nbk.checksum(verifier.source)
+    else:
+        assert nb.metadata.kernelgym.schema_version == 2 and nbk.checksums_bind_task(nb)
+        assert verifier.metadata.kernelgym.checksum == nbk.checksum(verifier.source, nb.metadata.kernelgym.task.id)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + LEGACY)
 def test_honest_golden_notebooks_restore_clean(name: str) -> None:
     prep = prepare(golden(name))
     assert prep.reasons == [], prep.reasons
     assert prep.kind == ("starter" if name.startswith("starter") else "episode")
+
+
+def relabel(nb: nbformat.NotebookNode, task_id: str, *, params: bool = True, metadata: bool = True,
+            heading: bool = True) -> nbformat.NotebookNode:
+    """``nb`` re-labelled as task ``task_id`` where asked: parameters cell, metadata, task heading."""
+    old = nb.metadata.kernelgym.task.id
+    if params:
+        nbk.cells_with_tag(nb, nbk.TAG_PARAMETERS)[0].source = f"task_id = {task_id!r}"
+    if metadata:
+        nb.metadata.kernelgym.task.id = task_id
+    if heading:
+        [cell] = nbk.cells_with_tag(nb, nbk.TAG_TASK)
+        cell.source = cell.source.replace(old, task_id)
+    return nb
+
+
+def test_a_notebook_relabelled_as_another_task_everywhere_is_flagged() -> None:
+    """Issue 15 (12): a passed episode whose task id was changed consistently (parameters cell,
+    metadata, heading) to another task with the same inputs and answer restored clean and graded
+    PASSED under the new task. The checksums of its cells bind the task id now: flagged."""
+    reasons = prepare(relabel(golden("passed"), SUM_COPY)).reasons
+    assert reasons == [
+        f"the task id was changed after the episode (or every checksummed cell was edited): none of the 3 checksums "
+        f"recorded with its cells matches task {SUM_COPY!r}"
+    ], reasons
+
+
+@pytest.mark.parametrize("where", ["parameters", "parameters_and_metadata"])
+def test_a_task_id_changed_in_some_places_names_the_task_the_cells_were_recorded_for(where: str) -> None:
+    """Issue 15 (12): the parameters cell (or the parameters cell and the metadata) re-labelled:
+    the checksums match the task the notebook still names elsewhere, and the reason says which."""
+    nb = relabel(golden("passed"), SUM_COPY, metadata=where == "parameters_and_metadata", heading=False)
+    prep = prepare(nb)
+    assert prep.inst.id == SUM_COPY
+    assert f"the task id was changed after the episode: the checksums of its cells bind task {SUM!r}, " \
+           f"the notebook now names {SUM_COPY!r}" in prep.reasons, prep.reasons
+    assert not any("edited after the episode" in r for r in prep.reasons), prep.reasons
+
+
+def test_a_task_id_changed_only_in_the_metadata_is_flagged_and_the_cells_still_match() -> None:
+    prep = prepare(relabel(golden("passed"), SUM_COPY, params=False, heading=False))
+    assert prep.inst.id == SUM and prep.reasons == [
+        f"the parameters cell names task {SUM!r} but the metadata names {SUM_COPY!r}"], prep.reasons
+
+
+def test_lowering_the_schema_version_does_not_hide_a_relabelled_notebook() -> None:
+    nb = relabel(golden("passed"), SUM_COPY)
+    nb.metadata.kernelgym.schema_version = 1  # as if written before the task id was bound
+    reasons = prepare(nb).reasons
+    assert reasons and all("edited after the episode" in r or "checksum" in r for r in reasons), reasons
+
+
+def test_a_relabelled_legacy_notebook_is_caught_only_by_what_schema_1_records() -> None:
+    """Schema 1 notebooks grade as they always did: their checksums cover the source only, so a
+    consistent re-label (parameters, metadata and heading) to a task with the same inputs cannot be
+    told from their checksums (regenerate such notebooks to get the protection). A careless one is
+    caught: a heading that still names the old task, or parameters and metadata that disagree."""
+    assert prepare(relabel(golden("legacy_v1_passed"), SUM_COPY)).reasons == []
+    careless = prepare(relabel(golden("legacy_v1_passed"), SUM_COPY, heading=False)).reasons
+    assert careless == [f"the task cell names task {SUM!r}, the notebook now names {SUM_COPY!r}"], careless
+
+
+def test_an_edited_action_cell_of_a_legacy_notebook_is_still_flagged() -> None:
+    nb = golden("legacy_v1_failed")
+    nbk.cells_with_tag(nb, nbk.TAG_ACTION)[-1].source = "submit(10)"
+    assert any("edited after the episode" in r for r in prepare(nb).reasons), prepare(nb).reasons
 
 
 def test_the_recorded_verdicts_are_what_the_host_grades() -> None:
@@ -147,10 +223,8 @@ def test_sft_conversation_of_the_passed_episode() -> None:
     assert all("tool_calls" not in m for m in text) and "```python" in text[2]["content"]
 
 
-def test_report_of_a_run_folder_made_of_golden_notebooks(tmp_path: Path) -> None:
-    from kernelgym.runs.report import make_report
-
-    run = tmp_path / "run"
+def golden_run(run: Path) -> Path:
+    """A run folder (``results.jsonl`` and ``episodes/``) made of the golden episode notebooks."""
     (run / "episodes").mkdir(parents=True)
     lines = []
     for name in ("passed", "failed", "kernel_died", "function_passed"):
@@ -164,6 +238,13 @@ def test_report_of_a_run_folder_made_of_golden_notebooks(tmp_path: Path) -> None
             duration_s=meta.episode.duration_s, started_at=meta.episode.start_time, notebook=f"episodes/{name}.ipynb",
         ).model_dump_json())
     (run / "results.jsonl").write_text("\n".join(lines) + "\n")
+    return run
+
+
+def test_report_of_a_run_folder_made_of_golden_notebooks(tmp_path: Path) -> None:
+    from kernelgym.runs.report import make_report
+
+    run = golden_run(tmp_path / "run")
     data, paths = make_report([run], tmp_path / "report")
     assert json.loads(paths["json"].read_text()) == json.loads(json.dumps(data, default=str))
     html = paths["html"].read_text()
@@ -187,3 +268,26 @@ def test_a_failed_write_leaves_neither_a_temporary_file_nor_a_damaged_notebook(t
     with pytest.raises(nbformat.ValidationError):
         nbk.write(broken, good)
     assert good.read_bytes() == before and not (tmp_path / ".good.ipynb.tmp").exists()
+
+
+def test_export_refuses_episode_notebooks_that_are_not_regular_files(tmp_path: Path) -> None:
+    """Issue 15 (9): ``kernelgym export`` read every episode notebook of a run folder with a plain
+    ``open()``: a FIFO in its place hung the export, a symlink to ``/dev/zero`` ate memory. Each is
+    refused and reported (which file, why), and the other episodes are exported."""
+    from kernelgym.training.export import ExportReport, load_episodes
+
+    run = golden_run(tmp_path / "run")
+    results = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+    for i, r in enumerate(results):  # one rollout each, so that no episode is a duplicate of another
+        r["rollout"] = i
+    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+    fifo, zero = run / "episodes" / "failed.ipynb", run / "episodes" / "function_passed.ipynb"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    zero.unlink()
+    zero.symlink_to("/dev/zero")
+    report = ExportReport("sft")
+    episodes = load_episodes([run], report)
+    assert sorted(Path(str(e.result.notebook)).stem for e in episodes) == ["kernel_died", "passed"]
+    reasons = "\n".join(report.skipped)
+    assert f"refused {fifo}: a FIFO" in reasons and f"refused {zero}: a character device" in reasons, reasons

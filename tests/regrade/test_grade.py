@@ -129,10 +129,12 @@ def test_grading_a_reference_run_passes_every_notebook_reproducibly(
 
 
 @pytest.mark.slow
-def test_episode_action_cells_carry_the_checksum_of_their_source(reference_run: Path) -> None:
-    path = reference_run / str(read_results(reference_run)[0][0].notebook)
-    for cell in nbk.cells_with_tag(nbk.read(path), nbk.TAG_ACTION):
-        assert cell.metadata.kernelgym.checksum == nbk.checksum(cell.source)
+def test_episode_action_cells_carry_the_checksum_of_their_source_and_task_id(reference_run: Path) -> None:
+    rec = read_results(reference_run)[0][0]
+    nb = nbk.read(reference_run / str(rec.notebook))
+    assert nbk.checksums_bind_task(nb) and nb.metadata.kernelgym.schema_version == nbk.SCHEMA_VERSION == 2
+    for cell in nbk.cells_with_tag(nb, nbk.TAG_ACTION):
+        assert cell.metadata.kernelgym.checksum == nbk.checksum(cell.source, rec.task_id)
 
 
 # ---------------------------------------------------------------- tampered notebooks

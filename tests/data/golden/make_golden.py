@@ -7,6 +7,9 @@ the two tiny tasks of ``specs/golden.*``: an episode that passed, one that faile
 died, a blank starter and a solved starter (executed). Tests read them to check tamper detection,
 exports and reports in milliseconds, without a kernel. Regenerate them when the notebook format
 changes on purpose, and review the diff.
+
+``legacy_v1_*.ipynb`` are not written here: they are episode notebooks of schema 1 (checksums of the
+source alone, before they bound the task id), kept to check that old notebooks still grade as they did.
 """
 
 from __future__ import annotations
