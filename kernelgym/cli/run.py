@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -81,13 +82,26 @@ def run(
 ) -> None:
     """Run episodes in parallel; write results.jsonl, summary.json and episode notebooks."""
     from kernelgym.agents import AgentLoadError, load_agent
-    from kernelgym.episode import EpisodeConfig
+    from kernelgym.episode import EpisodeConfig, agent_label
     from kernelgym.llm.errors import FatalModelError
+    from kernelgym.runs.manifest import (
+        AgentConfig,
+        EpisodeLimits,
+        RunConfig,
+        RunConfigMismatch,
+        RunManifest,
+        Selection,
+        check_resume,
+        dataset_fingerprints,
+        kernelgym_version,
+        tasks_fingerprint,
+    )
     from kernelgym.runs.runner import (
         RunFolderLocked,
         RunOptions,
         category_table,
         check_run_folder_free,
+        read_results,
         run_folder_problem,
     )
     from kernelgym.runs.runner import run as run_episodes
@@ -145,7 +159,7 @@ def run(
         options[key] = value
     try:
         factory = load_agent(agent, options)
-        factory()  # fail now, once, rather than once per episode
+        probe = factory()  # fail now, once, rather than once per episode
 
         with console.status("preparing tasks (the first use builds the data set)..."):
             chosen = select(suite, split=split_sel, limit=limit, per_category=per_category, categories=category,  # type: ignore[arg-type]
@@ -171,22 +185,40 @@ def run(
         check_run_folder_free(target)
     except RunFolderLocked as err:
         raise _fail(str(err)) from None
-    console.print(escape(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}"))
     episode = EpisodeConfig(
         max_turns=max_turns, time_budget=time_budget, limits=SessionLimits(cell_timeout=cell_timeout),
         feedback=feedback,
     )
+    manifest = RunManifest(
+        config=RunConfig(
+            kernelgym_version=kernelgym_version(),
+            agent=AgentConfig(name=agent, model=model, options=options),
+            episode=EpisodeLimits(max_turns=max_turns, cell_timeout_s=cell_timeout, time_budget_s=time_budget,
+                                  feedback=feedback, max_observation_chars=episode.max_observation_chars),
+            selection=Selection(suite=suite, split=split_sel, dataset=dataset, limit=limit, per_category=per_category,
+                                categories=sorted(category) if category else None, rollouts=rollouts,
+                                tasks=len(chosen), tasks_sha256=tasks_fingerprint(chosen)),
+            datasets=dataset_fingerprints(chosen),
+            seeds={"sampling": seed},
+        ),
+        command=["kernelgym", *sys.argv[1:]],
+        runtime={"concurrency": concurrency, "backend": backend, "address": address},
+    )
+    try:  # before any work; the runner checks again once it holds the folder
+        name, label_model, _ = agent_label(probe)
+        check_resume(target, manifest, read_results(target)[0], (name, label_model))
+    except RunConfigMismatch as err:
+        raise _fail(str(err)) from None
+    console.print(escape(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}"))
     try:
         summary = run_episodes(
             chosen, factory, target,
             RunOptions(
                 concurrency=concurrency, rollouts=rollouts, episode=episode, progress=progress,
-                meta={"suite": suite, "dataset": dataset, "agent": agent, "agent_options": options, "split": split,
-                      "model": model, "feedback": feedback},
-                executor=executor,
+                executor=executor, manifest=manifest,
             ),
         )
-    except RunFolderLocked as err:
+    except (RunFolderLocked, RunConfigMismatch) as err:
         raise _fail(str(err)) from None
     except FatalModelError as err:  # one clear message for the whole run, not one error per episode
         raise _fail(f"{err}\nthe run was stopped; finished episodes are kept in {target} (run again to resume)",

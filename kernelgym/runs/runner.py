@@ -1,9 +1,10 @@
 """Runs: many episodes in parallel, resumable, with a live progress bar.
 
-A run folder holds ``results.jsonl`` (one line per finished episode, appended as episodes finish),
-``summary.json`` and ``episodes/*.ipynb``. Running again into the same folder resumes: finished
-episodes are skipped, none is recorded twice, and a half-written last line left by a killed run is
-ignored.
+A run folder holds ``run.json`` (the run's manifest, :mod:`kernelgym.runs.manifest`), ``results.jsonl``
+(one line per finished episode, appended as episodes finish), ``summary.json`` and
+``episodes/*.ipynb``. Running again into the same folder resumes: the configuration must be the same
+as ``run.json`` says, finished episodes are skipped, none is recorded twice, and a half-written last
+line left by a killed run is ignored.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from rich.progress import (
 from rich.table import Table
 
 from kernelgym import notebook as nbk
-from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, run_episode
+from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, agent_label, run_episode
 from kernelgym.llm.errors import FatalModelError
+from kernelgym.runs.manifest import MANIFEST, RunManifest, check_resume, write_manifest
 from kernelgym.runtime.tempdirs import sweep
 from kernelgym.tasks import Instance, slug
 from rich.markup import escape
@@ -59,6 +61,9 @@ class RunOptions:
     executor: EpisodeExecutor | None = None
     """Where episodes run: None runs them in this process; e.g. :class:`kernelgym.runs.ray_backend.RayExecutor`
     runs them on a Ray cluster. The driver writes results, notebooks and the summary the same way."""
+    manifest: RunManifest | None = None
+    """Written to ``run.json`` when the folder has none; checked against it when it has one (a resume of
+    another configuration raises :class:`~kernelgym.runs.manifest.RunConfigMismatch` before any episode)."""
 
 
 Record = Callable[[Instance, int, "EpisodeResult | None", "NotebookNode | None", "str | None"], None]
@@ -238,6 +243,17 @@ async def _run_locked(
     instances: list[Instance], agent_factory: Callable[[], Agent], out_dir: Path, opts: RunOptions, console: Console,
 ) -> dict[str, Any]:
     previous, bad = read_results(out_dir)
+    manifest = opts.manifest
+    if manifest is not None:
+        label = None
+        if previous and not (out_dir / MANIFEST).is_file():
+            name, model, _ = agent_label(agent_factory())
+            label = (name, model)
+        recorded = check_resume(out_dir, manifest, previous, label)
+        if recorded is None:
+            write_manifest(out_dir, manifest)
+        else:
+            manifest = recorded
     if bad:
         console.print(f"[yellow]{bad} unreadable line(s) in {escape(str(out_dir / RESULTS))} (a killed run?) are ignored[/yellow]")
     done = {(r.task_id, r.rollout) for r in previous}
@@ -317,6 +333,7 @@ async def _run_locked(
     all_results, _ = read_results(out_dir)
     summary = summarize(all_results)
     summary["run"] = {
+        **(manifest.key_fields() if manifest is not None else {}),
         **opts.meta, "concurrency": opts.concurrency, "rollouts": opts.rollouts,
         "new_episodes": len(new), "wall_s": round(time.monotonic() - t0, 2),
     }
