@@ -44,6 +44,14 @@ def run(
     time_budget: Annotated[float, typer.Option(help="Wall-clock seconds per episode.")] = 1800.0,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/<suite>-<agent>-<split>).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
+    fail_on_error: Annotated[float, typer.Option(
+        metavar="RATE",
+        help="Exit with code 1 when more than RATE (0 to 1) of the run's episodes ended in an error of the agent "
+             "or of kernelgym (agent_error, harness_error, setup_error, kernel_start_failed) rather than a pass or "
+             "a model failure. Default 0: any error makes the exit code 1; 1: errors never do.")] = 0.0,
+    retry_errors: Annotated[bool, typer.Option(
+        "--retry-errors", help="Resume the run in --out and run again only the episodes that ended in an error (and any "
+                               "not run yet); their new records supersede the old ones in results.jsonl.")] = False,
     specs: SpecsOpt = None,
     model: Annotated[Optional[str], typer.Option(
         help="PROVIDER:NAME of a LangChain chat model (e.g. openai:gpt-4o); runs the llm agent.",
@@ -113,6 +121,8 @@ def run(
     for name, value in (("--limit", limit), ("--per-category", per_category)):
         if value is not None and value < 1:
             raise _fail(f"{name} must be at least 1, not {value}")
+    if not 0 <= fail_on_error <= 1:
+        raise _fail(f"--fail-on-error must be a rate between 0 and 1, not {fail_on_error:g}")
     for name, seconds in (("--cell-timeout", cell_timeout), ("--time-budget", time_budget)):
         if not seconds > 0:
             raise _fail(f"{name} must be a positive number of seconds, not {seconds:g}")
@@ -215,7 +225,7 @@ def run(
             chosen, factory, target,
             RunOptions(
                 concurrency=concurrency, rollouts=rollouts, episode=episode, progress=progress,
-                executor=executor, manifest=manifest,
+                executor=executor, manifest=manifest, retry_errors=retry_errors,
             ),
         )
     except (RunFolderLocked, RunConfigMismatch) as err:
@@ -231,3 +241,9 @@ def run(
         raise _fail(f"{err}\nfinished episodes are kept in {target} (run again to resume)", code=1) from None
     out.print(category_table(summary))
     out.print(f"results: {target / 'results.jsonl'}   notebooks: {target / 'episodes'}")
+    total = summary["total"]
+    if total["errors"] and total["error_rate"] > fail_on_error:
+        raise _fail(f"{total['errors']} of {total['episodes']} episode(s) ended in an error of the agent or of kernelgym "
+                    f"(error rate {total['error_rate']:.1%} > --fail-on-error {fail_on_error:g}); tracebacks in "
+                    f"{target / 'results.jsonl'}; `kernelgym run --retry-errors` with the same options runs them again",
+                    code=1)
