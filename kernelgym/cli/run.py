@@ -34,8 +34,16 @@ def run(
         Optional[list[str]], typer.Option("--agent-option", "-O", help="key=value passed to the agent; repeatable")
     ] = None,
     split: Annotated[Optional[str], typer.Option(help="train | test (default: both)")] = "test",
-    limit: Annotated[Optional[int], typer.Option(help="At most N tasks.")] = None,
-    per_category: Annotated[Optional[int], typer.Option(help="At most N tasks per category.")] = None,
+    limit: Annotated[Optional[int], typer.Option(
+        help="At most N tasks (N >= 1), taken round-robin over the suite's families, then over each family's "
+             "categories, in a fixed order (--suite all --limit 16: 2 from each of the 8 families). Without "
+             "--limit, --per-category or --all-tasks a run takes 2 tasks per category, whatever the agent.")] = None,
+    per_category: Annotated[Optional[int], typer.Option(
+        help="At most N tasks per category (N >= 1; default 2 when --limit and --all-tasks are not given).")] = None,
+    all_tasks: Annotated[bool, typer.Option(
+        "--all-tasks", help="Every task of the suite (and split, categories): no default limit.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the selected task ids (one a line) and stop: no kernel starts, nothing is written.")] = False,
     category: Annotated[Optional[list[str]], typer.Option(help="Only these categories; repeatable.")] = None,
     rollouts: Annotated[int, typer.Option(min=1, help="Independent episodes per task.")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Episodes running at once.")] = 2,
@@ -146,8 +154,10 @@ def run(
     if split not in (None, "train", "test", "all"):
         raise _fail(f"--split must be train, test or all, not {split!r}")
     split_sel = None if split in (None, "all") else split
-    if per_category is None and limit is None and suite == "ehr" and agent == "reference":
-        per_category = 2  # the small default suite
+    if all_tasks and (limit is not None or per_category is not None):
+        raise _fail("--all-tasks takes every task: give it without --limit and --per-category")
+    if per_category is None and limit is None and not all_tasks:
+        per_category = 2  # the one default, for every agent and suite (see --limit's help)
     options: dict[str, object] = {}
     if protocol not in ("auto", "tools", "text", "medagentgym"):
         raise _fail(f"--protocol must be tools, text, auto or medagentgym, not {protocol!r}")
@@ -182,6 +192,11 @@ def run(
         raise _fail(str(err), code=1) from None
     if not chosen:
         raise _fail(f"no tasks match suite={suite!r} split={split!r} categories={category}")
+    if dry_run:
+        out.print("\n".join(inst.id for inst in chosen), highlight=False, soft_wrap=True)
+        console.print(escape(f"{len(chosen)} task(s) x {rollouts} rollout(s) from {len({i.family for i in chosen})} "
+                             f"family(ies) and {len({(i.family, i.category) for i in chosen})} category(ies)"))
+        return
     try:
         ensure_kernelspecs_installed()
     except Exception as exc:  # only needed for JupyterLab / papermill, not for the run itself
