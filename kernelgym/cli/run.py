@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,6 +21,14 @@ from kernelgym.cli._common import (
 )
 
 
+def _option_value(text: str) -> object:
+    """A ``-O`` value: JSON when it parses (numbers are numbers), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 @app.callback(invoke_without_command=True)
 def main(ctx: typer.Context) -> None:
     """With no command, run the default suite (``kernelgym run``)."""
@@ -29,9 +39,14 @@ def main(ctx: typer.Context) -> None:
 @app.command()
 def run(
     suite: Annotated[str, typer.Option(help="Family name, comma-separated names, or 'all'.")] = "ehr",
-    agent: Annotated[str, typer.Option(help="reference | replay | module:Class")] = "reference",
+    agent: Annotated[str, typer.Option(
+        help="reference | replay | module:Class (modules in the current folder too) | path/to/file.py:Class")] = "reference",
     agent_option: Annotated[
-        Optional[list[str]], typer.Option("--agent-option", "-O", help="key=value passed to the agent; repeatable")
+        Optional[list[str]], typer.Option(
+            "--agent-option", "-O",
+            help="key=value passed to the agent's constructor; repeatable. VALUE is read as JSON when it parses "
+                 "(0.2 a number, true a bool, [1, 2] a list, null None), else it is a string. An option the "
+                 "constructor does not take is refused.")
     ] = None,
     split: Annotated[Optional[str], typer.Option(help="train | test (default: both)")] = "test",
     limit: Annotated[Optional[int], typer.Option(
@@ -174,9 +189,16 @@ def run(
         raise _fail("--base-url, --api-key-env and the sampling options need --model PROVIDER:NAME")
     for item in agent_option or []:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise _fail(f"--agent-option {item!r}: write key=value")
-        options[key] = value
+        options[key.strip()] = _option_value(value)
+    from kernelgym._plugins import is_file_target
+
+    if is_file_target(agent):  # one name for the file wherever the run is started from (run.json)
+        file, _, attr = agent.rpartition(":")
+        agent = f"{Path(file).expanduser().resolve()}:{attr}"
+    elif os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())  # `kernelgym run --agent mypkg.agents:MyAgent` as `python -m` would find it
     try:
         factory = load_agent(agent, options)
         probe = factory()  # fail now, once, rather than once per episode
