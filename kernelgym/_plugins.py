@@ -12,9 +12,14 @@ environments and papermill its engines); kernelgym's built-ins are declared the 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
+import re
+import sys
 from functools import cache
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 AGENTS = "kernelgym.agents"
@@ -55,13 +60,21 @@ def registered(group: str) -> dict[str, str]:
     return found
 
 
+def is_file_target(target: str) -> bool:
+    """Whether ``target`` names a Python file (``path/to/file.py:attr``) rather than a module."""
+    return target.rpartition(":")[0].endswith(".py")
+
+
 def load(target: str) -> Any:
-    """The object named by ``"module:attr"`` (``attr`` may be dotted)."""
-    module_name, sep, attr = target.partition(":")
+    """The object named by ``"module:attr"`` or ``"path/to/file.py:attr"`` (``attr`` may be dotted)."""
+    if is_file_target(target):
+        module_name, sep, attr = target.rpartition(":")
+    else:
+        module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
-        raise PluginError(f"{target!r} is not of the form 'module:attr'")
+        raise PluginError(f"{target!r} is not of the form 'module:attr' or 'path/to/file.py:attr'")
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj: Any = _load_file(Path(module_name)) if is_file_target(target) else importlib.import_module(module_name)
     except ImportError as exc:
         raise PluginError(f"cannot import module {module_name!r}: {exc}") from None
     for part in attr.split("."):
@@ -70,6 +83,28 @@ def load(target: str) -> Any:
         except AttributeError:
             raise PluginError(f"module {module_name!r} has no {attr!r}") from None
     return obj
+
+
+def _load_file(path: Path) -> Any:
+    """Import a Python file as a module (once per file; registered in ``sys.modules`` under a name made
+    from its path, so its classes pickle and its dataclasses work)."""
+    path = path.expanduser().resolve()
+    if not path.is_file():
+        raise ImportError(f"no such file: {path}")
+    name = f"_kernelgym_file_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}_{hashlib.sha1(str(path).encode()).hexdigest()[:10]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def load_named(group: str, name: str) -> Any:

@@ -1,6 +1,7 @@
 """The ``kernelgym`` command line: the application, its command groups and what every command shares.
 
-Exit codes: 0 success, 1 a run finished with failures or an operation failed, 2 bad input
+Exit codes: 0 success, 1 an operation failed (for ``run``: more episodes ended in an error of the agent or
+of kernelgym than ``--fail-on-error`` allows, by default any), 2 bad input
 (a malformed task spec, an unknown suite or agent, bad options).
 """
 

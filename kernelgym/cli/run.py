@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,6 +21,14 @@ from kernelgym.cli._common import (
 )
 
 
+def _option_value(text: str) -> object:
+    """A ``-O`` value: JSON when it parses (numbers are numbers), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 @app.callback(invoke_without_command=True)
 def main(ctx: typer.Context) -> None:
     """With no command, run the default suite (``kernelgym run``)."""
@@ -28,13 +39,26 @@ def main(ctx: typer.Context) -> None:
 @app.command()
 def run(
     suite: Annotated[str, typer.Option(help="Family name, comma-separated names, or 'all'.")] = "ehr",
-    agent: Annotated[str, typer.Option(help="reference | replay | module:Class")] = "reference",
+    agent: Annotated[str, typer.Option(
+        help="reference | replay | module:Class (modules in the current folder too) | path/to/file.py:Class")] = "reference",
     agent_option: Annotated[
-        Optional[list[str]], typer.Option("--agent-option", "-O", help="key=value passed to the agent; repeatable")
+        Optional[list[str]], typer.Option(
+            "--agent-option", "-O",
+            help="key=value passed to the agent's constructor; repeatable. VALUE is read as JSON when it parses "
+                 "(0.2 a number, true a bool, [1, 2] a list, null None), else it is a string. An option the "
+                 "constructor does not take is refused.")
     ] = None,
     split: Annotated[Optional[str], typer.Option(help="train | test (default: both)")] = "test",
-    limit: Annotated[Optional[int], typer.Option(help="At most N tasks.")] = None,
-    per_category: Annotated[Optional[int], typer.Option(help="At most N tasks per category.")] = None,
+    limit: Annotated[Optional[int], typer.Option(
+        help="At most N tasks (N >= 1), taken round-robin over the suite's families, then over each family's "
+             "categories, in a fixed order (--suite all --limit 16: 2 from each of the 8 families). Without "
+             "--limit, --per-category or --all-tasks a run takes 2 tasks per category, whatever the agent.")] = None,
+    per_category: Annotated[Optional[int], typer.Option(
+        help="At most N tasks per category (N >= 1; default 2 when --limit and --all-tasks are not given).")] = None,
+    all_tasks: Annotated[bool, typer.Option(
+        "--all-tasks", help="Every task of the suite (and split, categories): no default limit.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the selected task ids (one a line) and stop: no kernel starts, nothing is written.")] = False,
     category: Annotated[Optional[list[str]], typer.Option(help="Only these categories; repeatable.")] = None,
     rollouts: Annotated[int, typer.Option(min=1, help="Independent episodes per task.")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Episodes running at once.")] = 2,
@@ -43,6 +67,14 @@ def run(
     time_budget: Annotated[float, typer.Option(help="Wall-clock seconds per episode.")] = 1800.0,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/<suite>-<agent>-<split>).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
+    fail_on_error: Annotated[float, typer.Option(
+        metavar="RATE",
+        help="Exit with code 1 when more than RATE (0 to 1) of the run's episodes ended in an error of the agent "
+             "or of kernelgym (agent_error, harness_error, setup_error, kernel_start_failed) rather than a pass or "
+             "a model failure. Default 0: any error makes the exit code 1; 1: errors never do.")] = 0.0,
+    retry_errors: Annotated[bool, typer.Option(
+        "--retry-errors", help="Resume the run in --out and run again only the episodes that ended in an error (and any "
+                               "not run yet); their new records supersede the old ones in results.jsonl.")] = False,
     specs: SpecsOpt = None,
     model: Annotated[Optional[str], typer.Option(
         help="PROVIDER:NAME of a LangChain chat model (e.g. openai:gpt-4o); runs the llm agent.",
@@ -81,13 +113,26 @@ def run(
 ) -> None:
     """Run episodes in parallel; write results.jsonl, summary.json and episode notebooks."""
     from kernelgym.agents import AgentLoadError, load_agent
-    from kernelgym.episode import EpisodeConfig
+    from kernelgym.episode import EpisodeConfig, agent_label
     from kernelgym.llm.errors import FatalModelError
+    from kernelgym.runs.manifest import (
+        AgentConfig,
+        EpisodeLimits,
+        RunConfig,
+        RunConfigMismatch,
+        RunManifest,
+        Selection,
+        check_resume,
+        dataset_fingerprints,
+        kernelgym_version,
+        tasks_fingerprint,
+    )
     from kernelgym.runs.runner import (
         RunFolderLocked,
         RunOptions,
         category_table,
         check_run_folder_free,
+        read_results,
         run_folder_problem,
     )
     from kernelgym.runs.runner import run as run_episodes
@@ -99,6 +144,8 @@ def run(
     for name, value in (("--limit", limit), ("--per-category", per_category)):
         if value is not None and value < 1:
             raise _fail(f"{name} must be at least 1, not {value}")
+    if not 0 <= fail_on_error <= 1:
+        raise _fail(f"--fail-on-error must be a rate between 0 and 1, not {fail_on_error:g}")
     for name, seconds in (("--cell-timeout", cell_timeout), ("--time-budget", time_budget)):
         if not seconds > 0:
             raise _fail(f"{name} must be a positive number of seconds, not {seconds:g}")
@@ -122,8 +169,10 @@ def run(
     if split not in (None, "train", "test", "all"):
         raise _fail(f"--split must be train, test or all, not {split!r}")
     split_sel = None if split in (None, "all") else split
-    if per_category is None and limit is None and suite == "ehr" and agent == "reference":
-        per_category = 2  # the small default suite
+    if all_tasks and (limit is not None or per_category is not None):
+        raise _fail("--all-tasks takes every task: give it without --limit and --per-category")
+    if per_category is None and limit is None and not all_tasks:
+        per_category = 2  # the one default, for every agent and suite (see --limit's help)
     options: dict[str, object] = {}
     if protocol not in ("auto", "tools", "text", "medagentgym"):
         raise _fail(f"--protocol must be tools, text, auto or medagentgym, not {protocol!r}")
@@ -140,12 +189,19 @@ def run(
         raise _fail("--base-url, --api-key-env and the sampling options need --model PROVIDER:NAME")
     for item in agent_option or []:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise _fail(f"--agent-option {item!r}: write key=value")
-        options[key] = value
+        options[key.strip()] = _option_value(value)
+    from kernelgym._plugins import is_file_target
+
+    if is_file_target(agent):  # one name for the file wherever the run is started from (run.json)
+        file, _, attr = agent.rpartition(":")
+        agent = f"{Path(file).expanduser().resolve()}:{attr}"
+    elif os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())  # `kernelgym run --agent mypkg.agents:MyAgent` as `python -m` would find it
     try:
         factory = load_agent(agent, options)
-        factory()  # fail now, once, rather than once per episode
+        probe = factory()  # fail now, once, rather than once per episode
 
         with console.status("preparing tasks (the first use builds the data set)..."):
             chosen = select(suite, split=split_sel, limit=limit, per_category=per_category, categories=category,  # type: ignore[arg-type]
@@ -158,6 +214,11 @@ def run(
         raise _fail(str(err), code=1) from None
     if not chosen:
         raise _fail(f"no tasks match suite={suite!r} split={split!r} categories={category}")
+    if dry_run:
+        out.print("\n".join(inst.id for inst in chosen), highlight=False, soft_wrap=True)
+        console.print(escape(f"{len(chosen)} task(s) x {rollouts} rollout(s) from {len({i.family for i in chosen})} "
+                             f"family(ies) and {len({(i.family, i.category) for i in chosen})} category(ies)"))
+        return
     try:
         ensure_kernelspecs_installed()
     except Exception as exc:  # only needed for JupyterLab / papermill, not for the run itself
@@ -171,22 +232,40 @@ def run(
         check_run_folder_free(target)
     except RunFolderLocked as err:
         raise _fail(str(err)) from None
-    console.print(escape(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}"))
     episode = EpisodeConfig(
         max_turns=max_turns, time_budget=time_budget, limits=SessionLimits(cell_timeout=cell_timeout),
         feedback=feedback,
     )
+    manifest = RunManifest(
+        config=RunConfig(
+            kernelgym_version=kernelgym_version(),
+            agent=AgentConfig(name=agent, model=model, options=options),
+            episode=EpisodeLimits(max_turns=max_turns, cell_timeout_s=cell_timeout, time_budget_s=time_budget,
+                                  feedback=feedback, max_observation_chars=episode.max_observation_chars),
+            selection=Selection(suite=suite, split=split_sel, dataset=dataset, limit=limit, per_category=per_category,
+                                categories=sorted(category) if category else None, rollouts=rollouts,
+                                tasks=len(chosen), tasks_sha256=tasks_fingerprint(chosen)),
+            datasets=dataset_fingerprints(chosen),
+            seeds={"sampling": seed},
+        ),
+        command=["kernelgym", *sys.argv[1:]],
+        runtime={"concurrency": concurrency, "backend": backend, "address": address},
+    )
+    try:  # before any work; the runner checks again once it holds the folder
+        name, label_model, _ = agent_label(probe)
+        check_resume(target, manifest, read_results(target)[0], (name, label_model))
+    except RunConfigMismatch as err:
+        raise _fail(str(err)) from None
+    console.print(escape(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}"))
     try:
         summary = run_episodes(
             chosen, factory, target,
             RunOptions(
                 concurrency=concurrency, rollouts=rollouts, episode=episode, progress=progress,
-                meta={"suite": suite, "dataset": dataset, "agent": agent, "agent_options": options, "split": split,
-                      "model": model, "feedback": feedback},
-                executor=executor,
+                executor=executor, manifest=manifest, retry_errors=retry_errors,
             ),
         )
-    except RunFolderLocked as err:
+    except (RunFolderLocked, RunConfigMismatch) as err:
         raise _fail(str(err)) from None
     except FatalModelError as err:  # one clear message for the whole run, not one error per episode
         raise _fail(f"{err}\nthe run was stopped; finished episodes are kept in {target} (run again to resume)",
@@ -199,3 +278,9 @@ def run(
         raise _fail(f"{err}\nfinished episodes are kept in {target} (run again to resume)", code=1) from None
     out.print(category_table(summary))
     out.print(f"results: {target / 'results.jsonl'}   notebooks: {target / 'episodes'}")
+    total = summary["total"]
+    if total["errors"] and total["error_rate"] > fail_on_error:
+        raise _fail(f"{total['errors']} of {total['episodes']} episode(s) ended in an error of the agent or of kernelgym "
+                    f"(error rate {total['error_rate']:.1%} > --fail-on-error {fail_on_error:g}); tracebacks in "
+                    f"{target / 'results.jsonl'}; `kernelgym run --retry-errors` with the same options runs them again",
+                    code=1)

@@ -10,6 +10,7 @@ outputs in :mod:`kernelgym.episode.observe`.
 from kernelgym.episode.loop import run_episode, wrong_answer_feedback
 from kernelgym.episode.observe import render_outputs, strip_ansi, truncate
 from kernelgym.episode.types import (
+    ERROR_STOPS,
     Action,
     Agent,
     EpisodeConfig,
@@ -17,9 +18,10 @@ from kernelgym.episode.types import (
     Observation,
     StopReason,
     agent_label,
+    is_error,
 )
 
 __all__ = [
-    "Action", "Agent", "EpisodeConfig", "EpisodeResult", "Observation", "StopReason", "agent_label",
+    "ERROR_STOPS", "Action", "Agent", "EpisodeConfig", "EpisodeResult", "Observation", "StopReason", "agent_label", "is_error",
     "render_outputs", "run_episode", "strip_ansi", "truncate", "wrong_answer_feedback",
 ]

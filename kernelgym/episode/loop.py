@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import platform
 import time
+import traceback
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from kernelgym.episode.types import (
     Observation,
     StopReason,
     agent_label,
+    is_error,
 )
 from kernelgym.grading import grade
 from kernelgym.llm.errors import FatalModelError
@@ -106,6 +108,7 @@ async def run_episode(
     started, t0 = _now(), time.monotonic()
     deadline = t0 + cfg.time_budget
     turns, error = 0, None
+    trace: str | None = None  # the traceback of an agent_error
     stop: StopReason | None = None
     wrong_answers = 0
     usage: dict[str, Any] = {}
@@ -118,7 +121,7 @@ async def run_episode(
         except FatalModelError:
             raise
         except Exception as exc:  # an agent bug ends its episode, not the run
-            stop, error = "agent_error", f"{type(exc).__name__}: {exc}"
+            stop, error, trace = "agent_error", f"{type(exc).__name__}: {exc}", traceback.format_exc()
     own_dir = workdir is None
     # names this process, so that a later run can remove it if this one is killed (tempdirs.sweep)
     cwd = owned_tempdir("episode") if own_dir else workdir
@@ -128,7 +131,7 @@ async def run_episode(
         try:
             await session.start()
         except KernelStartError as exc:
-            stop, error = "kernel_start_failed", str(exc)
+            stop, error, trace = "kernel_start_failed", str(exc), traceback.format_exc()
         if stop is None:
             setup = await session.run_cell(2)
             if setup.status != "ok":
@@ -151,7 +154,7 @@ async def run_episode(
             except FatalModelError:  # bad credentials, unknown model...: stops the whole run
                 raise
             except Exception as exc:  # an agent bug ends its episode, not the run
-                stop, error = "agent_error", f"{type(exc).__name__}: {exc}"
+                stop, error, trace = "agent_error", f"{type(exc).__name__}: {exc}", traceback.format_exc()
                 break
             for key, value in (action.meta.get("usage") or {}).items():
                 if isinstance(value, (int, float)):
@@ -211,13 +214,14 @@ async def run_episode(
             remove_tree(cwd)
 
     assert stop is not None
-    answer, verdict, _ = nbk.record_verdict(nb, inst, evidence, no_evidence=no_evidence)
+    failure = {"stop_reason": stop, "message": error, "traceback": trace} if is_error(stop) else None
+    answer, verdict, _ = nbk.record_verdict(nb, inst, evidence, no_evidence=no_evidence, error=failure)
     name, model, sampling = agent_label(agent)
     result = EpisodeResult(
         task_id=inst.id, family=inst.family, category=inst.category, split=inst.split, rollout=rollout,
         agent=name, model=model, passed=verdict.passed, score=verdict.score, answer=answer,
         expected=inst.ground_truth, explanation=verdict.explanation, turns=turns, stop_reason=stop,
-        duration_s=round(time.monotonic() - t0, 3), error=error, started_at=started, usage=usage,
+        duration_s=round(time.monotonic() - t0, 3), error=error, traceback=trace, started_at=started, usage=usage,
     )
     nb.metadata["kernelgym"].update(
         {

@@ -13,8 +13,21 @@ from kernelgym.tasks import TaskInfo
 
 StopReason = Literal[
     "answered", "max_turns", "time_budget", "kernel_died", "timeout_killed",
-    "agent_stopped", "agent_error", "setup_error", "kernel_start_failed",
+    "agent_stopped", "agent_error", "setup_error", "kernel_start_failed", "harness_error",
 ]
+
+ERROR_STOPS: frozenset[str] = frozenset({"agent_error", "harness_error", "setup_error", "kernel_start_failed"})
+"""Stop reasons that are errors of the infrastructure, not failures of the model: the agent's code
+raised (``agent_error``: a bug, or a model server that failed after its retries), kernelgym itself
+failed (``harness_error``), the task's setup cell failed (``setup_error``), or no kernel started
+(``kernel_start_failed``). A run counts them apart from the model's failures (a wrong answer, no
+answer, ``max_turns``, ``time_budget``, and ``kernel_died`` / ``timeout_killed``, which the agent's
+own cells cause), keeps their traceback, and exits 1 when there are any (``--fail-on-error``)."""
+
+
+def is_error(stop_reason: str) -> bool:
+    """Whether an episode that stopped for ``stop_reason`` is an infrastructure error (:data:`ERROR_STOPS`)."""
+    return stop_reason in ERROR_STOPS
 
 
 class Action(BaseModel):
@@ -106,6 +119,7 @@ class EpisodeResult(BaseModel):
     duration_s: float
     notebook: str | None = None
     error: str | None = None
+    traceback: str | None = Field(default=None, description="of an agent_error or harness_error")
     started_at: str
     usage: dict[str, Any] = Field(default_factory=dict)
 

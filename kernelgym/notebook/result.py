@@ -25,23 +25,37 @@ from kernelgym.notebook.cells import (
 from kernelgym.tasks import Instance
 
 
-def result_record(inst: Instance, answer: Any, verdict: Grade) -> dict[str, Any]:
-    """``metadata.kernelgym.result``: the verdict, the answer and what it was compared with."""
-    return {
+def result_record(inst: Instance, answer: Any, verdict: Grade, error: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``metadata.kernelgym.result``: the verdict, the answer and what it was compared with; ``error``
+    (``{"stop_reason", "message", "traceback"}``) when an error of the agent or of kernelgym ended the
+    episode (:data:`kernelgym.episode.ERROR_STOPS`)."""
+    record = {
         "passed": verdict.passed, "score": verdict.score, "answer": answer, "expected": inst.ground_truth,
         "explanation": verdict.explanation, "grader": inst.grader.model_dump(),
     }
+    if error:
+        record["error"] = error
+    return record
 
 
 def result_markdown(result: dict[str, Any]) -> str:
     """The text of a result cell (``kernelgym grade`` re-renders it to spot a forged one)."""
-    verdict = "PASSED" if result.get("passed") else "FAILED"
-    return (
-        f"### Result: **{verdict}** (score {result.get('score', 0):g})\n\n"
+    error = result.get("error") or None
+    verdict = "ERROR" if error and not result.get("passed") else "PASSED" if result.get("passed") else "FAILED"
+    text = f"### Result: **{verdict}** (score {result.get('score', 0):g})\n\n"
+    if error:
+        text += (f"The episode was ended by an error ({error.get('stop_reason')}), not by the model's answer: "
+                 f"a run counts it as an error, apart from the model's failures.\n\n"
+                 f"- error: `{error.get('message')}`\n")
+    text += (
         f"- answer: `{json.dumps(result.get('answer'))}`\n"
         f"- expected: `{json.dumps(result.get('expected'))}`\n"
         f"- {result.get('explanation', '')}\n"
     )
+    if error and error.get("traceback"):
+        fence = "````" if "```" in error["traceback"] else "```"
+        text += f"\n{fence}text\n{error['traceback'].rstrip()}\n{fence}\n"
+    return text
 
 
 def mark_errored_actions(nb: NotebookNode) -> None:
@@ -64,11 +78,13 @@ def write_result(nb: NotebookNode, result: dict[str, Any]) -> None:
 
 
 def record_verdict(
-    nb: NotebookNode, inst: Instance, evidence: Sequence[dict[str, Any]], *, no_evidence: str = NO_EVIDENCE
+    nb: NotebookNode, inst: Instance, evidence: Sequence[dict[str, Any]], *, no_evidence: str = NO_EVIDENCE,
+    error: dict[str, Any] | None = None,
 ) -> tuple[Any, Grade, dict[str, Any]]:
     """The verdict step: grade a verifier's ``evidence`` for ``inst`` on the host
-    (:meth:`Instance.verdict`) and write it into ``nb``; returns the answer, grade and result record."""
+    (:meth:`Instance.verdict`) and write it into ``nb``; returns the answer, grade and result record.
+    ``error``: see :func:`result_record`."""
     answer, verdict = inst.verdict(evidence, no_evidence=no_evidence)
-    result = result_record(inst, answer, verdict)
+    result = result_record(inst, answer, verdict, error)
     write_result(nb, result)
     return answer, verdict, result

@@ -35,6 +35,7 @@ import fcntl
 import os
 import socket
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -177,7 +178,7 @@ class KernelHost:
         except FatalModelError as exc:
             return {"fatal": str(exc), "type": type(exc).__name__}
         except Exception as exc:
-            return {"crash": f"{type(exc).__name__}: {exc}"}
+            return {"crash": traceback.format_exc()}
         finally:
             self.running -= 1
             self.done += 1

@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.table import Table
 
-from kernelgym.episode import EpisodeResult
+from kernelgym.episode import EpisodeResult, is_error
 from kernelgym.runs.runner import RESULTS, SUMMARY, read_results
 from rich.markup import escape
 
@@ -140,7 +140,7 @@ def run_stats(run: Run, price: Price | None) -> dict[str, Any]:
         "model_calls": int(calls) if calls else None,
         "mean_latency_s": latency / calls if calls else None,
         "cost_usd": (prompt * price.prompt + completion * price.completion) / 1e6 if price and has_tokens else None,
-        "errors": sum(1 for r in rs if r.error),
+        "errors": sum(1 for r in rs if is_error(r.stop_reason) and not r.passed),
         "stop_reasons": dict(sorted(stops.items())),
     })
     return stats

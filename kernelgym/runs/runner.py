@@ -1,9 +1,15 @@
 """Runs: many episodes in parallel, resumable, with a live progress bar.
 
-A run folder holds ``results.jsonl`` (one line per finished episode, appended as episodes finish),
-``summary.json`` and ``episodes/*.ipynb``. Running again into the same folder resumes: finished
-episodes are skipped, none is recorded twice, and a half-written last line left by a killed run is
-ignored.
+A run folder holds ``run.json`` (the run's manifest, :mod:`kernelgym.runs.manifest`), ``results.jsonl``
+(one line per finished episode, appended as episodes finish), ``summary.json`` and
+``episodes/*.ipynb``. Running again into the same folder resumes: the configuration must be the same
+as ``run.json`` says, finished episodes are skipped, none is recorded twice, and a half-written last
+line left by a killed run is ignored.
+
+``results.jsonl`` is append-only, and **a later line for the same episode (task id and rollout)
+supersedes every earlier one**: ``kernelgym run --retry-errors`` re-runs the episodes whose latest
+record is an error and appends their new records. Every reader goes through :func:`read_results`,
+which applies that rule, so each episode counts once.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import fcntl
 import json
 import os
 import time
+import traceback
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,8 +40,9 @@ from rich.progress import (
 from rich.table import Table
 
 from kernelgym import notebook as nbk
-from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, run_episode
+from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, agent_label, is_error, run_episode
 from kernelgym.llm.errors import FatalModelError
+from kernelgym.runs.manifest import MANIFEST, RunManifest, check_resume, write_manifest
 from kernelgym.runtime.tempdirs import sweep
 from kernelgym.tasks import Instance, slug
 from rich.markup import escape
@@ -59,11 +67,18 @@ class RunOptions:
     executor: EpisodeExecutor | None = None
     """Where episodes run: None runs them in this process; e.g. :class:`kernelgym.runs.ray_backend.RayExecutor`
     runs them on a Ray cluster. The driver writes results, notebooks and the summary the same way."""
+    retry_errors: bool = False
+    """Also run again the episodes whose latest record is an error (:data:`kernelgym.episode.ERROR_STOPS`);
+    their new records supersede the old ones."""
+    manifest: RunManifest | None = None
+    """Written to ``run.json`` when the folder has none; checked against it when it has one (a resume of
+    another configuration raises :class:`~kernelgym.runs.manifest.RunConfigMismatch` before any episode)."""
 
 
 Record = Callable[[Instance, int, "EpisodeResult | None", "NotebookNode | None", "str | None"], None]
 """``record(instance, rollout, result, notebook, crash)``: the run's bookkeeping for one finished
-episode (``crash``: why an episode produced no result; then ``result`` and ``notebook`` are None)."""
+episode (``crash``: why an episode produced no result, a traceback if there is one; then ``result``
+and ``notebook`` are None, and the episode is recorded as a ``harness_error``)."""
 
 
 class EpisodeExecutor(Protocol):
@@ -85,19 +100,25 @@ class EpisodeExecutor(Protocol):
 
 
 def read_results(out_dir: Path) -> tuple[list[EpisodeResult], int]:
-    """Every complete result line of a run folder, and how many lines were unreadable."""
+    """The record of every episode of a run folder, and how many lines were unreadable.
+
+    A later line for the same ``(task_id, rollout)`` supersedes the earlier ones (a retried error);
+    episodes keep the order of their first line."""
     path = out_dir / RESULTS
     if not path.is_file():
         return [], 0
-    results, bad = [], 0
+    latest: dict[tuple[str, int], EpisodeResult] = {}
+    bad = 0
     for line in path.read_text().splitlines():
         if not line.strip():
             continue
         try:
-            results.append(EpisodeResult.model_validate_json(line))
+            result = EpisodeResult.model_validate_json(line)
         except ValueError:
             bad += 1
-    return results, bad
+            continue
+        latest[(result.task_id, result.rollout)] = result
+    return list(latest.values()), bad
 
 
 def notebook_path(out_dir: Path, task_id: str, rollout: int) -> Path:
@@ -127,7 +148,8 @@ class _ResultsFile:
 
 
 def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
-    """Totals per run, per family and per category."""
+    """Totals per run, per family and per category: ``passed``, ``failed`` (the model's failures) and
+    ``errors`` (infrastructure errors, :data:`kernelgym.episode.ERROR_STOPS`) add up to ``episodes``."""
     by_cat: dict[str, list[EpisodeResult]] = defaultdict(list)
     by_fam: dict[str, list[EpisodeResult]] = defaultdict(list)
     stops: dict[str, int] = defaultdict(int)
@@ -140,8 +162,10 @@ def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
     def agg(rs: list[EpisodeResult]) -> dict[str, Any]:
         n = len(rs)
         passed = sum(r.passed for r in rs)
+        errors = sum(1 for r in rs if is_error(r.stop_reason) and not r.passed)
         return {
-            "episodes": n, "passed": passed, "pass_rate": round(passed / n, 4) if n else 0.0,
+            "episodes": n, "passed": passed, "failed": n - passed - errors, "errors": errors,
+            "pass_rate": round(passed / n, 4) if n else 0.0, "error_rate": round(errors / n, 4) if n else 0.0,
             "mean_turns": round(sum(r.turns for r in rs) / n, 2) if n else 0.0,
             "mean_duration_s": round(sum(r.duration_s for r in rs) / n, 3) if n else 0.0,
         }
@@ -149,6 +173,7 @@ def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
     return {
         "total": agg(all_results),
         "stop_reasons": dict(sorted(stops.items())),
+        "error_stop_reasons": {k: v for k, v in sorted(stops.items()) if is_error(k)},
         "families": {k: agg(v) for k, v in sorted(by_fam.items())},
         "categories": {k: agg(v) for k, v in sorted(by_cat.items())},
     }
@@ -156,12 +181,23 @@ def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
 
 def category_table(summary: dict[str, Any]) -> Table:
     table = Table(title="kernelgym results by category")
-    for col, just in (("category", "left"), ("episodes", "right"), ("passed", "right"), ("pass rate", "right"), ("mean turns", "right")):
+    for col, just in (("category", "left"), ("episodes", "right"), ("passed", "right"), ("errors", "right"),
+                      ("pass rate", "right"), ("mean turns", "right")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
+
+    def errors(row: dict[str, Any]) -> str:
+        return f"[red]{row.get('errors', 0)}[/red]" if row.get("errors") else "0"
+
     for name, row in summary["categories"].items():
-        table.add_row(escape(name), str(row["episodes"]), str(row["passed"]), f"{row['pass_rate']:.1%}", f"{row['mean_turns']:.1f}")
+        table.add_row(escape(name), str(row["episodes"]), str(row["passed"]), errors(row), f"{row['pass_rate']:.1%}",
+                      f"{row['mean_turns']:.1f}")
     tot = summary["total"]
-    table.add_row("[bold]all[/bold]", str(tot["episodes"]), str(tot["passed"]), f"{tot['pass_rate']:.1%}", f"{tot['mean_turns']:.1f}")
+    table.add_row("[bold]all[/bold]", str(tot["episodes"]), str(tot["passed"]), errors(tot), f"{tot['pass_rate']:.1%}",
+                  f"{tot['mean_turns']:.1f}")
+    if tot.get("errors"):
+        table.caption = (f"{tot['errors']} episode(s) ended by an error of the agent or of kernelgym, not by the model "
+                         f"({', '.join(f'{k}: {v}' for k, v in summary.get('error_stop_reasons', {}).items())}); "
+                         "tracebacks in results.jsonl and the notebooks")
     return table
 
 
@@ -238,20 +274,33 @@ async def _run_locked(
     instances: list[Instance], agent_factory: Callable[[], Agent], out_dir: Path, opts: RunOptions, console: Console,
 ) -> dict[str, Any]:
     previous, bad = read_results(out_dir)
+    manifest = opts.manifest
+    if manifest is not None:
+        label = None
+        if previous and not (out_dir / MANIFEST).is_file():
+            name, model, _ = agent_label(agent_factory())
+            label = (name, model)
+        recorded = check_resume(out_dir, manifest, previous, label)
+        if recorded is None:
+            write_manifest(out_dir, manifest)
+        else:
+            manifest = recorded
     if bad:
         console.print(f"[yellow]{bad} unreadable line(s) in {escape(str(out_dir / RESULTS))} (a killed run?) are ignored[/yellow]")
-    done = {(r.task_id, r.rollout) for r in previous}
+    done = {(r.task_id, r.rollout) for r in previous if not (opts.retry_errors and is_error(r.stop_reason))}
+    retried = sum(1 for r in previous if (r.task_id, r.rollout) not in done)
     todo = [(inst, k) for inst in instances for k in range(opts.rollouts) if (inst.id, k) not in done]
-    if done:
-        console.print(f"resuming {escape(str(out_dir))}: {len(done)} episode(s) already done, {len(todo)} to run")
+    if previous:
+        again = f" ({retried} errored episode(s) run again)" if opts.retry_errors else ""
+        console.print(f"resuming {escape(str(out_dir))}: {len(done)} episode(s) already done, {len(todo)} to run{again}")
     results_file = _ResultsFile(out_dir / RESULTS)
     new: list[EpisodeResult] = []
-    passed = 0
+    passed = errors = 0
     t0 = time.monotonic()
 
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("passed {task.fields[passed]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("passed {task.fields[passed]}"), TextColumn("{task.fields[errors]}"), TimeElapsedColumn(), TimeRemainingColumn(),
         TextColumn("{task.fields[hosts]}"),
         console=console, disable=not opts.progress, transient=False,
     )
@@ -259,39 +308,35 @@ async def _run_locked(
 
     def record(inst: Instance, rollout: int, result: EpisodeResult | None, nb: NotebookNode | None,
                crash: str | None = None) -> None:
-        nonlocal passed
+        nonlocal passed, errors
         try:
             if result is None or nb is None:
                 raise RuntimeError(crash or "no result")
             path = notebook_path(out_dir, inst.id, rollout)
             nbk.write(nb, path)
             result.notebook = str(path.relative_to(out_dir))
-        except Exception as exc:  # a broken episode is recorded, the run goes on
-            why = crash if result is None and crash else f"{type(exc).__name__}: {exc}"
-            result = EpisodeResult(
-                task_id=inst.id, family=inst.family, category=inst.category, split=inst.split,
-                rollout=rollout, agent="?", passed=False, score=0.0, expected=inst.ground_truth,
-                turns=0, stop_reason="agent_error", duration_s=0.0,
-                error=f"episode crashed: {why}", started_at="",
-            )
+        except Exception:  # a broken episode is recorded, the run goes on
+            trace = crash if result is None and crash else traceback.format_exc()
+            result = _harness_error(inst, rollout, trace, out_dir)
         results_file.append(result)
         new.append(result)
         passed += result.passed
-        progress.update(bar, advance=1, passed=passed)
+        errors += is_error(result.stop_reason) and not result.passed
+        progress.update(bar, advance=1, passed=passed, errors=f"[red]errors {errors}[/red]" if errors else "errors 0")
 
     async def one(inst: Instance, rollout: int) -> None:
         try:
             result, nb = await run_episode(inst, agent_factory(), config=opts.episode, rollout=rollout)
         except FatalModelError:  # bad credentials, unknown model...: no episode can succeed, stop the run
             raise
-        except Exception as exc:
-            record(inst, rollout, None, None, f"{type(exc).__name__}: {exc}")
+        except Exception:
+            record(inst, rollout, None, None, traceback.format_exc())
         else:
             record(inst, rollout, result, nb)
 
     try:
         with progress:
-            bar = progress.add_task("episodes", total=len(todo), passed=0, hosts="")
+            bar = progress.add_task("episodes", total=len(todo), passed=0, errors="errors 0", hosts="")
             pending = iter(todo)  # workers share one iterator: memory stays flat for huge runs
 
             async def worker() -> None:
@@ -317,6 +362,7 @@ async def _run_locked(
     all_results, _ = read_results(out_dir)
     summary = summarize(all_results)
     summary["run"] = {
+        **(manifest.key_fields() if manifest is not None else {}),
         **opts.meta, "concurrency": opts.concurrency, "rollouts": opts.rollouts,
         "new_episodes": len(new), "wall_s": round(time.monotonic() - t0, 2),
     }
@@ -326,6 +372,30 @@ async def _run_locked(
     tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     tmp.replace(out_dir / SUMMARY)
     return summary
+
+
+def _harness_error(inst: Instance, rollout: int, trace: str, out_dir: Path) -> EpisodeResult:
+    """The record (and, if it can be written, the notebook) of an episode that kernelgym itself failed to
+    run or to record: ``harness_error``, with the traceback."""
+    lines = [line for line in trace.strip().splitlines() if line.strip()]
+    message = lines[-1].strip() if lines else "no result"
+    result = EpisodeResult(
+        task_id=inst.id, family=inst.family, category=inst.category, split=inst.split,
+        rollout=rollout, agent="?", passed=False, score=0.0, expected=inst.ground_truth,
+        turns=0, stop_reason="harness_error", duration_s=0.0,
+        error=f"episode crashed: {message}", traceback=trace if len(lines) > 1 else None, started_at="",
+    )
+    try:
+        nb = nbk.new_episode_notebook(inst)
+        nbk.record_verdict(nb, inst, [], no_evidence="the episode crashed before verification",
+                           error={"stop_reason": "harness_error", "message": result.error, "traceback": result.traceback})
+        nb.metadata["kernelgym"]["episode"] = {"rollout": rollout, "stop_reason": "harness_error", "error": result.error}
+        path = notebook_path(out_dir, inst.id, rollout)
+        nbk.write(nb, path)
+        result.notebook = str(path.relative_to(out_dir))
+    except Exception:  # the record in results.jsonl is what counts
+        pass
+    return result
 
 
 def run(

@@ -45,6 +45,7 @@ from nbformat import NotebookNode
 
 from kernelgym import notebook as nbk
 from kernelgym.episode import (
+    ERROR_STOPS,
     EpisodeResult,
     Observation,
     render_outputs,
@@ -68,7 +69,7 @@ Protocol = Literal["tools", "text"]
 Kind = Literal["sft", "dpo", "kto", "verl"]
 Format = Literal["jsonl", "parquet"]
 
-INFRASTRUCTURE_STOPS = frozenset({"kernel_start_failed", "setup_error", "agent_error"})
+INFRASTRUCTURE_STOPS = ERROR_STOPS
 """Episodes that ended for reasons outside the agent's control (the kernel did not start, the model
 server failed): never exported, neither as demonstrations nor as rejected examples."""
 

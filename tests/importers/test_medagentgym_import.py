@@ -238,7 +238,7 @@ def outside(inst: Instance) -> Any:
 def _run(out: Path, agent: str, target: Path) -> list[dict[str, Any]]:
     res = CliRunner().invoke(app, [
         "run", "--specs", str(out), "--suite", ",".join(RUN_FAMILIES), "--split", "all", "--agent", agent,
-        "--concurrency", "2", "--max-turns", "4", "--out", str(target), "--no-progress"])
+        "--all-tasks", "--concurrency", "2", "--max-turns", "4", "--out", str(target), "--no-progress"])
     assert res.exit_code == 0, res.output
     return [json.loads(x) for x in (target / "results.jsonl").read_text().splitlines()]
 
