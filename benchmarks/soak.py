@@ -3,7 +3,7 @@
     python benchmarks/soak.py --episodes 2000 --concurrency 8
 
 One ``kernelgym.runs.runner.run`` in this process (fork server, warm pool, default sandbox) over
-``--episodes`` ehr tasks. Every other episode is the reference agent; the rest cycle through every
+``--episodes`` tasks spread over the categories of ``ehr``, ``ehr_qa`` and ``ehr_quality``. Every other episode is the reference agent; the rest cycle through every
 hostile agent of ``tests/helpers/adversarial_agents.py`` (cheaters, sandbox attacks, hostile
 messages, kernel killers). Afterwards it checks, and prints:
 
@@ -46,6 +46,7 @@ HOSTILE = [
     # hostile messages (these then solve their task: they must pass)
     "SendsDeepJson", "SendsHugeInt", "SendsLoneSurrogate", "ForgesHostileEvidence",
 ]
+SUITE = "ehr,ehr_qa,ehr_quality"
 MUST_PASS = {"reference", "SendsDeepJson", "SendsHugeInt", "SendsLoneSurrogate"}
 
 
@@ -151,9 +152,10 @@ def main() -> int:
 
     if not (dataset_dir("ehr") / "manifest.json").is_file():
         build_ehr(patients=300, seed=0)
-    tasks = select("ehr")[: args.episodes]
-    if len(tasks) < args.episodes:
-        ap.error(f"only {len(tasks)} ehr tasks; ask for at most that many episodes")
+    pool = select(SUITE)  # every category of the families that run on the ehr kernel
+    if len(pool) < args.episodes:
+        ap.error(f"only {len(pool)} tasks in {SUITE}; ask for at most that many episodes")
+    tasks = pool[:: len(pool) // args.episodes][: args.episodes]  # spread over the categories
     Mix.plan = {t.id: ("reference" if i % 2 == 0 else HOSTILE[(i // 2) % len(HOSTILE)]) for i, t in enumerate(tasks)}
 
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="soak-run-"))
