@@ -128,6 +128,7 @@ def run(
         tasks_fingerprint,
     )
     from kernelgym.runs.runner import (
+        DiskFull,
         RunFolderLocked,
         RunOptions,
         category_table,
@@ -270,6 +271,8 @@ def run(
     except FatalModelError as err:  # one clear message for the whole run, not one error per episode
         raise _fail(f"{err}\nthe run was stopped; finished episodes are kept in {target} (run again to resume)",
                     code=1) from None
+    except DiskFull as err:
+        raise _fail(str(err), code=1) from None
     except RuntimeError as err:
         from kernelgym.runs.ray_backend import RayBackendError
 

@@ -184,8 +184,12 @@ def write_manifest(out_dir: Path, manifest: RunManifest) -> None:
     path = Path(out_dir) / MANIFEST
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{MANIFEST}.tmp")
-    tmp.write_text(manifest.model_dump_json(indent=2) + "\n")
-    tmp.replace(path)
+    try:
+        tmp.write_text(manifest.model_dump_json(indent=2) + "\n")
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def check_resume(out_dir: Path, manifest: RunManifest, results: list[EpisodeResult],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -125,6 +126,14 @@ def notebook_path(out_dir: Path, task_id: str, rollout: int) -> Path:
     return out_dir / EPISODES / f"{slug(task_id)}__r{rollout}.ipynb"
 
 
+class DiskFull(RuntimeError):
+    """The run folder's disk is full: the run stopped; what was recorded is whole and resumable."""
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 class _ResultsFile:
     """Append-only results file; starts on a fresh line after a half-written one."""
 
@@ -139,9 +148,19 @@ class _ResultsFile:
         self.fh.seek(0, os.SEEK_END)
 
     def append(self, result: EpisodeResult) -> None:
-        self.fh.write(result.model_dump_json().encode() + b"\n")
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
+        """Append one whole line, or nothing (a failed write is cut off again)."""
+        end = self.fh.tell()
+        try:
+            self.fh.write(result.model_dump_json().encode() + b"\n")
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+        except OSError:
+            try:
+                self.fh.truncate(end)
+                self.fh.seek(end)
+            except (OSError, ValueError):
+                pass
+            raise
 
     def close(self) -> None:
         self.fh.close()
@@ -282,7 +301,13 @@ async def _run_locked(
             label = (name, model)
         recorded = check_resume(out_dir, manifest, previous, label)
         if recorded is None:
-            write_manifest(out_dir, manifest)
+            try:
+                write_manifest(out_dir, manifest)
+            except OSError as exc:
+                if not _is_disk_full(exc):
+                    raise
+                raise DiskFull(f"the disk of {out_dir} is full ({exc.strerror}); nothing was run; free space "
+                               "and run the same command again") from None
         else:
             manifest = recorded
     if bad:
@@ -296,6 +321,7 @@ async def _run_locked(
     results_file = _ResultsFile(out_dir / RESULTS)
     new: list[EpisodeResult] = []
     passed = errors = 0
+    disk_full: DiskFull | None = None
     t0 = time.monotonic()
 
     progress = Progress(
@@ -308,17 +334,29 @@ async def _run_locked(
 
     def record(inst: Instance, rollout: int, result: EpisodeResult | None, nb: NotebookNode | None,
                crash: str | None = None) -> None:
-        nonlocal passed, errors
+        nonlocal passed, errors, disk_full
+        if disk_full is not None:  # the run is stopping: this episode is not recorded, a resume runs it
+            return
         try:
-            if result is None or nb is None:
-                raise RuntimeError(crash or "no result")
-            path = notebook_path(out_dir, inst.id, rollout)
-            nbk.write(nb, path)
-            result.notebook = str(path.relative_to(out_dir))
-        except Exception:  # a broken episode is recorded, the run goes on
-            trace = crash if result is None and crash else traceback.format_exc()
-            result = _harness_error(inst, rollout, trace, out_dir)
-        results_file.append(result)
+            try:
+                if result is None or nb is None:
+                    raise RuntimeError(crash or "no result")
+                path = notebook_path(out_dir, inst.id, rollout)
+                nbk.write(nb, path)
+                result.notebook = str(path.relative_to(out_dir))
+            except Exception as exc:  # a broken episode is recorded, the run goes on
+                if _is_disk_full(exc):
+                    raise
+                trace = crash if result is None and crash else traceback.format_exc()
+                result = _harness_error(inst, rollout, trace, out_dir)
+            results_file.append(result)
+        except OSError as exc:
+            if not _is_disk_full(exc):
+                raise
+            notebook_path(out_dir, inst.id, rollout).unlink(missing_ok=True)  # no notebook without its record
+            disk_full = DiskFull(f"the disk of {out_dir} is full ({exc.strerror}); {len(new) + len(previous)} "
+                                 f"episode(s) are recorded there; free space and run the same command again to resume")
+            raise disk_full from None
         new.append(result)
         passed += result.passed
         errors += is_error(result.stop_reason) and not result.passed
@@ -343,6 +381,16 @@ async def _run_locked(
                 for inst, k in pending:
                     await one(inst, k)
 
+            async def all_workers() -> None:
+                """Every worker; when one fails (a full disk, a fatal model error), the others stop too."""
+                tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, opts.concurrency))]
+                try:
+                    await asyncio.gather(*tasks)
+                finally:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+
             pool_size = opts.concurrency if opts.pool_size is None else opts.pool_size
             if opts.executor is not None:
                 if todo:
@@ -354,11 +402,13 @@ async def _run_locked(
                 from kernelgym.runtime.pool import KernelPools
 
                 async with KernelPools(pool_size, profiles=sorted({inst.profile for inst, _ in todo})):
-                    await asyncio.gather(*(worker() for _ in range(max(1, opts.concurrency))))
+                    await all_workers()
             else:
-                await asyncio.gather(*(worker() for _ in range(max(1, opts.concurrency))))
+                await all_workers()
     finally:
         results_file.close()
+    if disk_full is not None:
+        raise disk_full
     all_results, _ = read_results(out_dir)
     summary = summarize(all_results)
     summary["run"] = {
@@ -369,8 +419,15 @@ async def _run_locked(
     if opts.executor is not None:
         summary["run"]["backend"] = opts.executor.describe()
     tmp = out_dir / f".{SUMMARY}.tmp"
-    tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    tmp.replace(out_dir / SUMMARY)
+    try:
+        tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        tmp.replace(out_dir / SUMMARY)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if not _is_disk_full(exc):
+            raise
+        raise DiskFull(f"the disk of {out_dir} is full ({exc.strerror}) writing {SUMMARY}; every episode is recorded; "
+                       "free space and run the same command again to write it") from None
     return summary
 
 

@@ -183,7 +183,11 @@ class KernelSession:
         status: CellStatus = "ok"
         error_name: str | None = None
         try:
-            await asyncio.wait_for(self.client.async_execute_cell(cell, index), timeout=limit + self.limits.grace)
+            execution = asyncio.ensure_future(self.client.async_execute_cell(cell, index))
+            # an episode cancelled mid-cell (a run stopping) leaves this task to fail once its kernel is
+            # shut down: retrieve that, so asyncio logs no "exception was never retrieved"
+            execution.add_done_callback(lambda t: t.cancelled() or t.exception())
+            await asyncio.wait_for(execution, timeout=limit + self.limits.grace)
         except asyncio.TimeoutError:
             status, error_name = "killed", "CellTimeoutError"
             await self.kill()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +182,48 @@ def test_a_second_run_into_a_folder_in_use_is_refused(ehr_data: Path, tmp_path: 
         assert not (out / "results.jsonl").exists()
     run(tasks, load_agent("reference"), out, RunOptions(progress=False))  # free again: the run goes ahead
     assert len((out / "results.jsonl").read_text().splitlines()) == 1
+
+
+DISK_FULL_SCRIPT = r"""
+set -u
+mount -t tmpfs -o size=96k tmpfs "$MNT" || exit 97
+run() { "$PY" -m kernelgym run --suite ehr --agent reference --split test --limit 12 --concurrency 2 \
+        --out "$MNT/run" --no-progress; }
+run > "$LOGS/first.out" 2> "$LOGS/first.err"; echo $? > "$LOGS/first.rc"
+cp -r "$MNT/run" "$LOGS/after-first"
+mount -o remount,size=16m "$MNT"
+run > "$LOGS/second.out" 2> "$LOGS/second.err"; echo $? > "$LOGS/second.rc"
+cp -r "$MNT/run" "$LOGS/after-second"
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="mounts a small tmpfs: needs root")
+def test_a_full_disk_stops_the_run_in_one_line_and_the_run_resumes(ehr_data: Path, tmp_path: Path) -> None:
+    """Issue 15 (4): a full disk raised ENOSPC from the results append and killed the whole run
+    (traceback; a half line in results.jsonl, or episodes recorded as crashed). Now the run stops
+    with one line, keeps only whole records (each with its notebook), and the same command resumes
+    it once there is space: every episode recorded once. A real full disk: a 96 KiB tmpfs as --out,
+    in a private mount namespace (``unshare -m``), grown to 16 MiB for the second run."""
+    mnt, logs = tmp_path / "mnt", tmp_path / "logs"
+    mnt.mkdir()
+    logs.mkdir()
+    env = {**os.environ, "MNT": str(mnt), "LOGS": str(logs), "PY": sys.executable}
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", DISK_FULL_SCRIPT],
+                          env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode == 97:
+        pytest.skip("cannot mount a tmpfs here")
+    first_err = (logs / "first.err").read_text()
+    assert (logs / "first.rc").read_text().strip() == "1", first_err[-3000:]
+    assert first_err.strip().splitlines()[-1].startswith("error: the disk of"), first_err[-3000:]
+    assert "Traceback" not in first_err and "free space and run the same command again" in first_err
+    first, bad = read_results(logs / "after-first")
+    assert bad == 0 and 0 < len(first) < 12  # stopped part way, every line whole
+    for r in first:
+        assert r.stop_reason != "harness_error" and (logs / "after-first" / r.notebook).is_file(), r
+    assert (logs / "second.rc").read_text().strip() == "0", (logs / "second.err").read_text()[-3000:]
+    second, bad = read_results(logs / "after-second")
+    lines = (logs / "after-second" / "results.jsonl").read_text().splitlines()
+    assert bad == 0 and len(lines) == len(second) == 12  # each episode recorded once
+    assert len({(r.task_id, r.rollout) for r in second}) == 12 and all(r.passed for r in second)
+    for r in second:
+        nbformat.validate(nbformat.read(logs / "after-second" / r.notebook, as_version=4))
