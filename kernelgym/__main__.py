@@ -1,3 +1,3 @@
-from kernelgym.cli import app
+from kernelgym.cli import main
 
-app(prog_name="kernelgym")
+main()
