@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from kernelgym.cli._common import (
     _fail,
+    _output,
     app,
     console,
     out,
@@ -19,7 +20,7 @@ from kernelgym.cli._common import (
 @app.command()
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (written by `kernelgym run`) to compare.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.png, report.html and report.json.")] = Path("report"),
+    out_dir: Annotated[Path, _output("Folder for report.png, report.html and report.json.")] = Path("report"),
     price: Annotated[
         Optional[list[str]],
         typer.Option(help="[PATTERN=]PROMPT/COMPLETION USD per million tokens, e.g. openai:gpt-4o=2.5/10; repeatable."),
