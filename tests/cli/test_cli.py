@@ -4,6 +4,7 @@ output option everywhere, help examples that exist, ``tasks list`` and ``tasks c
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -48,12 +49,18 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
     return CliRunner().invoke(app, list(args), env={"COLUMNS": "200", **(env or {})})
 
 
+@functools.cache
+def help_of(path: tuple[str, ...], flag: str = "-h") -> Any:
+    """``kernelgym PATH -h`` (rendered once per test session)."""
+    return invoke(*path, flag)
+
+
 def test_every_command_takes_h_and_help_and_documents_every_option() -> None:
     """Issue 16 (6): no ``-h``; ``--max-turns``, ``--temperature``, ``--top-p`` had no help; ``--split``
     said "default: both [default: test]"."""
     seen = 0
     for path, cmd in commands():
-        short, long = invoke(*path, "-h"), invoke(*path, "--help")
+        short, long = help_of(tuple(path)), help_of(tuple(path), "--help")
         assert short.exit_code == 0 and short.output == long.output, (path, short.output)
         assert short.output.startswith("Usage: "), path
         for param in cmd.params:
@@ -61,7 +68,7 @@ def test_every_command_takes_h_and_help_and_documents_every_option() -> None:
                 assert (param.help or "").strip(), f"kernelgym {' '.join(path)} {param.opts[0]} has no help"
         seen += 1
     assert seen > 20
-    run_help = invoke("run", "-h").output
+    run_help = help_of(("run",)).output
     assert "both" not in run_help.split("--split", 1)[1].split("--limit", 1)[0].replace("all (both splits)", "")
 
 
@@ -101,7 +108,7 @@ def test_the_task_ids_the_help_shows_exist() -> None:
     id any help text shows as an example names a category of its family and a number inside it."""
     examples = set()
     for path, _ in commands():
-        examples.update(re.findall(r"\b([a-z_]+/[a-z0-9_]+/\d{5})\b", invoke(*path, "-h").output))
+        examples.update(re.findall(r"\b([a-z_]+/[a-z0-9_]+/\d{5})\b", help_of(tuple(path)).output))
     assert NOTEBOOK_EXAMPLE in examples
     for task_id in sorted(examples):
         _example_exists(task_id)
