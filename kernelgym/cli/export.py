@@ -10,6 +10,7 @@ import typer
 from kernelgym.cli._common import (
     SpecsOpt,
     _fail,
+    _output,
     _use_specs,
     console,
     export_app,
@@ -19,7 +20,7 @@ from kernelgym.cli._common import (
 # ---------------------------------------------------------------- export (training data)
 
 RunDirsArg = Annotated[list[Path], typer.Argument(help="Run folders written by `kernelgym run`.")]
-OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Output file (.jsonl or .parquet).")]
+OutputOpt = Annotated[Path, _output("Output file (.jsonl or .parquet).")]
 FormatOpt = Annotated[Optional[str], typer.Option("--format", help="jsonl | parquet (default: from the file suffix).")]
 ProtocolOpt = Annotated[str, typer.Option(
     help="How to write the actions of agents that are not LLM agents (reference, replay, yours): tools "
@@ -112,7 +113,8 @@ def export_verl(
     fmt: FormatOpt = None,
     protocol: Annotated[str, typer.Option(help="The system prompt's protocol: tools | text.")] = "tools",
     max_turns: Annotated[int, typer.Option(min=1, help="Turn limit told in the system prompt.")] = 15,
-    max_observation_chars: Annotated[int, typer.Option(min=100)] = 4000,
+    max_observation_chars: Annotated[int, typer.Option(
+        min=100, help="The output limit the system prompt states (the LLM agent's default).")] = 4000,
     specs: SpecsOpt = None,
 ) -> None:
     """verl RL data: Parquet rows with data_source, prompt, ability, reward_model, extra_info.

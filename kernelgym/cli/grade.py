@@ -12,6 +12,8 @@ from rich.markup import escape
 from kernelgym.cli._common import (
     SpecsOpt,
     _fail,
+    _interrupted,
+    _output,
     _use_specs,
     app,
     console,
@@ -22,7 +24,7 @@ from kernelgym.cli._common import (
 @app.command("grade")
 def grade_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Notebooks, or folders searched for *.ipynb.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for graded notebooks and grades.jsonl.")] = Path("graded"),
+    out_dir: Annotated[Path, _output("Folder for graded notebooks and grades.jsonl.")] = Path("graded"),
     concurrency: Annotated[int, typer.Option(min=1, help="Notebooks executing at once (default: 2 per CPU, at most 8).")] = min(8, 2 * (os.cpu_count() or 1)),
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds per notebook; then its kernel is killed.")] = 600.0,
     cell_timeout: Annotated[Optional[float], typer.Option(help="Seconds before a cell is interrupted (default: --timeout).")] = None,
@@ -60,7 +62,16 @@ def grade_cmd(
     if refused:
         raise _fail(" | ".join(refused))
     options = GradeOptions(concurrency=concurrency, timeout=timeout, cell_timeout=cell_timeout, progress=progress)
-    records = run_with_progress(paths, out_dir, options, console)
+    try:
+        records = run_with_progress(paths, out_dir, options, console)
+    except KeyboardInterrupt:
+        grades = out_dir / "grades.jsonl"
+        try:
+            done = sum(1 for line in grades.read_text().splitlines() if line.strip())
+        except OSError:
+            done = 0
+        raise _interrupted(f"{done} notebook(s) graded so far are in {grades} and {out_dir}; grading does not "
+                           "resume: run the same command again to grade them all") from None
     if not records:
         raise _fail("no notebooks found")
     out.print(summary_table(records))
@@ -69,10 +80,14 @@ def grade_cmd(
         raise typer.Exit(1)
 
 
+NOTEBOOK_EXAMPLE = "ehr/patient_age_at_admission/00000"
+"""The task id ``kernelgym notebook --help`` shows (a test checks that it exists)."""
+
+
 @app.command("notebook")
 def notebook_cmd(
-    task_id: Annotated[str, typer.Argument(help="Task id, e.g. ehr/patient_age/00000.")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Notebook file (default <task id>.ipynb).")] = None,
+    task_id: Annotated[str, typer.Argument(help=f"Task id, e.g. {NOTEBOOK_EXAMPLE}.")],
+    output: Annotated[Optional[Path], _output("Notebook file (default <task id>.ipynb).")] = None,
     specs: SpecsOpt = None,
 ) -> None:
     """Write a starter notebook for a task: solve it in JupyterLab, run it with papermill, grade it."""

@@ -9,6 +9,7 @@ import typer
 
 from kernelgym.cli._common import (
     _fail,
+    _output,
     import_app,
     out,
 )
@@ -18,7 +19,7 @@ from kernelgym.cli._common import (
 def import_medcalc_bench(
     csv: Annotated[Path, typer.Argument(help="MedCalc-Bench test_data.csv (or .csv.gz).")],
     labels: Annotated[str, typer.Option(help="original (v1.0 answers) | corrected (recomputed).")] = "original",
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the spec YAML and JSONL.")] = Path("medcalc-bench"),
+    out_dir: Annotated[Path, _output("Folder for the spec YAML and JSONL.")] = Path("medcalc-bench"),
 ) -> None:
     """Turn the MedCalc-Bench CSV into a task family usable with `kernelgym run --specs DIR`."""
     from kernelgym.importers.medcalc_bench import import_command
@@ -34,7 +35,7 @@ def import_medcalc_bench(
 def import_medagentgym(
     data_dir: Annotated[Path, typer.Argument(help="MedAgentGym's data folder (medcalcbench/, npowerai/, biocoder/, ...).")],
     only: Annotated[Optional[str], typer.Option(help="Only these data sets, comma-separated (e.g. medcalcbench,npowerai).")] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the spec YAMLs, JSONLs and the import report.")] = Path("medagentgym"),
+    out_dir: Annotated[Path, _output("Folder for the spec YAMLs, JSONLs and the import report.")] = Path("medagentgym"),
 ) -> None:
     """Turn MedAgentGym's task files into task families with correct graders (`kernelgym run --specs DIR`).
 

@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
 
 from kernelgym.cli._common import (
     _fail,
+    _output,
     app,
     console,
     out,
 )
 
 
+def _print_wide(table: Any) -> None:
+    """A table at its full width, never cut at the terminal's (or a pipe's 80) columns: a wider table
+    is printed wider and the terminal wraps its lines."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    width = Measurement.get(out, out.options.update(width=100_000), table).maximum
+    if width <= out.width:
+        out.print(table)
+    else:
+        Console(width=width, file=out.file, color_system=out.color_system, force_terminal=out.is_terminal,
+                highlight=False).print(table)
+
+
 @app.command()
 def report(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (written by `kernelgym run`) to compare.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.png, report.html and report.json.")] = Path("report"),
+    out_dir: Annotated[Path, _output("Folder for report.png, report.html and report.json.")] = Path("report"),
     price: Annotated[
         Optional[list[str]],
         typer.Option(help="[PATTERN=]PROMPT/COMPLETION USD per million tokens, e.g. openai:gpt-4o=2.5/10; repeatable."),
@@ -34,8 +49,10 @@ def report(
     except ReportError as err:
         raise _fail(str(err)) from None
     for table in tables(data):
-        out.print(table)
+        _print_wide(table)
+    for warning in data.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     for note in data.get("notes", []):
-        console.print(f"[yellow]{escape(note)}[/yellow]", highlight=False)
+        console.print(f"[yellow]{escape(note)}[/yellow]", highlight=False, soft_wrap=True)
     written = "   ".join(f"{kind}: {path}" for kind, path in paths.items())
     out.print(written, highlight=False, soft_wrap=True)

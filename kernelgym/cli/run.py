@@ -14,6 +14,8 @@ from rich.markup import escape
 from kernelgym.cli._common import (
     SpecsOpt,
     _fail,
+    _interrupted,
+    _output,
     _use_specs,
     app,
     console,
@@ -29,8 +31,20 @@ def _option_value(text: str) -> object:
         return text
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from kernelgym.runs.manifest import kernelgym_version
+
+        out.print(f"kernelgym {kernelgym_version()}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback(invoke_without_command=True)
-def main(ctx: typer.Context) -> None:
+def main(
+    ctx: typer.Context,
+    version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print kernelgym's version and exit.")] = None,
+) -> None:
     """With no command, run the default suite (``kernelgym run``)."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(run)
@@ -48,7 +62,7 @@ def run(
                  "(0.2 a number, true a bool, [1, 2] a list, null None), else it is a string. An option the "
                  "constructor does not take is refused.")
     ] = None,
-    split: Annotated[Optional[str], typer.Option(help="train | test (default: both)")] = "test",
+    split: Annotated[Optional[str], typer.Option(help="train | test | all (both splits).")] = "test",
     limit: Annotated[Optional[int], typer.Option(
         help="At most N tasks (N >= 1), taken round-robin over the suite's families, then over each family's "
              "categories, in a fixed order (--suite all --limit 16: 2 from each of the 8 families). Without "
@@ -62,10 +76,12 @@ def run(
     category: Annotated[Optional[list[str]], typer.Option(help="Only these categories; repeatable.")] = None,
     rollouts: Annotated[int, typer.Option(min=1, help="Independent episodes per task.")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Episodes running at once.")] = 2,
-    max_turns: Annotated[int, typer.Option(min=1)] = 15,
+    max_turns: Annotated[int, typer.Option(
+        min=1, help="Agent actions (code cells) per episode; the episode ends unanswered after the last.")] = 15,
     cell_timeout: Annotated[float, typer.Option(help="Seconds per cell before it is interrupted.")] = 120.0,
     time_budget: Annotated[float, typer.Option(help="Wall-clock seconds per episode.")] = 1800.0,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/<suite>-<agent>-<split>).")] = None,
+    out_dir: Annotated[Optional[Path], _output("Run folder (default runs/<suite>-<agent>-<split>); running the same "
+                                                 "command into it again resumes the run.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a live progress bar.")] = True,
     fail_on_error: Annotated[float, typer.Option(
         metavar="RATE",
@@ -77,15 +93,20 @@ def run(
                                "not run yet); their new records supersede the old ones in results.jsonl.")] = False,
     specs: SpecsOpt = None,
     model: Annotated[Optional[str], typer.Option(
-        help="PROVIDER:NAME of a LangChain chat model (e.g. openai:gpt-4o); runs the llm agent.",
+        help="PROVIDER:NAME of a LangChain chat model (e.g. openai:gpt-4o), or PROVIDER/NAME as inspect_ai writes "
+             "it (openai/gpt-4o-mini); with --base-url, NAME is the server's model name as written "
+             "(Qwen/Qwen2.5-7B-Instruct). Runs the llm agent.",
         rich_help_panel="LLM agent")] = None,
     base_url: Annotated[Optional[str], typer.Option(
         help="Base URL of an OpenAI-compatible server (vLLM, llama.cpp, Ollama), e.g. http://localhost:8000/v1.",
         rich_help_panel="LLM agent")] = None,
     api_key_env: Annotated[Optional[str], typer.Option(
         help="Name of the environment variable holding the API key.", rich_help_panel="LLM agent")] = None,
-    temperature: Annotated[Optional[float], typer.Option(rich_help_panel="LLM agent")] = None,
-    top_p: Annotated[Optional[float], typer.Option(rich_help_panel="LLM agent")] = None,
+    temperature: Annotated[Optional[float], typer.Option(
+        help="Sampling temperature sent to the model (default: the provider's).", rich_help_panel="LLM agent")] = None,
+    top_p: Annotated[Optional[float], typer.Option(
+        help="Nucleus sampling: the top-p probability mass sent to the model (default: the provider's).",
+        rich_help_panel="LLM agent")] = None,
     max_tokens: Annotated[Optional[int], typer.Option(
         min=1, help="Most tokens per model reply.", rich_help_panel="LLM agent")] = None,
     seed: Annotated[Optional[int], typer.Option(
@@ -273,6 +294,13 @@ def run(
                     code=1) from None
     except DiskFull as err:
         raise _fail(str(err), code=1) from None
+    except KeyboardInterrupt:
+        try:
+            kept = len(read_results(target)[0])
+        except Exception:
+            kept = 0
+        raise _interrupted(f"{kept} finished episode(s) are kept in {target}; run the same command again to resume "
+                           "(recorded episodes are not run again)") from None
     except RuntimeError as err:
         from kernelgym.runs.ray_backend import RayBackendError
 

@@ -20,17 +20,27 @@ from kernelgym.cli._common import (
 
 
 @tasks_app.command("list")
-def tasks_list(specs: SpecsOpt = None) -> None:
-    """List the task families and their categories."""
-    from kernelgym.tasks import TaskSpecError, families
+def tasks_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: family -> profile, description, categories.")] = False,
+    specs: SpecsOpt = None,
+) -> None:
+    """List the task families, their profiles and their categories (no instance is generated;
+    `kernelgym tasks stats --categories` counts them)."""
+    from kernelgym.tasks import TaskSpecError, category_names, families
 
     _use_specs(specs)
     try:
-        fams = families()
+        fams = {name: (spec, category_names(spec)) for name, spec in sorted(families().items())}
     except TaskSpecError as err:
         raise _fail(str(err)) from None
-    for name, spec in sorted(fams.items()):
-        out.print(f"{name}\tprofile={spec.profile}\t{spec.description}", highlight=False)
+    if as_json:
+        out.print_json(json.dumps({name: {"profile": spec.profile, "description": spec.description, "categories": cats}
+                                   for name, (spec, cats) in fams.items()}))
+        return
+    for name, (spec, cats) in fams.items():
+        out.print(f"{name} (profile {spec.profile}, {len(cats)} categories)", highlight=False, markup=False, soft_wrap=True)
+        out.print(f"  {spec.description}", highlight=False, markup=False, soft_wrap=True)
+        out.print(f"  categories: {', '.join(cats)}", highlight=False, markup=False, soft_wrap=True)
 
 
 @tasks_app.command("show")
@@ -86,7 +96,8 @@ def tasks_stats(
 
 @tasks_app.command("check")
 def tasks_check(paths: Annotated[list[Path], typer.Argument(help="Spec files or folders.")]) -> None:
-    """Validate task spec files; one line per error, exit code 2 if any."""
+    """Validate task spec files: every error of every file (a bad field, an unknown profile, module or
+    category, a bad line of an instances JSONL file), one line each; exit code 2 if any."""
     from kernelgym.tasks import iter_specs_errors
 
     files: list[Path] = []

@@ -27,12 +27,44 @@ from typing import Any, Literal
 from kernelgym.llm.errors import FatalModelError, ModelCallError
 
 
+LANGCHAIN_PROVIDERS = frozenset({
+    "anthropic", "anthropic_bedrock", "azure_ai", "azure_openai", "baseten", "bedrock", "bedrock_converse", "cohere",
+    "deepseek", "fireworks", "google_anthropic_vertex", "google_genai", "google_vertexai", "groq", "huggingface", "ibm",
+    "litellm", "meta", "mistralai", "nvidia", "ollama", "openai", "openrouter", "perplexity", "together", "upstage", "xai",
+})
+"""The providers LangChain's ``init_chat_model`` knows (its ``_BUILTIN_PROVIDERS``, langchain 1.x)."""
+INSPECT_PROVIDERS = {"google": "google_genai", "mistral": "mistralai", "grok": "xai", "azureai": "azure_ai",
+                     "vertex": "google_vertexai"}
+"""inspect_ai's provider names that differ from LangChain's."""
+
+
+def split_model(model: str, base_url: str | None = None) -> tuple[str | None, str]:
+    """``(provider, name)`` of a model as the user wrote it.
+
+    ``PROVIDER:NAME`` is LangChain's spelling (``openai:gpt-4o``); ``PROVIDER/NAME`` is inspect_ai's
+    (``openai/gpt-4o-mini``, ``anthropic/claude-3-5-haiku-latest``, ``google/gemini-2.0-flash``) and is read
+    the same way when PROVIDER is a provider LangChain (or inspect_ai) knows. With a base URL, a name
+    with a slash and no colon is the server's own model name (``Qwen/Qwen2.5-7B-Instruct``,
+    ``openai/gpt-oss-20b`` on vLLM): it is sent as written. Anything else: no provider (LangChain
+    infers it from the name)."""
+    provider, sep, name = model.partition(":")
+    if sep and provider and "/" not in provider:
+        return provider, name
+    head, sep, tail = model.partition("/")
+    if sep and tail and not base_url:
+        head = INSPECT_PROVIDERS.get(head, head)
+        if head in LANGCHAIN_PROVIDERS:
+            return head, tail
+    return None, model
+
+
 @dataclass
 class ModelSettings:
     """Which model, where, and how to sample and call it."""
 
     model: str
-    """``PROVIDER:NAME`` as LangChain's ``init_chat_model`` takes it, e.g. ``openai:gpt-4o``."""
+    """``PROVIDER:NAME`` as LangChain's ``init_chat_model`` takes it, e.g. ``openai:gpt-4o``; or
+    ``PROVIDER/NAME`` as inspect_ai writes it (:func:`split_model`)."""
     base_url: str | None = None
     api_key_env: str | None = None
     """Name of the environment variable holding the API key (the key itself is never recorded)."""
@@ -54,13 +86,11 @@ class ModelSettings:
 
     @property
     def provider(self) -> str | None:
-        provider, sep, _ = self.model.partition(":")
-        return provider if sep else None
+        return split_model(self.model, self.base_url)[0]
 
     @property
     def model_name(self) -> str:
-        _, sep, name = self.model.partition(":")
-        return name if sep else self.model
+        return split_model(self.model, self.base_url)[1]
 
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters that are set (recorded with every episode)."""

@@ -15,7 +15,7 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from kernelgym.runtime.profiles import kernel_name
+from kernelgym.runtime.profiles import notebook_kernelspec
 from kernelgym.tasks import Instance, TaskSpec
 
 SCHEMA_VERSION = 2
@@ -136,8 +136,7 @@ def tagged(cell: NotebookNode, tag: str, **kg: Any) -> NotebookNode:
 def new_episode_notebook(inst: Instance) -> NotebookNode:
     """A notebook holding the prompt, parameters and setup cells of an episode."""
     nb: NotebookNode = nbformat.v4.new_notebook()
-    name = kernel_name(inst.profile)
-    nb.metadata["kernelspec"] = {"name": name, "display_name": f"kernelgym: {inst.profile}", "language": "python"}
+    nb.metadata["kernelspec"] = notebook_kernelspec(inst.profile)
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["kernelgym"] = {
         "schema_version": SCHEMA_VERSION,

@@ -34,7 +34,7 @@ from kernelgym.notebook.readers import (
     tags_of,
 )
 from kernelgym.regrade.records import NO_VERIFIER_STOPS, GradeError
-from kernelgym.runtime.profiles import kernel_name
+from kernelgym.runtime.profiles import notebook_kernelspec
 from kernelgym.tasks import Instance, get_instance
 
 
@@ -388,9 +388,7 @@ def prepare(nb: NotebookNode) -> Prepared:
             cell.execution_count = None
     nb.cells = cells
     nbk.add_verifier(nb, inst.verifier, inst.verifier_args, task_id=inst.id)
-    nb.metadata["kernelspec"] = {
-        "name": kernel_name(inst.profile), "display_name": f"kernelgym: {inst.profile}", "language": "python",
-    }
+    nb.metadata["kernelspec"] = notebook_kernelspec(inst.profile)
     prep.reasons = list(dict.fromkeys(reasons))
     prep.warnings = list(dict.fromkeys(warnings))
     return prep

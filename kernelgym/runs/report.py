@@ -3,7 +3,11 @@
 For each run folder (``results.jsonl`` + ``summary.json``) it computes success per family and per
 category, mean turns, token usage, model latency and, when prices are given, cost; then prints the
 comparison as terminal tables and writes ``report.png`` (a plot), ``report.html`` (a self-contained
-page with the tables and the plot) and ``report.json`` (the numbers).
+page with the tables, the plot and every episode linked to its notebook) and ``report.json`` (the
+numbers). Runs over different task sets are compared with a warning (``data["warnings"]``).
+
+Everything a run recorded (task ids, agent and model names, answers) is text from outside: it is
+escaped wherever it is shown (rich markup, HTML, matplotlib's mathtext).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import base64
 import fnmatch
 import html
 import json
+import os
+from urllib.parse import quote
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +162,33 @@ def breakdown(runs: list[Run], key: str) -> dict[str, dict[str, dict[str, Any]]]
     return {name: {label: _agg(rs) for label, rs in per.items()} for name, per in sorted(table.items())}
 
 
+def task_set_warnings(runs: list[Run]) -> list[str]:
+    """One warning when the runs did not run the same tasks: their pass rates are then not over the same
+    tasks (and the pass rate of each run over the tasks they share)."""
+    sets = [{r.task_id for r in run.results} for run in runs]
+    if len(runs) < 2 or all(s == sets[0] for s in sets):
+        return []
+    common = set.intersection(*sets)
+    sizes = ", ".join(f"{run.label}: {len(s)} tasks" for run, s in zip(runs, sets))
+    text = (f"the runs cover different task sets ({sizes}; {len(common)} in all of them): their pass rates "
+            f"are not over the same tasks")
+    if common:
+        rates = []
+        for run in runs:
+            shared = [r for r in run.results if r.task_id in common]
+            rates.append(f"{run.label}: {sum(r.passed for r in shared) / len(shared):.1%}")
+        text += f"; on the {len(common)} shared tasks: {', '.join(rates)}"
+    return [text]
+
+
+def episodes(run: Run) -> list[dict[str, Any]]:
+    """One row per episode: what the episodes table of the HTML page shows (``notebook`` relative to the
+    run folder, as ``results.jsonl`` has it)."""
+    return [{"task_id": r.task_id, "rollout": r.rollout, "family": r.family, "category": r.category,
+             "passed": r.passed, "stop_reason": r.stop_reason, "turns": r.turns, "answer": r.answer,
+             "notebook": r.notebook} for r in run.results]
+
+
 def compare(runs: list[Run], prices: list[tuple[str, Price]] | None = None) -> dict[str, Any]:
     """Every number of the report, JSON-serialisable."""
     label_runs(runs)
@@ -163,6 +196,8 @@ def compare(runs: list[Run], prices: list[tuple[str, Price]] | None = None) -> d
         "runs": [run_stats(r, _price_for(r, prices or [])) for r in runs],
         "families": breakdown(runs, "family"),
         "categories": breakdown(runs, "category"),
+        "warnings": task_set_warnings(runs),
+        "episodes": {r.label: episodes(r) for r in runs},
     }
 
 
@@ -189,17 +224,17 @@ OVERVIEW_COLUMNS = (
 def tables(data: dict[str, Any]) -> list[Table]:
     """The comparison as rich tables: runs overview, per family, per category."""
     overview = Table(title="kernelgym report: runs")
-    for title, _, fmt in OVERVIEW_COLUMNS:
-        overview.add_column(title, justify="left" if fmt is None else "right")
+    for title, _, fmt in OVERVIEW_COLUMNS:  # never an ellipsis: the CLI prints the tables at their full width
+        overview.add_column(title, justify="left" if fmt is None else "right", overflow="fold")
     for s in data["runs"]:
         overview.add_row(*(escape(str(s[k])) if fmt is None else _num(s[k], fmt) for _, k, fmt in OVERVIEW_COLUMNS))
     labels = [s["label"] for s in data["runs"]]
     out = [overview]
     for key, title in (("families", "family"), ("categories", "category")):
         t = Table(title=f"success by {title}")
-        t.add_column(title)
+        t.add_column(title, overflow="fold")
         for label in labels:
-            t.add_column(escape(label), justify="right")
+            t.add_column(escape(label), justify="right", overflow="fold")
         for name, per in data[key].items():
             t.add_row(escape(name), *(_pct(per.get(label)) for label in labels))
         out.append(t)
@@ -212,8 +247,15 @@ def _plain(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def write_png(data: dict[str, Any], path: Path) -> Path:
-    """Pass rate per category (one bar per run) and tokens per episode."""
+def _has_tokens(stats: dict[str, Any]) -> bool:
+    return stats.get("prompt_tokens") is not None or stats.get("completion_tokens") is not None
+
+
+def figure(data: dict[str, Any]) -> Any:
+    """The plot, as a matplotlib figure: the pass rate of each run per category (and overall), its value
+    printed on every bar, 0 % drawn as a visible tick, a category a run did not run marked "not run";
+    beside it the tokens per episode, only when some run has token counts ("no token counts" for a run
+    without)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -222,35 +264,64 @@ def write_png(data: dict[str, Any], path: Path) -> Path:
     runs = data["runs"]
     labels = [s["label"] for s in runs]
     cats = list(data["categories"]) + ["all"]
-    rates = {label: [] for label in labels}
-    for cat in cats:
-        for s in runs:
-            cell = ({"pass_rate": s["pass_rate"]} if cat == "all" else data["categories"][cat].get(s["label"]))
-            rates[s["label"]].append(100 * cell["pass_rate"] if cell else 0.0)
-    height = max(3.0, 0.32 * len(cats) * max(1, len(labels)) + 1.5)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, height), gridspec_kw={"width_ratios": [3, 1.3]})
+    tokens = any(_has_tokens(s) for s in runs)
+    height = max(3.0, 0.32 * len(cats) * max(1, len(labels)) + 1.5) + 0.25 * (1 + (len(labels) - 1) // 3)
+    if tokens:
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, height), gridspec_kw={"width_ratios": [3, 1.3]})
+    else:
+        fig, ax = plt.subplots(1, 1, figsize=(9.5, height))
+    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["#1f77b4"])
     bar = 0.8 / max(1, len(labels))
-    for i, label in enumerate(labels):
+    for i, s in enumerate(runs):
+        color = colors[i % len(colors)]
         ys = [j + i * bar for j in range(len(cats))]
-        ax.barh(ys, rates[label], height=bar, label=_plain(label))
+        cells = [{"pass_rate": s["pass_rate"], "passed": s["passed"], "episodes": s["episodes"]} if cat == "all"
+                 else data["categories"][cat].get(s["label"]) for cat in cats]
+        rates = [100 * c["pass_rate"] if c else 0.0 for c in cells]
+        ax.barh(ys, rates, height=bar, label=_plain(s["label"]), color=color)
+        zeros = [y for y, c in zip(ys, cells) if c and c["passed"] == 0]
+        if zeros:  # a bar of width 0 is invisible: a tick at 0 in the run's colour
+            ax.scatter([0] * len(zeros), zeros, marker="|", s=(72 * bar * 0.8) ** 2 / 4, linewidths=3,
+                       color=color, clip_on=False, zorder=3)
+        for y, rate, c in zip(ys, rates, cells):
+            text = f"{rate:.0f}% ({c['passed']}/{c['episodes']})" if c else "not run"
+            ax.text(rate + 1.5, y, text, va="center", fontsize=7, color="#333" if c else "#999")
     ax.set_yticks([j + bar * (len(labels) - 1) / 2 for j in range(len(cats))])
     ax.set_yticklabels([_plain(c) for c in cats], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlim(0, 100)
+    ax.set_xlim(0, 125)  # room for the values printed after a 100 % bar
+    ax.set_xticks(range(0, 101, 20))
     ax.set_xlabel("pass rate (%)")
     ax.set_title("success by category")
-    ax.legend(loc="lower right", fontsize=8)
+    legend_rows = 1 + (len(labels) - 1) // 3  # the runs' legend goes below the plot: never over a bar or its value
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower left", ncol=min(3, len(labels)), fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    prompt = [(s["prompt_tokens"] or 0) / s["episodes"] for s in runs]
-    completion = [(s["completion_tokens"] or 0) / s["episodes"] for s in runs]
-    ticks = [_plain(label) for label in labels]
-    ax2.bar(range(len(ticks)), prompt, label="prompt", color="#8c9bb0")
-    ax2.bar(range(len(ticks)), completion, bottom=prompt, label="completion", color="#e0b050")
-    ax2.set_xticks(range(len(ticks)), ticks)
-    ax2.set_title("tokens per episode")
-    ax2.tick_params(axis="x", labelrotation=20, labelsize=8)
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
+    if tokens:
+        xs = range(len(labels))
+        prompt = [(s["prompt_tokens"] or 0) / s["episodes"] for s in runs]
+        completion = [(s["completion_tokens"] or 0) / s["episodes"] for s in runs]
+        ax2.bar(xs, prompt, label="prompt", color="#8c9bb0")
+        ax2.bar(xs, completion, bottom=prompt, label="completion", color="#e0b050")
+        top = max(p + c for p, c in zip(prompt, completion)) or 1.0
+        for x, s, p, c in zip(xs, runs, prompt, completion):
+            text = f"{p + c:,.0f}" if _has_tokens(s) else "no token\ncounts"
+            ax2.text(x, p + c + top * 0.02, text, ha="center", va="bottom", fontsize=7,
+                     color="#333" if _has_tokens(s) else "#999")
+        ax2.set_ylim(0, top * 1.2)
+        ax2.set_xticks(list(xs), [_plain(label) for label in labels])
+        ax2.set_ylabel("tokens per episode")
+        ax2.set_title("tokens per episode")
+        ax2.tick_params(axis="x", labelrotation=20, labelsize=8)
+        ax2.legend(fontsize=8)
+    fig.tight_layout(rect=(0, 0.3 * legend_rows / height, 1, 1))
+    return fig
+
+
+def write_png(data: dict[str, Any], path: Path) -> Path:
+    """:func:`figure`, saved as a PNG."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -262,15 +333,47 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#
 table{border-collapse:collapse;margin:1rem 0 2rem}th,td{border:1px solid #ccc;padding:.3rem .6rem}
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.best{font-weight:600;background:#eef8ee}img{max-width:100%}code{font-size:90%}
+td.pass{color:#1a7f37}td.fail{color:#b3261e}.warning{background:#fff4d6;border:1px solid #e0b050;padding:.5rem .8rem}
+details{margin:.5rem 0 1.5rem}summary{cursor:pointer;font-weight:600}
 """
 
 
-def _html_table(headers: list[str], rows: list[list[tuple[str, str]]]) -> str:
+class _Html(str):
+    """HTML built here from escaped parts (a link); every other cell text is escaped when written."""
+
+
+def _html_table(headers: list[str], rows: list[list[tuple[str, str]]], cls: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f'<td class="{cls}">{html.escape(text)}</td>' for text, cls in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f'<td class="{c}">{text if isinstance(text, _Html) else html.escape(text)}</td>'
+                         for text, c in row) + "</tr>" for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    attr = f' class="{cls}"' if cls else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _link(target: Path, base: Path, text: str) -> _Html:
+    """A relative link from a page in ``base`` to ``target`` (each path segment URL-quoted)."""
+    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(base))
+    href = "/".join(quote(part) for part in Path(rel).parts)
+    return _Html(f'<a href="{html.escape(href, quote=True)}">{html.escape(text)}</a>')
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _episode_rows(stats: dict[str, Any], rows: list[dict[str, Any]], base: Path) -> list[list[tuple[str, str]]]:
+    out = []
+    for e in rows:
+        nb = Path(e["notebook"]) if e.get("notebook") else None
+        inside = nb is not None and not nb.is_absolute() and ".." not in nb.parts  # links stay in the run folder
+        notebook = _link(Path(stats["path"]) / nb, base, nb.name) if inside and nb else str(nb or "-")
+        out.append([(e["task_id"], ""), (str(e["rollout"]), "num"), (e["category"], ""),
+                    ("passed" if e["passed"] else "failed", "pass" if e["passed"] else "fail"),
+                    (e["stop_reason"], ""), (str(e["turns"]), "num"), (_short(e["answer"]), ""), (notebook, "")])
+    return out
 
 
 def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title: str = "kernelgym report") -> Path:
@@ -287,7 +390,9 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
                 cls += " best"
             row.append((str(s[key]) if fmt is None else _num(s[key], fmt), cls))
         rows.append(row)
-    parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Runs</h2>", _html_table([c[0] for c in OVERVIEW_COLUMNS], rows)]
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    parts += [f'<p class="warning">warning: {html.escape(w)}</p>' for w in data.get("warnings", [])]
+    parts += ["<h2>Runs</h2>", _html_table([c[0] for c in OVERVIEW_COLUMNS], rows)]
     details = [[(s["label"], ""), (s["path"], ""), (s["model"] or "-", ""), (s["agent"], ""),
                 (json.dumps(s["sampling"], sort_keys=True), ""),
                 (", ".join(f"{k}: {v}" for k, v in s["stop_reasons"].items()), "")] for s in runs]
@@ -304,6 +409,13 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
                 for label in labels
             ])
         parts.append(f"<h2>Success by {name}</h2>" + _html_table([name, *labels], rows))
+    parts.append("<h2>Episodes</h2>")
+    for s in runs:
+        rows = data.get("episodes", {}).get(s["label"], [])
+        parts.append(f"<details><summary>{html.escape(s['label'])}: {len(rows)} episode(s)</summary>"
+                     + _html_table(["task", "rollout", "category", "result", "stop reason", "turns", "answer",
+                                    "notebook"], _episode_rows(s, rows, path.parent), cls="episodes")
+                     + "</details>")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")
     path.parent.mkdir(parents=True, exist_ok=True)

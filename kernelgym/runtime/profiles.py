@@ -46,6 +46,15 @@ def _spec_dict(profile: str) -> dict[str, Any]:
     return spec
 
 
+def notebook_kernelspec(profile: str) -> dict[str, str]:
+    """``metadata.kernelspec`` of a notebook for ``profile``: name, display name and language exactly as
+    the installed kernelspec has them, which is what JupyterLab writes when it opens the notebook (any
+    difference marked every saved episode modified on open)."""
+    spec = json.loads((profile_dir(profile) / "kernel.json").read_text())
+    return {"name": kernel_name(profile), "display_name": str(spec.get("display_name") or kernel_name(profile)),
+            "language": str(spec.get("language") or "python")}
+
+
 def profile_datasets(profile: str) -> list[str]:
     return list(_spec_dict(profile).get("metadata", {}).get("kernelgym", {}).get("datasets", []))
 

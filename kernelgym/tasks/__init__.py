@@ -26,8 +26,10 @@ from kernelgym.tasks.spec import (
     TaskSpec,
     TaskSpecError,
     load_spec,
+    spec_errors,
 )
 from kernelgym.tasks.store import (
+    category_names,
     clear_caches,
     generation_jobs,
     get_instance,
@@ -39,7 +41,7 @@ from kernelgym.tasks.store import (
 
 __all__ = [
     "Category", "CategoryOverride", "Draft", "GeneratorFamily", "GeneratorSpec", "Instance", "JsonlInstance",
-    "Split", "TaskInfo", "TaskSpec", "TaskSpecError", "clear_caches", "families", "generation_jobs",
+    "Split", "TaskInfo", "TaskSpec", "TaskSpecError", "category_names", "clear_caches", "families", "generation_jobs",
     "get_instance", "get_spec", "instances", "iter_specs_errors", "load_spec", "map_families", "resource_dir",
-    "select", "slug", "spec_dirs", "store_path", "variant_name", "variant_profile",
+    "select", "slug", "spec_dirs", "spec_errors", "store_path", "variant_name", "variant_profile",
 ]

@@ -37,6 +37,11 @@ def select(
         names = [variant_name(n, dataset) for n in names]
         for n in names:
             get_spec(n)  # a clear KeyError for a family without that data set
+    for name in dict.fromkeys(names):
+        try:
+            get_spec(name)  # before any instance is generated: an unknown name stops here
+        except KeyError as err:
+            raise KeyError(f"{err.args[0]} (or 'all': every family)") from None
     pool: list[Instance] = []
     for name in dict.fromkeys(names):
         pool.extend(instances(name))

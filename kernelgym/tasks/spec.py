@@ -167,40 +167,70 @@ def fix_hint(err: Mapping[str, Any]) -> str:
 
 
 def load_spec(path: Path | str) -> TaskSpec:
-    """Read and validate one spec file; raises :class:`TaskSpecError` naming file and field."""
+    """Read and validate one spec file; raises :class:`TaskSpecError` naming file and field (the first
+    problem; :func:`spec_errors` lists them all)."""
+    spec, errors = spec_errors(path)
+    if errors:
+        raise errors[0]
+    assert spec is not None
+    return spec
+
+
+def _known_profiles() -> list[str]:
+    from kernelgym._package import resource_dir
+
+    try:
+        return sorted(p.parent.name for p in resource_dir("kernels").glob("*/kernel.json"))
+    except FileNotFoundError:
+        return []
+
+
+def spec_errors(path: Path | str) -> tuple[TaskSpec | None, list[TaskSpecError]]:
+    """Read and validate one spec file: the spec (None when it is not valid) and **every** problem
+    found, one :class:`TaskSpecError` each (a field, an unknown profile, module or category)."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise TaskSpecError(path, "-", "file not found") from None
+        return None, [TaskSpecError(path, "-", "file not found")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "-"
-        raise TaskSpecError(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        return None, [TaskSpecError(path, where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
     if not isinstance(raw, dict):
-        raise TaskSpecError(path, "-", "the file must be a YAML mapping (family:, profile:, ...)")
+        return None, [TaskSpecError(path, "-", "the file must be a YAML mapping (family:, profile:, ...)")]
+    errors: list[TaskSpecError] = []
+    spec: TaskSpec | None = None
     try:
         spec = TaskSpec.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "-"
-        raise TaskSpecError(path, field, fix_hint(err)) from None
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "-"
+            errors.append(TaskSpecError(path, field, fix_hint(err)))
+    profile = raw.get("profile")
+    known_profiles = _known_profiles()
+    if isinstance(profile, str) and known_profiles and profile not in known_profiles:
+        errors.append(TaskSpecError(path, "profile", f"unknown profile {profile!r}; known: {', '.join(known_profiles)}"))
+    if spec is None:
+        return None, errors
     spec.source_path = str(path.resolve())
     if spec.generator is not None:
         try:
             module = importlib.import_module(spec.generator.module)
         except ImportError as exc:
-            raise TaskSpecError(path, "generator.module", f"cannot import {spec.generator.module!r}: {exc}") from None
+            errors.append(TaskSpecError(path, "generator.module", f"cannot import {spec.generator.module!r}: {exc}"))
+            return None, errors
         known = getattr(module, "CATEGORIES", None)
         if not isinstance(known, dict):
-            raise TaskSpecError(path, "generator.module", "the module has no CATEGORIES dict")
+            errors.append(TaskSpecError(path, "generator.module", "the module has no CATEGORIES dict"))
+            return None, errors
         for i, cat in enumerate(spec.categories or []):
             if cat.name not in known:
-                raise TaskSpecError(
+                errors.append(TaskSpecError(
                     path, f"categories.{i}", f"unknown category {cat.name!r}; known: {', '.join(sorted(known))}"
-                )
+                ))
     else:
         assert spec.instances is not None
         if not (path.parent / spec.instances).is_file():
-            raise TaskSpecError(path, "instances", f"file {spec.instances!r} not found next to the spec")
-    return spec
+            errors.append(TaskSpecError(path, "instances", f"file {spec.instances!r} not found next to the spec"))
+    return (None if errors else spec), errors

@@ -35,6 +35,7 @@ from kernelgym.tasks.spec import (
     TaskSpecError,
     fix_hint,
     load_spec,
+    spec_errors,
 )
 
 
@@ -256,14 +257,45 @@ def _unknown_task(task_id: str, family: str, insts: tuple[Instance, ...]) -> str
 
 
 def iter_specs_errors(paths: list[Path]) -> Iterator[TaskSpecError]:
-    """Validate spec files, yielding one error per bad file (for ``kernelgym tasks check``)."""
+    """Validate spec files, yielding **every** error of every file (for ``kernelgym tasks check``): each
+    bad field, an unknown profile, module or category, and each bad line of an ``instances:`` JSONL file."""
     for p in paths:
+        spec, errors = spec_errors(p)
+        yield from errors
+        if spec is not None and spec.instances:
+            yield from _jsonl_errors(spec)
+
+
+def _jsonl_errors(spec: TaskSpec) -> Iterator[TaskSpecError]:
+    assert spec.instances is not None and spec.source_path is not None
+    path = Path(spec.source_path).parent / spec.instances
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
         try:
-            spec = load_spec(p)
-            if spec.instances:
-                _from_jsonl(spec)
-        except TaskSpecError as err:
-            yield err
+            JsonlInstance.model_validate_json(line)
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = ".".join(str(p) for p in err["loc"]) or "-"
+                yield TaskSpecError(f"{path}:{lineno}", field, fix_hint(err))
+
+
+def category_names(spec: TaskSpec) -> list[str]:
+    """A family's category names, without generating any instance: the spec's list, else its
+    generator's ``CATEGORIES``; for a JSONL family, the categories of its file in their order."""
+    if spec.generator is not None:
+        if spec.categories:
+            return [c.name for c in spec.categories]
+        return list(importlib.import_module(spec.generator.module).CATEGORIES)
+    assert spec.instances is not None and spec.source_path is not None
+    names: dict[str, None] = {}
+    for line in (Path(spec.source_path).parent / spec.instances).read_text().splitlines():
+        if line.strip():
+            try:
+                names[JsonlInstance.model_validate_json(line).category] = None
+            except ValidationError:
+                continue
+    return list(names)
 
 
 def clear_caches() -> None:

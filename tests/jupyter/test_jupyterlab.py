@@ -97,6 +97,10 @@ def test_an_episode_notebook_opens_for_review_on_its_tasks_kernel(browser: Any, 
             time.sleep(0.2)
         [session] = sessions
         assert session["kernel"]["name"] == nb.metadata.kernelspec.name == "kernelgym-ehr"
+        # issue 16 (6): opening an episode does not modify it (the notebook's kernelspec is the installed one)
+        tab = page.locator(".lm-TabBar-tab", has_text="episode.ipynb")
+        assert "jp-mod-dirty" not in (tab.get_attribute("class") or ""), "JupyterLab marked the episode modified on open"
+        assert nb.metadata.kernelspec.display_name == KERNEL_DISPLAY_NAME
         # typing into the verifier changes nothing: it is locked (editable: false)
         verifier = cells.nth(verifier_at).locator(".cm-content")
         before = verifier.inner_text()

@@ -4,7 +4,11 @@ record by record (the end-to-end report of two real LLM runs is in test_llm_agen
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from helpers import browsers
 import pytest
@@ -12,16 +16,22 @@ from typer.testing import CliRunner
 
 from kernelgym.cli import app
 from kernelgym.episode import EpisodeResult
-from kernelgym.runs.report import ReportError, compare, load_run, make_report, parse_price
+from kernelgym.runs.report import ReportError, compare, figure, load_run, make_report, parse_price
 from kernelgym.runs.runner import RESULTS, SUMMARY
 
 
-def write_run(path: Path, agent: str, model: str | None, outcomes: dict[str, list[bool]], usage: bool = True) -> Path:
+def write_run(path: Path, agent: str, model: str | None, outcomes: dict[str, list[bool]], usage: bool = True,
+              notebooks: bool = False) -> Path:
     path.mkdir(parents=True)
     lines = []
     for cat, passes in outcomes.items():
         for i, ok in enumerate(passes):
-            lines.append(EpisodeResult(
+            notebook = None
+            if notebooks:
+                notebook = f"episodes/ehr/{cat}/{i:05d}-r0.ipynb"
+                (path / notebook).parent.mkdir(parents=True, exist_ok=True)
+                (path / notebook).write_text("{}")
+            lines.append(EpisodeResult(notebook=notebook,
                 task_id=f"ehr/{cat}/{i:05d}", family="ehr", category=cat, split="test", agent=agent, model=model,
                 passed=ok, score=float(ok), turns=2 + i, stop_reason="answered", duration_s=1.5,
                 started_at="2026-01-01T00:00:00+00:00",
@@ -82,8 +92,8 @@ def test_the_html_report_renders_in_a_browser(tmp_path: Path) -> None:
     """report.html opened from disk in headless Chromium: self-contained (the plot is embedded and
     decodes), the runs table and the per-category table show the numbers the runs hold."""
     pytest.importorskip("playwright")
-    a = write_run(tmp_path / "a", "llm", "openai:m1", {"age": [True, False], "drug": [True]})
-    b = write_run(tmp_path / "b", "llm", "openai:m2", {"age": [True, True], "drug": [True]})
+    a = write_run(tmp_path / "a", "llm", "openai:m1", {"age": [True, False], "drug": [True]}, notebooks=True)
+    b = write_run(tmp_path / "b", "llm", "openai:m2", {"age": [True, True], "drug": [True]}, notebooks=True)
     _, paths = make_report([a, b], tmp_path / "rep", title="two models")
     with browsers.chromium() as browser:
         page = browser.new_page()
@@ -97,9 +107,15 @@ def test_the_html_report_renders_in_a_browser(tmp_path: Path) -> None:
         rows = [r.split("\t") for r in runs.locator("tbody tr").all_inner_texts()]
         assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("openai:m1", "3", "2", "66.7%"), ("openai:m2", "3", "3", "100.0%")]
         assert runs.locator("td.best").all_inner_texts() == ["100.0%"]
-        age = page.locator("tr", has=page.locator("td", has_text="ehr/age"))
+        age = page.locator("tr", has=page.locator("td", has_text=re.compile("^ehr/age$")))
         assert age.locator("td").all_inner_texts()[1:] == ["50% (1/2)", "100% (2/2)"]
         assert age.locator("td.best").all_inner_texts() == ["100% (2/2)"]
+        # issue 16 (8): every episode row links to its notebook, relative to the page
+        links = page.locator("table.episodes a")
+        assert links.count() == 6 and all(h and not h.startswith(("/", "file:")) for h in
+                                          links.evaluate_all("as => as.map(a => a.getAttribute('href'))"))
+        targets = [Path(url2pathname(urlparse(u).path)) for u in links.evaluate_all("as => as.map(a => a.href)")]
+        assert sorted(targets) == sorted([*(a / "episodes/ehr").glob("*/*.ipynb"), *(b / "episodes/ehr").glob("*/*.ipynb")])
     assert all(u.startswith(("file:", "data:")) for u in requests), requests  # nothing fetched from a network
 
 
@@ -125,3 +141,76 @@ def test_names_that_look_like_markup_or_math_are_shown_as_written(tmp_path: Path
     shown = subprocess.run([sys.executable, "-m", "kernelgym", "tasks", "show", "ehr/[/]x[bold]/00000"],
                            capture_output=True, text=True, timeout=300, check=False)
     assert shown.returncode == 2 and "[/]x[bold]" in shown.stderr, shown.stderr[-2000:]
+
+
+def test_the_plot_prints_every_value_shows_0_and_has_no_empty_token_panel(tmp_path: Path) -> None:
+    """Issue 16 (8): a run without token counts drew an empty token panel with a meaningless axis; a
+    0 % bar was invisible and no bar said its value. Now: no token panel when no run has token counts
+    ("no token counts" beside a run without them otherwise), a value on every bar, a tick at 0, and a
+    category a run did not run says "not run"."""
+    import matplotlib.pyplot as plt
+
+    a = write_run(tmp_path / "a", "reference", None, {"age": [True, True], "drug": [False, False]}, usage=False)
+    b = write_run(tmp_path / "b", "llm", "openai:m", {"age": [True, False]})
+    fig = figure(compare([load_run(a)]))
+    try:
+        [ax] = fig.axes
+        texts = [t.get_text() for t in ax.texts]
+        assert texts == ["100% (2/2)", "0% (0/2)", "50% (2/4)"]
+        [ticks] = ax.collections  # the 0 % tick
+        assert [tuple(x) for x in ticks.get_offsets()] == [(0.0, 1.0)]
+    finally:
+        plt.close(fig)
+    fig = figure(compare([load_run(a), load_run(b)]))
+    try:
+        ax, tokens = fig.axes
+        assert "not run" in [t.get_text() for t in ax.texts]
+        assert [t.get_text() for t in tokens.texts] == ["no token\ncounts", "1,100"]
+    finally:
+        plt.close(fig)
+
+
+def test_runs_over_different_tasks_are_compared_with_a_warning(tmp_path: Path) -> None:
+    """Issue 16 (8): runs over different task sets were compared without a word. The report warns on
+    stderr and on the page, with the pass rates over the shared tasks; the same tasks: no warning."""
+    a = write_run(tmp_path / "a", "llm", "openai:m1", {"age": [True, False], "drug": [True]})
+    b = write_run(tmp_path / "b", "llm", "openai:m2", {"age": [True, True]})
+    c = write_run(tmp_path / "c", "llm", "openai:m3", {"age": [False, False], "drug": [True]})
+    res = CliRunner().invoke(app, ["report", str(a), str(b), "-o", str(tmp_path / "rep")], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    [warning] = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
+    assert "different task sets (openai:m1: 3 tasks, openai:m2: 2 tasks; 2 in all of them)" in warning
+    assert "on the 2 shared tasks: openai:m1: 50.0%, openai:m2: 100.0%" in warning
+    assert '<p class="warning">warning: the runs cover different task sets' in (tmp_path / "rep" / "report.html").read_text()
+    same = CliRunner().invoke(app, ["report", str(a), str(c), "--output", str(tmp_path / "rep2")])
+    assert same.exit_code == 0 and "warning" not in same.stderr and compare([load_run(a), load_run(c)])["warnings"] == []
+
+
+def test_wide_tables_are_printed_whole(tmp_path: Path) -> None:
+    """Issue 16 (8): tables were cut at 80 columns (a pipe's width): names ended in an ellipsis."""
+    name = "openai:a-model-name-long-enough-to-need-more-than-eighty-columns-in-a-table"
+    a = write_run(tmp_path / "a", "llm", name, {"a_category_with_a_rather_long_name": [True, False]})
+    res = CliRunner().invoke(app, ["report", str(a), "-o", str(tmp_path / "rep")], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    assert "\u2026" not in res.stdout and name in res.stdout and "ehr/a_category_with_a_rather_long_name" in res.stdout
+    assert max(len(line) for line in res.stdout.splitlines()) > 80
+
+
+def test_the_html_escapes_what_runs_recorded_and_links_stay_in_the_run(tmp_path: Path) -> None:
+    """Issue 16 (8): task ids, names and answers are text from outside: escaped on the page; a notebook
+    link is relative, URL-quoted, and only to a file inside the run folder."""
+    run = tmp_path / "run"
+    run.mkdir()
+    bad = [("ehr/<script>alert(1)</script>/00000", "episodes/a b#c?.ipynb"), ("ehr/x/00001", "../../etc/passwd"),
+           ("ehr/x/00002", "javascript:alert(1)")]
+    (run / "results.jsonl").write_text("".join(EpisodeResult(
+        task_id=task, family="ehr", category="<i>cat</i>", split="test", agent="<b>agent</b>", model=None,
+        passed=False, score=0.0, answer="<img src=x onerror=alert(1)>", turns=1, stop_reason="answered",
+        duration_s=0.1, started_at="", notebook=notebook).model_dump_json() + "\n" for task, notebook in bad))
+    _, paths = make_report([run], tmp_path / "rep")
+    page = paths["html"].read_text()
+    for raw in ("<script>alert", "<img src=x", "<b>agent", "<i>cat"):
+        assert raw not in page, raw
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert '<a href="../run/episodes/a%20b%23c%3F.ipynb">' in page
+    assert page.count("<a href=") == 2 and '<a href="../run/javascript%3Aalert%281%29">' in page
