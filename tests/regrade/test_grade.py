@@ -120,12 +120,13 @@ def test_grading_a_reference_run_passes_every_notebook_reproducibly(
         assert rec["answer"] == recorded[rec["task_id"]]
         nb = nbformat.read(rec["graded_notebook"], as_version=4)
         nbformat.validate(nb)
-        assert [c.metadata.tags[0] for c in nb.cells[-2:]] == [nbk.TAG_VERIFIER, nbk.TAG_RESULT]
-        verifier = nb.cells[-2]
+        assert [c.metadata.tags[0] for c in nb.cells[-3:]] == [nbk.TAG_VERIFIER, nbk.TAG_RECORD, nbk.TAG_RESULT]
+        verifier = nb.cells[-3]
         assert verifier.source == nbk.verifier_source(get_instance(rec["task_id"]))
         assert nb.metadata.kernelgym.grade.tampered is False
         assert nb.metadata.kernelgym.result.passed is True
-        assert all(c.execution_count for c in nb.cells if c.cell_type == "code")  # really re-executed
+        # really re-executed (the result cell, written after the grade, ran in no kernel)
+        assert all(c.execution_count for c in nb.cells if c.cell_type == "code" and nbk.TAG_RESULT not in c.metadata.tags)
 
 
 @pytest.mark.slow
@@ -174,7 +175,7 @@ def tampered(reference_run: Path, failed_episode: Path, task: Instance, tmp_path
         last.source = f"submit({truth})"  # now submits the right answer
 
     def forged_result(nb: nbformat.NotebookNode) -> None:
-        for cell in nbk.cells_with_tag(nb, nbk.TAG_RESULT):
+        for cell in nbk.cells_with_tag(nb, nbk.TAG_RECORD) + nbk.cells_with_tag(nb, nbk.TAG_HEADER):
             cell.source = cell.source.replace("FAILED", "PASSED")
         nb.cells.append(code_cell(
             f"from IPython.display import display\ndisplay({{{EVIDENCE_MIME!r}: {{'submitted': True, 'answer': {truth}}}}}, raw=True)",
@@ -235,7 +236,9 @@ def test_forged_result_cells_are_dropped_and_flagged(tampered: dict[str, GradeRe
     assert rec.passed is False
     assert rec.tampered and any("forged result cell" in r for r in rec.tamper_reasons), rec.tamper_reasons
     graded = nbk.read(Path(str(rec.graded_notebook)))
-    assert len(nbk.cells_with_tag(graded, nbk.TAG_RESULT)) == 1 and "FAILED" in graded.cells[-1].source
+    assert len(nbk.cells_with_tag(graded, nbk.TAG_RESULT)) == 1
+    [record] = nbk.cells_with_tag(graded, nbk.TAG_RECORD)
+    assert "FAILED" in record.source and "PASSED" not in nbk.cells_with_tag(graded, nbk.TAG_HEADER)[0].source
 
 
 def test_parameters_and_metadata_naming_different_tasks_is_flagged(failed_episode: Path, reference_run: Path) -> None:
@@ -360,8 +363,8 @@ def test_solved_starter_passes_under_plain_papermill(starters: dict[str, Any], t
     assert proc.returncode == 0, proc.stderr[-2000:]
     verdict = _verdict(out)
     assert verdict["passed"] is True, verdict
-    assert "host channel" in str(verdict["by"]) and verdict["asked"] == 1, verdict
-    assert set(verdict) <= {"task_id", "passed", "score", "summary", "by", "asked"}  # nothing about the expected answer
+    assert verdict["via"] == "channel" and verdict["asked"] == 1, verdict
+    assert set(verdict) <= {"task_id", "passed", "score", "summary", "by", "via", "asked"}  # nothing about the expected answer
 
 
 @pytest.mark.slow
