@@ -159,15 +159,16 @@ async def run_episode(
             for key, value in (action.meta.get("usage") or {}).items():
                 if isinstance(value, (int, float)):
                     usage[key] = usage.get(key, 0) + value
-            if action.thought:
-                nbk.add_thought(nb, action.thought)
             # raw model messages and per-call records (latency, retries, usage) go on the cell
             cell_meta = {k: action.meta[k] for k in ("raw", "calls") if action.meta.get(k)}
             if action.kind == "stop":
-                if cell_meta and action.thought:
-                    nb.cells[-1].metadata.setdefault("kernelgym", {}).update(cell_meta)
+                if action.thought:
+                    label = nbk.add_thought(nb, action.thought, turns + 1)
+                    if cell_meta:
+                        nb.cells[label].metadata["kernelgym"].update(cell_meta)
                 stop = "agent_stopped"
                 break
+            nbk.add_thought(nb, action.thought, turns + 1)  # "Turn N — thought" (or "— action"): a visible label
             if action.kind == "code":
                 source = action.source or ""
             else:
@@ -215,25 +216,27 @@ async def run_episode(
 
     assert stop is not None
     failure = {"stop_reason": stop, "message": error, "traceback": trace} if is_error(stop) else None
-    answer, verdict, _ = nbk.record_verdict(nb, inst, evidence, no_evidence=no_evidence, error=failure)
     name, model, sampling = agent_label(agent)
-    result = EpisodeResult(
-        task_id=inst.id, family=inst.family, category=inst.category, split=inst.split, rollout=rollout,
-        agent=name, model=model, passed=verdict.passed, score=verdict.score, answer=answer,
-        expected=inst.ground_truth, explanation=verdict.explanation, turns=turns, stop_reason=stop,
-        duration_s=round(time.monotonic() - t0, 3), error=error, traceback=trace, started_at=started, usage=usage,
-    )
+    duration = round(time.monotonic() - t0, 3)
+    # the episode's facts first: the header cell that record_verdict writes shows them
     nb.metadata["kernelgym"].update(
         {
             "agent": {"name": name, "model": model, "sampling": sampling},
             "episode": {
                 "rollout": rollout, "start_time": started, "end_time": _now(), "turns": turns,
-                "stop_reason": stop, "duration_s": result.duration_s, "usage": usage, "error": error,
+                "stop_reason": stop, "duration_s": duration, "usage": usage, "error": error,
                 "max_turns": cfg.max_turns, "cell_timeout_s": limits.cell_timeout,
                 "max_observation_chars": cfg.max_observation_chars,
                 **({"feedback": True, "wrong_answers": wrong_answers} if cfg.feedback else {}),
             },
             "versions": _versions(),
         }
+    )
+    answer, verdict, _ = nbk.record_verdict(nb, inst, evidence, no_evidence=no_evidence, error=failure)
+    result = EpisodeResult(
+        task_id=inst.id, family=inst.family, category=inst.category, split=inst.split, rollout=rollout,
+        agent=name, model=model, passed=verdict.passed, score=verdict.score, answer=answer,
+        expected=inst.ground_truth, explanation=verdict.explanation, turns=turns, stop_reason=stop,
+        duration_s=duration, error=error, traceback=trace, started_at=started, usage=usage,
     )
     return result, nb

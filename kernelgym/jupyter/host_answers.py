@@ -25,6 +25,7 @@ from nbformat import NotebookNode
 
 from kernelgym import notebook as nbk
 from kernelgym.kernel.starter import verdict_bundle
+from kernelgym.notebook import markdown as md
 from kernelgym.tasks import get_instance
 
 
@@ -44,24 +45,26 @@ def verdict_record(task_id: str, evidence: list[dict[str, Any]]) -> dict[str, An
     inst = get_instance(task_id)
     answer, verdict = inst.verdict(evidence)
     if len(evidence) != 1:
-        summary = verdict.explanation
+        summary = md.escape(verdict.explanation)
     elif inst.verifier == "function":
         summary = f"{verdict.score:.0%} of the hidden inputs handled correctly"
     elif not evidence[0].get("submitted"):
         summary = "no answer was submitted: end your solution with `submit(answer)`"
-    else:
-        summary = f"submitted `{json.dumps(answer)}`; compared as {inst.grader.describe()}"
+    else:  # the answer is untrusted: a code span nothing in it can close
+        summary = f"submitted {md.code_span(json.dumps(answer))}; compared as {md.escape(inst.grader.describe())}"
     return {"task_id": inst.id, "passed": verdict.passed, "score": verdict.score, "summary": summary}
 
 
 def write_host_verdict(nb: NotebookNode, task_id: str) -> dict[str, Any] | None:
-    """Grade the evidence of an executed starter on the host and put the verdict in its result cell."""
+    """Grade the evidence of an executed starter or episode notebook on the host and put the verdict in
+    its (code) result cell, replacing what the kernel could say there."""
     verifiers = nbk.cells_with_tag(nb, nbk.TAG_VERIFIER)
     results = [c for c in nbk.cells_with_tag(nb, nbk.TAG_RESULT) if c.cell_type == "code"]
     if not verifiers or not results:
         return None
     verdict = verdict_record(task_id, nbk.evidence_of(verifiers[-1]))
-    verdict["by"] = "host (papermill engine)"
+    verdict["via"] = "papermill-engine"
+    verdict["by"] = "kernelgym's grader, outside the kernel, after papermill ran the notebook"
     results[-1].outputs = [nbformat.v4.new_output("display_data", data=verdict_bundle(verdict))]
     return verdict
 

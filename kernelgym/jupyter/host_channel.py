@@ -72,7 +72,7 @@ class ChannelState:
 
     def check_task(self, task_id: str) -> None:
         if self.task_id is not None and task_id != self.task_id:
-            raise ValueError(f"this host channel serves task {self.task_id} only (the notebook's own); "
+            raise ValueError(f"the grader of this kernel serves task {self.task_id} only (the notebook's own); "
                              "start a new kernel for another task")
 
     def take_verdict(self) -> None:

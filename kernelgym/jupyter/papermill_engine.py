@@ -13,7 +13,8 @@ group as ``kernelgym``, usable as ``papermill --engine kernelgym in.ipynb out.ip
   run`` does), so stale installed kernelspecs are never used;
 - a starter notebook (``kernelgym notebook``) is retargeted on the host to the task id of its
   parameters (``-p task_id OTHER``), and after execution the host grades its verifier's evidence
-  and writes the verdict into its result cell (``starter_hooks=False`` turns this off).
+  and writes the verdict into its result cell; so does an episode notebook (schema 3, whose result
+  cell is code), whose cells are left as they are (``starter_hooks=False`` turns this off).
 
 A kernel that dies ends the execution (the cells after it keep no outputs). Papermill itself still
 raises :class:`papermill.exceptions.PapermillExecutionError` at the end if any cell holds an error;
@@ -202,8 +203,11 @@ def engine_class() -> Any:
 
 
 def _starter_before(nb: NotebookNode) -> str | None:
-    """For a starter notebook: its task id, with the setup and verifier cells rewritten for it."""
+    """For a starter notebook: its task id, with the setup and verifier cells rewritten for it. For an
+    episode notebook whose result cell is code (schema 3): its task id (the cells are left as they are)."""
     if not nb_starter.is_starter(nb):
+        if any(c.cell_type == "code" for c in nbk.cells_with_tag(nb, nbk.TAG_RESULT)):
+            return nbk.notebook_task_id(nb)
         return None
     task_id = nbk.notebook_task_id(nb)
     if task_id is None:
@@ -217,7 +221,8 @@ def _starter_before(nb: NotebookNode) -> str | None:
 
 
 def _starter_after(nb: NotebookNode, task_id: str) -> None:
-    """For a starter notebook: the host-side verdict, written into its result cell."""
+    """For a starter or episode notebook: the host-side verdict on this execution's evidence, written
+    into its result cell."""
     try:
         host_answers.write_host_verdict(nb, task_id)
     except Exception as exc:  # noqa: BLE001 - the executed notebook is still written

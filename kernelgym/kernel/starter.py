@@ -55,7 +55,7 @@ def _host(command: str, task_id: str, payload: Any = None) -> Any:
         try:
             return _channel_request(channel, command, str(task_id), payload)
         except OSError as exc:
-            raise HostUnreachable(f"the host channel did not answer ({exc})") from None
+            raise HostUnreachable(f"no answer from kernelgym's grader ({exc})") from None
         except RuntimeError as exc:
             raise HostUnreachable(str(exc)) from None
     try:
@@ -70,8 +70,8 @@ def _host(command: str, task_id: str, payload: Any = None) -> Any:
         lines = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
         if "No module named" in lines[-1]:
             raise HostUnreachable(
-                "the host side of kernelgym is not reachable from this kernel (a sandboxed kernel started "
-                "by kernelgym itself, which serves no host channel)"
+                "kernelgym's grader is not reachable from this kernel (a sandboxed kernel started by "
+                "kernelgym itself, which lets no code in the kernel ask the grader)"
             )
         raise HostUnreachable(lines[-1])
     return json.loads(proc.stdout)
@@ -99,7 +99,7 @@ def _channel_request(path: str, command: str, task_id: str, payload: Any = None)
             data += chunk
     reply = json.loads(data or b"{}")
     if not reply.get("ok"):
-        raise RuntimeError(reply.get("error") or "the host channel gave no answer")
+        raise RuntimeError(reply.get("error") or "kernelgym's grader gave no answer")
     return reply["result"]
 
 
@@ -176,30 +176,47 @@ def verify(task_id: str, known: dict[str, dict[str, Any]]) -> None:
 
 
 def show_verdict(task_id: str) -> None:
-    """Show the host-side grader's verdict on the evidence of :func:`verify`. Never raises."""
+    """Show the grader's verdict on the evidence the verifier produced in this execution (a starter's
+    :func:`verify`, else an episode notebook's verifier cell). Never raises; without a verdict it says
+    plainly that this execution was not verified, never an earlier verdict."""
     try:
         evidence = _evidence.get(str(task_id))
         if evidence is None:
-            verdict: dict[str, Any] = {"passed": None, "summary": "the verifier cell did not run"}
+            from kernelgym.kernel import verify as _verify
+
+            evidence = _verify.last_evidence()
+        if evidence is None:
+            verdict: dict[str, Any] = {"passed": None, "summary": "the verifier cell did not run in this execution, "
+                                                                  "so there is nothing to grade: run every cell"}
         else:
             verdict = _host("verdict", task_id, evidence)
             channel = bool(os.environ.get(HOST_SOCKET_ENV))
-            verdict["by"] = "host (asked over the provisioner's host channel)" if channel else "host (asked from the kernel)"
+            verdict["via"] = "channel" if channel else "subprocess"
+            verdict["by"] = "kernelgym's grader, outside this kernel, asked when this cell ran"
     except BaseException as exc:  # noqa: BLE001
-        verdict = {"passed": None, "summary": f"no verdict: {exc}; {ALTERNATIVES}."}
+        verdict = {"passed": None, "summary": f"kernelgym's grader could not be asked from this kernel ({_plain(exc)}). "
+                                              f"To grade this execution, {ALTERNATIVES}."}
     try:
         _display(verdict_bundle(verdict))
     except BaseException as exc:  # noqa: BLE001
         print(f"kernelgym verdict: {verdict!r} ({exc!r})")
 
 
+def _plain(text: Any) -> str:
+    """``text`` shown literally in markdown (it may quote a submitted answer)."""
+    special = "\\`*_{}[]()#+-.!|~<>"
+    return "".join("\\" + ch if ch in special else ch for ch in str(text))
+
+
 def verdict_bundle(verdict: dict[str, Any]) -> dict[str, Any]:
-    """The display bundle of a verdict (also written by the host-side papermill engine)."""
-    word = {True: "PASSED", False: "FAILED"}.get(verdict.get("passed"), "UNKNOWN")
-    summary = verdict.get("summary", "")
-    by = f" (graded by the {verdict['by']})" if verdict.get("by") else ""
+    """The display bundle of a verdict (also written by the host-side papermill engine): the verdict of
+    *this* execution, or "not verified in this execution" when there is none. Its ``summary`` is
+    markdown made by the host (anything untrusted in it already escaped)."""
+    word = {True: "PASSED", False: "FAILED"}.get(verdict.get("passed"), "not verified in this execution")
+    summary = str(verdict.get("summary", ""))
+    by = f"\n\n*Graded by {_plain(verdict['by'])}, on the evidence of the verifier cell above.*" if verdict.get("by") else ""
     return {
         VERDICT_MIME: verdict,
-        "text/markdown": f"### Verdict: **{word}**{by}\n\n{summary}",
-        "text/plain": f"kernelgym verdict: {word}. {summary}",
+        "text/markdown": f"### Verdict of this execution: **{word}**\n\n{summary}{by}",
+        "text/plain": f"kernelgym verdict of this execution: {word}. {summary}",
     }

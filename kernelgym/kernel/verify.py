@@ -11,6 +11,25 @@ from typing import Any
 
 from kernelgym.kernel.mime import EVIDENCE_MIME
 
+_last: list[dict[str, Any]] | None = None
+"""The evidence of the last verifier call in this kernel (what an episode's result cell grades)."""
+
+
+def last_evidence() -> list[dict[str, Any]] | None:
+    """The evidence the last verifier call emitted (``None``: no verifier ran in this kernel)."""
+    return None if _last is None else list(_last)
+
+
+def _emit(evidence: dict[str, Any]) -> None:
+    global _last
+    _last = [evidence]
+    try:
+        from IPython.display import display
+
+        display({EVIDENCE_MIME: evidence, "text/plain": f"kernelgym evidence: {evidence!r}"}, raw=True)
+    except BaseException as exc:  # noqa: BLE001
+        print(f"kernelgym verifier could not emit evidence: {exc}")
+
 
 def emit_answer_evidence() -> None:
     """Emit ``{"submitted": bool, "answer": ...}`` under the evidence MIME type."""
@@ -21,12 +40,7 @@ def emit_answer_evidence() -> None:
         evidence = {"submitted": bool(_state.submitted), "answer": to_jsonable(_state.answer)}
     except BaseException as exc:  # noqa: BLE001 - the verifier must never raise
         evidence = {"submitted": False, "answer": None, "error": f"{type(exc).__name__}: {exc}"}
-    try:
-        from IPython.display import display
-
-        display({EVIDENCE_MIME: evidence, "text/plain": f"kernelgym evidence: {evidence!r}"}, raw=True)
-    except BaseException as exc:  # noqa: BLE001
-        print(f"kernelgym verifier could not emit evidence: {exc}")
+    _emit(evidence)
 
 
 def _user_namespace() -> dict[str, Any]:
@@ -102,9 +116,4 @@ def emit_function_evidence(name: str, inputs: list[list[Any]], time_limit: float
                 evidence["errors"].append(err)
     except BaseException as exc:  # noqa: BLE001 - the verifier must never raise
         evidence["error"] = f"{type(exc).__name__}: {exc}"
-    try:
-        from IPython.display import display
-
-        display({EVIDENCE_MIME: evidence, "text/plain": f"kernelgym evidence: {evidence!r}"}, raw=True)
-    except BaseException as exc:  # noqa: BLE001
-        print(f"kernelgym verifier could not emit evidence: {exc}")
+    _emit(evidence)

@@ -10,8 +10,10 @@ cells and carries the checksum of its canonical source.
 from kernelgym.notebook.cells import (
     SCHEMA_VERSION,
     TAG_ACTION,
+    TAG_HEADER,
     TAG_PARAMETERS,
     TAG_RAISES,
+    TAG_RECORD,
     TAG_RESULT,
     TAG_SETUP,
     TAG_TASK,
@@ -30,6 +32,7 @@ from kernelgym.notebook.cells import (
     render_verifier,
     setup_source,
     tagged,
+    thought_markdown,
     verifier_source,
 )
 from kernelgym.notebook.io import (
@@ -52,19 +55,25 @@ from kernelgym.notebook.readers import (
     tags_of,
 )
 from kernelgym.notebook.result import (
+    RESULT_SOURCE,
+    header_markdown,
+    is_result_record,
+    legacy_result_markdown,
     mark_errored_actions,
     record_verdict,
     result_markdown,
     result_record,
+    verdict_word,
+    write_header,
     write_result,
 )
 
 __all__ = [
-    "INJECTED_PARAMETERS", "MAX_NOTEBOOK_MB_ENV", "PAPERMILL_ERROR_TAG", "SCHEMA_VERSION", "TAGS", "TAG_ACTION",
-    "TAG_PARAMETERS", "TAG_RAISES", "TAG_RESULT", "TAG_SETUP", "TAG_TASK", "TAG_THOUGHT", "TAG_VERIFIER", "VERIFIERS",
+    "INJECTED_PARAMETERS", "MAX_NOTEBOOK_MB_ENV", "PAPERMILL_ERROR_TAG", "RESULT_SOURCE", "SCHEMA_VERSION", "TAGS",
+    "TAG_ACTION", "TAG_HEADER", "TAG_PARAMETERS", "TAG_RAISES", "TAG_RECORD", "TAG_RESULT", "TAG_SETUP", "TAG_TASK", "TAG_THOUGHT", "TAG_VERIFIER", "VERIFIERS",
     "NotebookFileError", "add_action", "add_thought", "add_verifier", "answers_of", "assigned_task_id", "cells_with_tag",
-    "check_file", "checksum", "checksums_bind_task", "evidence_of", "kernelgym_meta", "mark_errored_actions", "max_notebook_bytes",
+    "check_file", "checksum", "checksums_bind_task", "evidence_of", "header_markdown", "is_result_record", "kernelgym_meta", "legacy_result_markdown", "mark_errored_actions", "max_notebook_bytes",
     "new_episode_notebook", "notebook_task_id", "python_literal", "read", "read_bytes", "record_verdict",
-    "render_verifier", "result_markdown", "result_record", "setup_source", "tagged", "tags_of", "verifier_source",
-    "write", "write_result",
+    "render_verifier", "result_markdown", "result_record", "setup_source", "tagged", "tags_of", "thought_markdown", "verdict_word",
+    "verifier_source", "write", "write_header", "write_result",
 ]

@@ -15,24 +15,31 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from kernelgym.notebook import markdown as md
 from kernelgym.runtime.profiles import notebook_kernelspec
 from kernelgym.tasks import Instance, TaskSpec
 
-SCHEMA_VERSION = 2
-"""Version of ``metadata.kernelgym``. 2: the checksums of action and verifier cells cover the task id
+SCHEMA_VERSION = 3
+"""Version of ``metadata.kernelgym``. 3: a header cell (``kernelgym-header``: the episode's facts and
+its recorded result), turn-labelled thought cells (the model's own text in ``metadata.kernelgym.text``),
+the recorded result in a markdown cell of its own (``kernelgym-record``) and a result cell
+(``kernelgym-result``) that is code: it recomputes the verdict whenever the notebook is executed.
+2: the checksums of action and verifier cells cover the task id
 as well as the source (:func:`checksum` with ``task_id``), so a notebook re-labelled to another task no
 longer matches them. 1: they covered the source only."""
 TASK_BOUND_SCHEMA = 2
 """The first schema version whose episode checksums bind the task id."""
 
+TAG_HEADER = "kernelgym-header"
 TAG_TASK = "kernelgym-task"
 TAG_PARAMETERS = "parameters"
 TAG_SETUP = "kernelgym-setup"
 TAG_THOUGHT = "kernelgym-thought"
 TAG_ACTION = "kernelgym-action"
 TAG_VERIFIER = "kernelgym-verifier"
+TAG_RECORD = "kernelgym-record"
 TAG_RESULT = "kernelgym-result"
-TAGS = (TAG_TASK, TAG_PARAMETERS, TAG_SETUP, TAG_THOUGHT, TAG_ACTION, TAG_VERIFIER, TAG_RESULT)
+TAGS = (TAG_HEADER, TAG_TASK, TAG_PARAMETERS, TAG_SETUP, TAG_THOUGHT, TAG_ACTION, TAG_VERIFIER, TAG_RECORD, TAG_RESULT)
 TAG_RAISES = "raises-exception"
 """nbclient/papermill tag, added beside ``kernelgym-action`` on action cells that raised."""
 
@@ -151,9 +158,21 @@ def new_episode_notebook(inst: Instance) -> NotebookNode:
     return nb
 
 
-def add_thought(nb: NotebookNode, text: str) -> None:
-    """Append the agent's text as a markdown cell."""
-    nb.cells.append(tagged(nbformat.v4.new_markdown_cell(text), TAG_THOUGHT))
+def thought_markdown(turn: int, text: str | None, note: str | None = None) -> str:
+    """The markdown of turn ``turn``'s label cell: "Turn 3 — thought" and the model's text (escaped:
+    it is untrusted), or "Turn 3 — action" for a turn without text; ``note`` (markdown) below it."""
+    head = f"**Turn {turn} — thought**" if text else f"**Turn {turn} — action**"
+    body = f"{head}\n\n{md.escape(text)}" if text else head
+    return f"{body}\n\n*{note}*" if note else body
+
+
+def add_thought(nb: NotebookNode, text: str | None, turn: int) -> int:
+    """Append the label cell of turn ``turn``: the agent's text (``None``: a turn without text) under
+    the label "Turn N — thought". The text as the model wrote it stays in ``metadata.kernelgym.text``
+    (what exports read); returns the cell's index."""
+    cell = nbformat.v4.new_markdown_cell(thought_markdown(turn, text))
+    nb.cells.append(tagged(cell, TAG_THOUGHT, turn=turn, text=text or None))
+    return len(nb.cells) - 1
 
 
 def add_action(nb: NotebookNode, source: str, turn: int, *, task_id: str | None = None) -> int:

@@ -66,13 +66,14 @@ def finish(
             o.get("output_type") == "error" for o in cell.get("outputs", [])
         ) and nbk.TAG_VERIFIER not in tags_of(cell):
             cell.metadata.setdefault("tags", []).append(nbk.TAG_RAISES)
-    nbk.write_result(nb, nbk.result_record(inst, answer, verdict))
-    nb.metadata["kernelgym"]["grade"] = {
-        "graded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    graded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    nb.metadata["kernelgym"]["grade"] = {  # before the verdict cells: the header shows it
+        "graded_at": graded_at,
         "source": str(source), "tampered": record.tampered, "tamper_reasons": reasons,
         "warnings": record.warnings, "reproducible": reproducible, "diverged_cells": diverged,
         "recorded_result": prep.recorded_result, "error": error,
     }
+    nbk.write_result(nb, nbk.result_record(inst, answer, verdict) | {"recorded_by": f"kernelgym grade ({graded_at})"})
     pm = nb.metadata.get("papermill")
     if isinstance(pm, dict):
         pm["input_path"] = str(source)

@@ -1,9 +1,9 @@
 """Stages 1-2 of ``kernelgym grade``: validate a notebook, find its task, restore its canonical cells.
 
 As nbgrader restores locked cells, the parameters, setup and verifier cells are replaced by the
-task's canonical ones (the verifier placed last), every cell claiming to be a verifier or a result is
-dropped, and what was changed after the fact is said in ``tamper_reasons``: a verifier missing or
-differing by checksum, a forged result cell, an action cell whose source no longer matches the
+task's canonical ones (the verifier placed last), every cell claiming to be a verifier, a header or a
+result is dropped, and what was changed after the fact is said in ``tamper_reasons``: a verifier missing or
+differing by checksum, a forged header or result cell, an action cell whose source no longer matches the
 checksum recorded when it ran, a deleted or added cell, a recorded result its own answer does not
 support.
 """
@@ -259,11 +259,11 @@ def prepare(nb: NotebookNode) -> Prepared:
     insts = [inst] + ([original] if original is not None else [])
     ok_setup = {nbk.checksum(f(i)) for i in insts for f in (nbk.setup_source, starter.setup_source)}
     ok_verifier = {nbk.checksum(f(i)) for i in insts for f in (nbk.verifier_source, starter.verifier_source)}
-    result_md = nbk.result_markdown(prep.recorded_result) if prep.recorded_result else None
+    header_md = nbk.header_markdown(meta)
 
     cells: list[NotebookNode] = []
     params_at = setup_at = None
-    verifiers = results = 0
+    verifiers = results = record_cells = headers = 0
     verifier_seen = False
     turns: list[int] = []
     checksummed = sum(1 for c in nbk.cells_with_tag(nb, nbk.TAG_ACTION) if "checksum" in kernelgym_meta(c))
@@ -315,15 +315,29 @@ def prepare(nb: NotebookNode) -> Prepared:
             if verifiers == 2:
                 reasons.append("more than one verifier cell")
             continue
+        if nbk.TAG_HEADER in tags:
+            headers += 1
+            if code or cell.source.strip() != header_md.strip():
+                reasons.append("a forged header cell (dropped)")
+            if headers == 2:
+                reasons.append("more than one header cell")
+            continue
+        if nbk.TAG_RECORD in tags or (not code and (nbk.TAG_RESULT in tags or "verdict" in kg)):
+            # the recorded result: a kernelgym-record cell (schema 3) or, before, a markdown kernelgym-result
+            record_cells += 1
+            legacy = nbk.TAG_RECORD not in tags
+            if code or not nbk.is_result_record(cell.source, prep.recorded_result, legacy=legacy):
+                reasons.append("a forged result cell (dropped)")
+            if record_cells == 2:
+                reasons.append("more than one result cell")
+            continue
         if nbk.TAG_RESULT in tags or "verdict" in kg:
+            # the result cell that grades each execution (code): its canonical source only
             results += 1
-            legit = (
-                (not code and result_md is not None and cell.source.strip() == result_md.strip())
-                or (code and _same_source(cell.source, starter.VERDICT_SOURCE))
-            )
+            legit = _same_source(cell.source, starter.VERDICT_SOURCE) or _same_source(cell.source, nbk.RESULT_SOURCE)
             if not legit:
                 reasons.append("a forged result cell (dropped)")
-            elif code and (not original_id or reparameterised):
+            elif not original_id or reparameterised:
                 for out in cell.get("outputs", []):
                     claim = out.get("data", {}).get(VERDICT_MIME) if isinstance(out.get("data"), dict) else None
                     if isinstance(claim, dict) and isinstance(claim.get("passed"), bool) and prep.claimed_passed is None:

@@ -444,9 +444,9 @@ def _harness_error(inst: Instance, rollout: int, trace: str, out_dir: Path) -> E
     )
     try:
         nb = nbk.new_episode_notebook(inst)
+        nb.metadata["kernelgym"]["episode"] = {"rollout": rollout, "stop_reason": "harness_error", "error": result.error}
         nbk.record_verdict(nb, inst, [], no_evidence="the episode crashed before verification",
                            error={"stop_reason": "harness_error", "message": result.error, "traceback": result.traceback})
-        nb.metadata["kernelgym"]["episode"] = {"rollout": rollout, "stop_reason": "harness_error", "error": result.error}
         path = notebook_path(out_dir, inst.id, rollout)
         nbk.write(nb, path)
         result.notebook = str(path.relative_to(out_dir))

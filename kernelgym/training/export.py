@@ -217,7 +217,11 @@ def _turns(nb: NotebookNode) -> list[_Turn]:
         tags = cell.get("metadata", {}).get("tags", [])
         kg = cell.get("metadata", {}).get("kernelgym", {})
         if nbk.TAG_THOUGHT in tags:
-            thoughts.append(cell.source)
+            # schema 3: the model's own text is in the metadata (the source is its escaped, turn-labelled rendering;
+            # None for a turn without text); older notebooks hold the text as the source
+            text = kg.get("text") if "text" in kg else cell.source
+            if text:
+                thoughts.append(text)
             if kg.get("raw"):  # a stop action: its model replies sit on its thought cell
                 turns.append(_Turn(None, "\n\n".join(thoughts), list(kg["raw"])))
                 thoughts = []

@@ -154,12 +154,12 @@ class TaskKernel:
             vidx = nbk.add_verifier(self.notebook, inst.verifier, inst.verifier_args)
             out = await self._session.run_cell(vidx, timeout=60)
             evidence = nbk.evidence_of(out.cell)
-        _, verdict, _ = nbk.record_verdict(self.notebook, inst, evidence, no_evidence="no verifier evidence")
-        self.result = verdict
-        self.notebook.metadata["kernelgym"].update({
+        self.notebook.metadata["kernelgym"].update({  # before the verdict: the header cell shows them
             "agent": {"name": "langchain-tools", "model": None, "sampling": {}},
             "episode": {"turns": self.turns, "stop_reason": "answered" if self.submitted else "agent_stopped"},
         })
+        _, verdict, _ = nbk.record_verdict(self.notebook, inst, evidence, no_evidence="no verifier evidence")
+        self.result = verdict
         return verdict
 
     def save(self, path: str | Path) -> Path:

@@ -42,10 +42,10 @@ def test_reference_agent_passes_and_writes_a_conventional_notebook(task: Instanc
     assert meta.task.id == task.id and meta.result.passed is True
     assert meta.episode.stop_reason == "answered" and meta.episode.turns == result.turns
     tags = [c.metadata.tags[0] for c in nb.cells]
-    assert tags[:3] == [nbk.TAG_TASK, nbk.TAG_PARAMETERS, nbk.TAG_SETUP]
-    assert tags[-2:] == [nbk.TAG_VERIFIER, nbk.TAG_RESULT]
+    assert tags[:4] == [nbk.TAG_HEADER, nbk.TAG_TASK, nbk.TAG_PARAMETERS, nbk.TAG_SETUP]
+    assert tags[-3:] == [nbk.TAG_VERIFIER, nbk.TAG_RECORD, nbk.TAG_RESULT]
     assert all(len(c.metadata.tags) == 1 for c in nb.cells)
-    verifier = nb.cells[-2]
+    verifier = nb.cells[-3]
     assert verifier.metadata.editable is False and verifier.metadata.deletable is False
     assert verifier.metadata.kernelgym.checksum == nbk.checksum(verifier.source, task.id)  # the task id is bound
     actions = nbk.cells_with_tag(nb, nbk.TAG_ACTION)

@@ -101,13 +101,13 @@ def test_a_starter_solved_in_jupyterlab_gets_its_verdict_from_a_sandboxed_kernel
     assert "PROBE True False" in printed and "mount-namespace" in printed, printed  # sandboxed
     assert not [o for cell in outputs for o in cell if o["type"] == "error"], printed
     [verdict] = _verdicts(outputs)
-    assert verdict["passed"] is True and "host channel" in verdict["by"] and verdict["asked"] == 1, verdict
+    assert verdict["passed"] is True and verdict["via"] == "channel" and verdict["asked"] == 1, verdict
 
 
 @pytest.mark.slow
 def test_a_wrong_answer_in_jupyterlab_is_told_failed_without_the_expected_answer(server: Server, task: Instance) -> None:
     outputs = run_notebook_cells(server, "wrong.ipynb", starter_with(task, ["submit('certainly not the answer')"]))
     [verdict] = _verdicts(outputs)
-    assert verdict["passed"] is False and "host channel" in verdict["by"], verdict
-    assert set(verdict) <= {"task_id", "passed", "score", "summary", "by", "asked"}
+    assert verdict["passed"] is False and verdict["via"] == "channel", verdict
+    assert set(verdict) <= {"task_id", "passed", "score", "summary", "by", "via", "asked"}
     assert "expected" not in str(verdict["summary"]).lower() and "certainly not the answer" in verdict["summary"]

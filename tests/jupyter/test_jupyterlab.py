@@ -84,9 +84,9 @@ def test_an_episode_notebook_opens_for_review_on_its_tasks_kernel(browser: Any, 
         playwright_sync.expect(kernel_name).to_contain_text(KERNEL_DISPLAY_NAME, timeout=WAIT_MS)
         task_id = nb.metadata.kernelgym.task.id
         texts = cells.all_inner_texts()
-        assert f"Task {task_id}" in texts[0]
-        result_at = next(i for i, c in enumerate(nb.cells) if nbk.TAG_RESULT in c.metadata.get("tags", []))
-        assert "Result: PASSED" in texts[result_at]
+        assert "Episode" in texts[0] and f"Task {task_id}" in texts[1]  # the header, then the task
+        record_at = next(i for i, c in enumerate(nb.cells) if nbk.TAG_RECORD in c.metadata.get("tags", []))
+        assert "Result recorded by the run: PASSED" in texts[record_at]
         verifier_at = next(i for i, c in enumerate(nb.cells) if nbk.TAG_VERIFIER in c.metadata.get("tags", []))
         assert "kernelgym evidence" in texts[verifier_at]  # its recorded output
         # the page started the notebook's own kernelspec through the server
@@ -146,7 +146,7 @@ def test_a_person_solves_a_starter_in_jupyterlab_and_kernelgym_grade_agrees(
         page.keyboard.insert_text(solution)  # pasted as a whole: no auto-indent or bracket closing
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        verdict = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output", has_text="Verdict:")
+        verdict = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output", has_text="Verdict of this execution:")
         try:
             verdict.wait_for()
         except Exception:  # say what the page showed instead
@@ -155,7 +155,7 @@ def test_a_person_solves_a_starter_in_jupyterlab_and_kernelgym_grade_agrees(
             page.screenshot(path=str(tmp_path / "no-verdict.png"))
             raise AssertionError(f"no verdict; kernel {status!r}; cells: {shown}; sessions: "
                                  f"{lab.api('GET', '/api/sessions')}") from None
-        assert "Verdict: PASSED" in verdict.inner_text() and "host channel" in verdict.inner_text()
+        assert "Verdict of this execution: PASSED" in verdict.inner_text() and "host channel" not in verdict.inner_text()
         page.keyboard.press("Control+s")
         saved = _solved_on_disk(lab.root / "starter.ipynb", "# typed in JupyterLab")
     finally:

@@ -132,7 +132,7 @@ def test_tool_calling_episode_passes_and_records_the_model(stub: OpenAIStub, tas
     meta = nb.metadata.kernelgym
     assert meta.agent == {"name": "llm", "model": MODEL, "sampling": {
         "temperature": 0.3, "top_p": 0.9, "max_tokens": 512, "seed": 7, "protocol": "tools"}}
-    thoughts = [c.source for c in nbk.cells_with_tag(nb, nbk.TAG_THOUGHT)]
+    thoughts = [c.metadata.kernelgym.text for c in nbk.cells_with_tag(nb, nbk.TAG_THOUGHT)]
     assert thoughts == ["First I compute the intermediate values.", "That gives the answer."]
     actions = nbk.cells_with_tag(nb, nbk.TAG_ACTION)
     assert actions[0].source == prep(inst)
@@ -153,7 +153,7 @@ def test_text_protocol_episode_passes(stub: OpenAIStub, tasks: list[Instance]) -
     (body,) = chat_bodies(stub)
     assert "tools" not in body
     assert "```python" in body["messages"][0]["content"] and "submit(answer)" in body["messages"][0]["content"]
-    assert nbk.cells_with_tag(nb, nbk.TAG_THOUGHT)[0].source == "I will compute it and submit."
+    assert nbk.cells_with_tag(nb, nbk.TAG_THOUGHT)[0].metadata.kernelgym.text == "I will compute it and submit."
     assert nb.metadata.kernelgym.agent.sampling == {"protocol": "text"}
 
 
@@ -190,7 +190,7 @@ def test_malformed_tool_arguments_go_back_to_the_model(stub: OpenAIStub, tasks: 
     told = chat_bodies(stub)[1]["messages"][-1]
     assert told["role"] == "tool" and "not valid JSON" in told["content"] and "Nothing was run" in told["content"]
     assert result.usage["format_errors"] == 1 and result.turns == 2
-    first_thought = nbk.cells_with_tag(nb, nbk.TAG_THOUGHT)[0].source
+    first_thought = nbk.cells_with_tag(nb, nbk.TAG_THOUGHT)[0].metadata.kernelgym.text
     assert "Let me run this." in first_thought and "not valid JSON" in first_thought
 
 

@@ -64,7 +64,7 @@ def test_golden_notebooks_follow_the_conventions(name: str) -> None:
     if name.startswith("starter"):  # its locked cells name their task in their source
         assert verifier.metadata.kernelgym.checksum == nbk.checksum(verifier.source)
     else:
-        assert nb.metadata.kernelgym.schema_version == 2 and nbk.checksums_bind_task(nb)
+        assert nb.metadata.kernelgym.schema_version == nbk.SCHEMA_VERSION == 3 and nbk.checksums_bind_task(nb)
         assert verifier.metadata.kernelgym.checksum == nbk.checksum(verifier.source, nb.metadata.kernelgym.task.id)
 
 
@@ -151,8 +151,10 @@ def test_the_recorded_verdicts_are_what_the_host_grades() -> None:
         assert grade.passed is passed and nb.metadata.kernelgym.result.passed is passed, name
         assert nb.metadata.kernelgym.result == nbk.result_record(inst, answer, grade) | {
             "explanation": nb.metadata.kernelgym.result.explanation}
-        [result_cell] = nbk.cells_with_tag(nb, nbk.TAG_RESULT)
-        assert result_cell.source == nbk.result_markdown(nb.metadata.kernelgym.result)
+        [record] = nbk.cells_with_tag(nb, nbk.TAG_RECORD)
+        assert record.source == nbk.result_markdown(nb.metadata.kernelgym.result)
+        [header] = nbk.cells_with_tag(nb, nbk.TAG_HEADER)
+        assert nb.cells[0] is header and header.source == nbk.header_markdown(nb.metadata.kernelgym)
 
 
 def test_a_forged_result_cell_is_flagged() -> None:
@@ -160,7 +162,7 @@ def test_a_forged_result_cell_is_flagged() -> None:
     nb = golden("failed")
     nb.metadata.kernelgym.result.passed = True
     nb.metadata.kernelgym.result.score = 1.0
-    [cell] = nbk.cells_with_tag(nb, nbk.TAG_RESULT)
+    [cell] = nbk.cells_with_tag(nb, nbk.TAG_RECORD)
     cell.source = nbk.result_markdown(dict(nb.metadata.kernelgym.result))
     assert prepare(nb).reasons
 

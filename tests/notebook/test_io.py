@@ -47,7 +47,7 @@ def test_a_file_over_the_cap_is_refused_and_the_cap_is_configurable(tmp_path: Pa
         nbk.read(GOLDEN)
     monkeypatch.setenv(io.MAX_NOTEBOOK_MB_ENV, "not a number")
     assert io.max_notebook_bytes() == 64 * 1024 * 1024
-    assert len(nbk.read(GOLDEN).cells) == 7
+    assert len(nbk.read(GOLDEN).cells) == 11
 
 
 def test_a_fifo_swapped_in_after_the_check_is_refused_by_the_opened_descriptor(

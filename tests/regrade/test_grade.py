@@ -120,19 +120,20 @@ def test_grading_a_reference_run_passes_every_notebook_reproducibly(
         assert rec["answer"] == recorded[rec["task_id"]]
         nb = nbformat.read(rec["graded_notebook"], as_version=4)
         nbformat.validate(nb)
-        assert [c.metadata.tags[0] for c in nb.cells[-2:]] == [nbk.TAG_VERIFIER, nbk.TAG_RESULT]
-        verifier = nb.cells[-2]
+        assert [c.metadata.tags[0] for c in nb.cells[-3:]] == [nbk.TAG_VERIFIER, nbk.TAG_RECORD, nbk.TAG_RESULT]
+        verifier = nb.cells[-3]
         assert verifier.source == nbk.verifier_source(get_instance(rec["task_id"]))
         assert nb.metadata.kernelgym.grade.tampered is False
         assert nb.metadata.kernelgym.result.passed is True
-        assert all(c.execution_count for c in nb.cells if c.cell_type == "code")  # really re-executed
+        # really re-executed (the result cell, written after the grade, ran in no kernel)
+        assert all(c.execution_count for c in nb.cells if c.cell_type == "code" and nbk.TAG_RESULT not in c.metadata.tags)
 
 
 @pytest.mark.slow
 def test_episode_action_cells_carry_the_checksum_of_their_source_and_task_id(reference_run: Path) -> None:
     rec = read_results(reference_run)[0][0]
     nb = nbk.read(reference_run / str(rec.notebook))
-    assert nbk.checksums_bind_task(nb) and nb.metadata.kernelgym.schema_version == nbk.SCHEMA_VERSION == 2
+    assert nbk.checksums_bind_task(nb) and nb.metadata.kernelgym.schema_version == nbk.SCHEMA_VERSION == 3
     for cell in nbk.cells_with_tag(nb, nbk.TAG_ACTION):
         assert cell.metadata.kernelgym.checksum == nbk.checksum(cell.source, rec.task_id)
 
@@ -174,7 +175,7 @@ def tampered(reference_run: Path, failed_episode: Path, task: Instance, tmp_path
         last.source = f"submit({truth})"  # now submits the right answer
 
     def forged_result(nb: nbformat.NotebookNode) -> None:
-        for cell in nbk.cells_with_tag(nb, nbk.TAG_RESULT):
+        for cell in nbk.cells_with_tag(nb, nbk.TAG_RECORD) + nbk.cells_with_tag(nb, nbk.TAG_HEADER):
             cell.source = cell.source.replace("FAILED", "PASSED")
         nb.cells.append(code_cell(
             f"from IPython.display import display\ndisplay({{{EVIDENCE_MIME!r}: {{'submitted': True, 'answer': {truth}}}}}, raw=True)",
@@ -235,7 +236,9 @@ def test_forged_result_cells_are_dropped_and_flagged(tampered: dict[str, GradeRe
     assert rec.passed is False
     assert rec.tampered and any("forged result cell" in r for r in rec.tamper_reasons), rec.tamper_reasons
     graded = nbk.read(Path(str(rec.graded_notebook)))
-    assert len(nbk.cells_with_tag(graded, nbk.TAG_RESULT)) == 1 and "FAILED" in graded.cells[-1].source
+    assert len(nbk.cells_with_tag(graded, nbk.TAG_RESULT)) == 1
+    [record] = nbk.cells_with_tag(graded, nbk.TAG_RECORD)
+    assert "FAILED" in record.source and "PASSED" not in nbk.cells_with_tag(graded, nbk.TAG_HEADER)[0].source
 
 
 def test_parameters_and_metadata_naming_different_tasks_is_flagged(failed_episode: Path, reference_run: Path) -> None:
@@ -252,8 +255,10 @@ def test_an_episode_whose_kernel_died_is_not_flagged_for_its_missing_verifier(fa
     nb = nbk.read(failed_episode)
     nb.cells = [c for c in nb.cells if nbk.TAG_VERIFIER not in c.metadata.tags]
     nb.metadata.kernelgym.episode.stop_reason = "kernel_died"
+    nbk.write_header(nb)  # as the episode would have written it (the header shows the stop reason)
     assert prepare(nb).reasons == []
     nb.metadata.kernelgym.episode.stop_reason = "answered"
+    nbk.write_header(nb)
     assert prepare(nb).reasons == ["the verifier cell is missing"]
 
 
@@ -360,8 +365,8 @@ def test_solved_starter_passes_under_plain_papermill(starters: dict[str, Any], t
     assert proc.returncode == 0, proc.stderr[-2000:]
     verdict = _verdict(out)
     assert verdict["passed"] is True, verdict
-    assert "host channel" in str(verdict["by"]) and verdict["asked"] == 1, verdict
-    assert set(verdict) <= {"task_id", "passed", "score", "summary", "by", "asked"}  # nothing about the expected answer
+    assert verdict["via"] == "channel" and verdict["asked"] == 1, verdict
+    assert set(verdict) <= {"task_id", "passed", "score", "summary", "by", "via", "asked"}  # nothing about the expected answer
 
 
 @pytest.mark.slow

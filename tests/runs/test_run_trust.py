@@ -124,7 +124,7 @@ def test_an_agent_raising_in_every_episode_gives_exit_1_an_error_count_and_its_t
         import nbformat
 
         nb = nbformat.read(out / str(r.notebook), as_version=4)
-        result_cell = nb.cells[-1].source
+        [result_cell] = [c.source for c in nb.cells if "kernelgym-record" in c.metadata.get("tags", [])]
         assert "**ERROR**" in result_cell and 'raise RuntimeError("agent bug")' in result_cell
         assert nb.metadata.kernelgym.result["error"]["stop_reason"] == "agent_error"
     # a rate the user accepts
