@@ -16,7 +16,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from kernelgym.notebook import markdown as md
-from kernelgym.runtime.profiles import notebook_kernelspec
+from kernelgym.runtime.profiles import notebook_kernelspec, notebook_language_info
 from kernelgym.tasks import Instance, TaskSpec
 
 SCHEMA_VERSION = 3
@@ -144,7 +144,7 @@ def new_episode_notebook(inst: Instance) -> NotebookNode:
     """A notebook holding the prompt, parameters and setup cells of an episode."""
     nb: NotebookNode = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = notebook_kernelspec(inst.profile)
-    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["language_info"] = notebook_language_info()
     nb.metadata["kernelgym"] = {
         "schema_version": SCHEMA_VERSION,
         "task": {

@@ -34,7 +34,7 @@ from kernelgym.notebook.readers import (
     tags_of,
 )
 from kernelgym.regrade.records import NO_VERIFIER_STOPS, GradeError
-from kernelgym.runtime.profiles import notebook_kernelspec
+from kernelgym.runtime.profiles import notebook_kernelspec, notebook_language_info
 from kernelgym.tasks import Instance, get_instance
 
 
@@ -403,6 +403,7 @@ def prepare(nb: NotebookNode) -> Prepared:
     nb.cells = cells
     nbk.add_verifier(nb, inst.verifier, inst.verifier_args, task_id=inst.id)
     nb.metadata["kernelspec"] = notebook_kernelspec(inst.profile)
+    nb.metadata["language_info"] = notebook_language_info()
     prep.reasons = list(dict.fromkeys(reasons))
     prep.warnings = list(dict.fromkeys(warnings))
     return prep

@@ -55,6 +55,17 @@ def notebook_kernelspec(profile: str) -> dict[str, str]:
             "language": str(spec.get("language") or "python")}
 
 
+def notebook_language_info() -> dict[str, object]:
+    """``metadata.language_info`` as a kernelgym kernel reports it (ipykernel's, for the interpreter
+    kernels run on: this one). JupyterLab writes it when the kernel starts; a notebook that already
+    has it is not marked modified."""
+    import platform
+
+    return {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+            "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+            "pygments_lexer": "ipython3", "version": platform.python_version()}
+
+
 def profile_datasets(profile: str) -> list[str]:
     return list(_spec_dict(profile).get("metadata", {}).get("kernelgym", {}).get("datasets", []))
 
