@@ -104,21 +104,25 @@ def read_results(out_dir: Path) -> tuple[list[EpisodeResult], int]:
     """The record of every episode of a run folder, and how many lines were unreadable.
 
     A later line for the same ``(task_id, rollout)`` supersedes the earlier ones (a retried error);
-    episodes keep the order of their first line."""
+    episodes keep the order of their first line. The file is streamed (read-only) and split at ``\n``
+    only: JSON keeps U+2028, U+0085 and the like raw inside strings, and ``str.splitlines`` cut a
+    record holding one in pieces (the episode was lost as unreadable lines)."""
     path = out_dir / RESULTS
     if not path.is_file():
         return [], 0
     latest: dict[tuple[str, int], EpisodeResult] = {}
     bad = 0
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        try:
-            result = EpisodeResult.model_validate_json(line)
-        except ValueError:
-            bad += 1
-            continue
-        latest[(result.task_id, result.rollout)] = result
+    with open(path, "rb") as fh:
+        for raw in fh:
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                result = EpisodeResult.model_validate_json(line)
+            except ValueError:
+                bad += 1
+                continue
+            latest[(result.task_id, result.rollout)] = result
     return list(latest.values()), bad
 
 
