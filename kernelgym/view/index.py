@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 from collections import Counter, OrderedDict, defaultdict
@@ -111,6 +112,8 @@ class RunIndex:
     prompts_done: int = 0
     prompts_total: int = 0
     by_task: dict[str, list[int]] = field(default_factory=dict)
+    root: Path = Path("/nonexistent")
+    """The run folder's real path (notebooks must lie inside it)."""
 
     @property
     def model(self) -> str | None:
@@ -132,15 +135,13 @@ class RunIndex:
         ``results.jsonl`` is untrusted: its ``notebook`` field (or a symlink in ``episodes/``) may point
         anywhere; only a file whose real path lies inside the run folder is ever served."""
         r = self.results[i]
-        root = self.path.resolve()
         candidates = [self.path / r.notebook] if r.notebook else []
         candidates.append(notebook_path(self.path, r.task_id, r.rollout))
         for cand in candidates:
-            try:
-                real = cand.resolve()
-            except (OSError, RuntimeError, ValueError):
+            if not os.path.isfile(cand):  # one stat: most episodes of a crashed run have none
                 continue
-            if real.is_relative_to(root) and real != root and real.is_file():
+            real = Path(os.path.realpath(cand))
+            if real.is_relative_to(self.root) and real != self.root:
                 return real
         return None
 
@@ -215,7 +216,8 @@ def load_run(path: Path, number: int) -> RunIndex:
         except (OSError, ValueError, AttributeError, TypeError):
             summary_run = {}
     return RunIndex(path=path, number=number, results=results, rows=rows, bad_lines=bad, manifest=manifest,
-                    summary_run=summary_run, load_s=time.perf_counter() - t0, by_task=dict(by_task))
+                    summary_run=summary_run, load_s=time.perf_counter() - t0, by_task=dict(by_task),
+                    root=Path(os.path.realpath(path)))
 
 
 def label_runs(runs: Sequence[RunIndex]) -> None:
@@ -298,8 +300,12 @@ class Index:
                 for i in rows:
                     run.rows[i].prompt = prompt
                 run.prompts_done += 1
+        self.clear_cache()  # a search made before the prompts were read may now match more
+
+    def clear_cache(self) -> None:
+        """Forget the cached orderings (the next query of each is computed again)."""
         with self._lock:
-            self._cache.clear()  # a search made before the prompts were read may now match more
+            self._cache.clear()
 
     def prompts_ready(self) -> bool:
         return all(r.prompts_done >= len(r.by_task) for r in self.runs)

@@ -114,9 +114,9 @@ def synthetic_run(path: Path, episodes: int, *, seed: int = 0, families: int = 5
     stops = ["answered"] * 12 + ["max_turns", "time_budget", "agent_error", "kernel_died"]
     with open(path / "results.jsonl", "w") as fh:
         for k in range(episodes):
-            fam = f"fam{k % families}"
-            cat = f"cat{(k // families) % categories:02d}"
             task = k // 4
+            fam = f"fam{task % families}"
+            cat = f"cat{(task // families) % categories:02d}"
             stop = rng.choice(stops)
             passed = stop == "answered" and rng.random() < 0.55
             answer = rng.randint(0, 500)
