@@ -377,10 +377,14 @@ class Index:
             "prompts_indexed": self.prompts_ready(), "elapsed_ms": round(1000 * (time.perf_counter() - t0), 2),
         }
 
-    def categories(self) -> dict[str, dict[int, dict[str, Any]]]:
+    def chosen(self, runs: Sequence[int] = ()) -> list[RunIndex]:
+        """The runs numbered ``runs`` (all when empty)."""
+        return [self.runs[n] for n in runs] if runs else list(self.runs)
+
+    def categories(self, runs: Sequence[int] = ()) -> dict[str, dict[int, dict[str, Any]]]:
         """``{family/category: {run number: {episodes, passed, pass_rate, ci_low, ci_high}}}``."""
         table: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-        for run in self.runs:
+        for run in self.chosen(runs):
             for row in run.rows:
                 cell = table[row.cat][run.number]
                 cell[0] += 1
@@ -393,17 +397,19 @@ class Index:
                 out[cat][n] = {"episodes": eps, "passed": ok, "pass_rate": ok / eps, "ci_low": lo, "ci_high": hi}
         return out
 
-    def disagreements(self, limit: int = 200) -> tuple[list[tuple[str, dict[int, tuple[int, int]]]], int]:
+    def disagreements(self, runs: Sequence[int] = (), limit: int = 200
+                      ) -> tuple[list[tuple[str, dict[int, tuple[int, int]]]], int]:
         """Tasks that some run passed and another failed: ``[(task id, {run: (passed, episodes)})]`` (the
         first ``limit``) and how many there are."""
-        if len(self.runs) < 2:
+        chosen = self.chosen(runs)
+        if len(chosen) < 2:
             return [], 0
-        tasks = sorted(set().union(*(run.by_task for run in self.runs)))
+        tasks = sorted(set().union(*(run.by_task for run in chosen)))
         found: list[tuple[str, dict[int, tuple[int, int]]]] = []
         count = 0
         for task in tasks:
             per: dict[int, tuple[int, int]] = {}
-            for run in self.runs:
+            for run in chosen:
                 idx = run.by_task.get(task)
                 if idx:
                     per[run.number] = (sum(run.rows[i].passed for i in idx), len(idx))

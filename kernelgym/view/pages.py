@@ -255,9 +255,9 @@ def svg_hist(series: list[tuple[str, list[float]]], title: str, bins: int = 20) 
     return "".join(out)
 
 
-def compare_page(index: Index) -> str:
-    runs = index.runs
-    cats = index.categories()
+def compare_page(index: Index, chosen: list[int]) -> str:
+    runs = index.chosen(chosen)
+    cats = index.categories(chosen)
     head = "<th>category</th>" + "".join(f'<th>{h(r.label)}</th>' for r in runs) + ("<th>spread</th>" if len(runs) > 1 else "")
     rows = []
     for cat, per in cats.items():
@@ -281,7 +281,10 @@ def compare_page(index: Index) -> str:
         rows.append(f'<tr class="{"differs" if differs else "same"}"><td>{h(cat)}</td>{"".join(cells)}{tail}</tr>')
     all_cells = "".join(f'<td class="num"><b>{rate_cell(r.stats()["passed"], len(r.rows))}</b></td>' for r in runs)
     rows.append(f'<tr class="total"><td><b>all</b></td>{all_cells}{"<td></td>" if len(runs) > 1 else ""}</tr>')
-    body = ("<h1>Compare runs</h1><h2>Pass rate by category</h2>"
+    picks = "".join(f'<label><input type="checkbox" name="run" value="{r.number}"'
+                    f'{" checked" if not chosen or r.number in chosen else ""}> {h(r.label)}</label>' for r in index.runs)
+    body = (f'<h1>Compare runs</h1><form id="pick" method="get" action="/compare">{picks} <button>compare</button></form>'
+            "<h2>Pass rate by category</h2>"
             '<p class="note">Rows where the runs differ are marked; the best run of such a row is green, the worst red. '
             "In brackets: the Wilson 95 % interval.</p>"
             f'<table id="categories" class="grid"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
@@ -293,7 +296,7 @@ def compare_page(index: Index) -> str:
     if any(vs for _, vs in tok):
         body += svg_hist([t for t in tok if t[1]], "tokens per episode")
     body += "</div>"
-    found, count = index.disagreements()
+    found, count = index.disagreements(chosen)
     if len(runs) > 1:
         body += f"<h2>Tasks the runs disagree on ({count:,})</h2>"
         if found:

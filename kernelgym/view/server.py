@@ -31,7 +31,7 @@ from kernelgym.view.render import h
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+       "connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -180,7 +180,13 @@ class NotebookDownload(Base):
 
 class ComparePage(Base):
     def get(self) -> None:
-        self.html(pages.compare_page(self.index))
+        try:
+            chosen = sorted({int(x) for x in self.get_arguments("run")})
+        except ValueError:
+            raise tornado.web.HTTPError(400, reason="run: give run numbers") from None
+        if any(not 0 <= n < len(self.index.runs) for n in chosen):
+            raise tornado.web.HTTPError(404, reason="no such run")
+        self.html(pages.compare_page(self.index, chosen))
 
 
 class TaskPage(Base):

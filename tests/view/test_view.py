@@ -319,10 +319,15 @@ def test_hostile_names_answers_and_outputs_show_as_text(page: Any, server: str, 
 @pytest.mark.browser
 @pytest.mark.skipif(not browsers.CHROMIUM, reason=browsers.SKIP_REASON)
 def test_compare_two_runs_per_category_and_on_one_task(page: Any, server: str, artifacts: Path) -> None:
-    """The per-category table marks rows where the runs differ (best green, worst red); the tasks the
-    runs disagree on link to the task page, which shows every episode of it side by side with the
-    answers that differ from the most common one marked."""
+    """Two of the three runs picked: the per-category table marks rows where they differ (best green,
+    worst red); the tasks they disagree on link to the task page, which shows every episode of it side
+    by side with the answers that differ from the most common one marked."""
     page.goto(server + "/compare")
+    assert page.locator("#categories thead th").all_inner_texts()[1:4] == ["model-a", "model-b", "synthetic"]
+    page.locator("#pick input[value='2']").uncheck()  # compare the two golden runs only
+    page.locator("#pick button").click()
+    page.wait_for_url("**/compare?run=0&run=1")
+    assert page.locator("#categories thead th").all_inner_texts() == ["category", "model-a", "model-b", "spread"]
     double = page.locator("#categories tr", has=page.locator("td", has_text="golden/double"))
     assert "differs" in (double.get_attribute("class") or "")
     assert "100.0 %" in double.locator("td.best").inner_text() and "0.0 %" in double.locator("td.worst").inner_text()
