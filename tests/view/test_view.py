@@ -170,6 +170,28 @@ def test_the_command_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no results.jsonl" in res.output
 
 
+@pytest.mark.slow
+def test_the_command_serves_until_interrupted(runs: dict[str, Any]) -> None:
+    """``kernelgym view A B --port 0`` prints its URL once it listens, serves the runs page, and ends
+    cleanly (exit 0) on Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "kernelgym", "view", str(runs["a"]), str(runs["b"]), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("kernelgym view: http://127.0.0.1:"), line + (proc.stderr.read() if proc.poll() else "")
+        url = line.split()[2].rstrip("/")
+        status, body, _ = get(url + "/")
+        assert status == 200 and b"model-a" in body and b"model-b" in body
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(30)
+    assert code == 0, proc.stderr.read() if proc.stderr else ""
+
+
 # ---------------------------------------------------------------- in the browser
 
 @pytest.fixture(scope="module")
