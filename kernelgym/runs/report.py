@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from rich.table import Table
 
@@ -265,18 +266,32 @@ td.best{font-weight:600;background:#eef8ee}img{max-width:100%}code{font-size:90%
 """
 
 
-def _html_table(headers: list[str], rows: list[list[tuple[str, str]]]) -> str:
+def _html_table(headers: list[str], rows: list[list[tuple[str, ...]]]) -> str:
+    """Cells are ``(text, class)`` or ``(text, class, href)`` (a link)."""
+    def cell(text: str, cls: str, href: str | None = None) -> str:
+        inner = html.escape(text) if href is None else f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
+        return f'<td class="{cls}">{inner}</td>'
+
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="{cls}">{html.escape(text)}</td>' for text, cls in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(cell(*c) for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title: str = "kernelgym report") -> Path:
-    """A self-contained page: the tables and the plot (embedded)."""
+def view_link(view_url: str | None, run_path: str, **filters: str) -> str | None:
+    """The URL of a run's episodes (filtered) in a running ``kernelgym view`` that shows its folder."""
+    if not view_url:
+        return None
+    params = {"folder": str(Path(run_path).resolve()), **{k: v for k, v in filters.items() if v}}
+    return f"{view_url.rstrip('/')}/episodes?{urlencode(params)}"
+
+
+def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title: str = "kernelgym report",
+               view_url: str | None = None) -> Path:
+    """A self-contained page: the tables and the plot (embedded); with ``view_url`` (a running
+    ``kernelgym view`` of the same run folders) each run and each category cell links to its episodes."""
     runs = data["runs"]
     labels = [s["label"] for s in runs]
+    paths = {s["label"]: s["path"] for s in runs}
     best = max(s["pass_rate"] for s in runs)
     rows = []
     for s in runs:
@@ -285,7 +300,8 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
             cls = "" if fmt is None else "num"
             if key == "pass_rate" and s[key] == best and len(runs) > 1:
                 cls += " best"
-            row.append((str(s[key]) if fmt is None else _num(s[key], fmt), cls))
+            row.append((str(s[key]) if fmt is None else _num(s[key], fmt), cls,
+                        view_link(view_url, s["path"]) if key == "label" else None))
         rows.append(row)
     parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Runs</h2>", _html_table([c[0] for c in OVERVIEW_COLUMNS], rows)]
     details = [[(s["label"], ""), (s["path"], ""), (s["model"] or "-", ""), (s["agent"], ""),
@@ -300,7 +316,8 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
         for cat, per in data[key].items():
             top = max((c["pass_rate"] for c in per.values()), default=0)
             rows.append([(cat, "")] + [
-                (_pct(per.get(label)), "num" + (" best" if per.get(label) and per[label]["pass_rate"] == top and len(runs) > 1 and top > 0 else ""))
+                (_pct(per.get(label)), "num" + (" best" if per.get(label) and per[label]["pass_rate"] == top and len(runs) > 1 and top > 0 else ""),
+                 view_link(view_url, paths[label], **{name: cat}) if per.get(label) else None)
                 for label in labels
             ])
         parts.append(f"<h2>Success by {name}</h2>" + _html_table([name, *labels], rows))
@@ -313,8 +330,10 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
 
 def make_report(
     run_dirs: list[Path], out_dir: Path, prices: list[str] | None = None, title: str = "kernelgym report",
+    view_url: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Load the runs, compare them and write ``report.png``, ``report.html`` and ``report.json``."""
+    """Load the runs, compare them and write ``report.png``, ``report.html`` and ``report.json``
+    (``view_url``: link the HTML's runs and categories into that running ``kernelgym view``)."""
     if not run_dirs:
         raise ReportError("give at least one run folder")
     parsed = [parse_price(p) for p in prices or []]
@@ -326,7 +345,7 @@ def make_report(
         paths["png"] = write_png(data, out_dir / "report.png")
     except ImportError:  # matplotlib comes with the llm extra; the tables do not need it
         data["notes"] = ["no plot: matplotlib is not installed (pip install 'kernelgym[llm]')"]
-    paths["html"] = write_html(data, out_dir / "report.html", paths.get("png"), title)
+    paths["html"] = write_html(data, out_dir / "report.html", paths.get("png"), title, view_url)
     paths["json"] = out_dir / "report.json"
     paths["json"].write_text(json.dumps(data, indent=2, default=str) + "\n")
     return data, paths

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import tornado.httpserver
 import tornado.netutil
@@ -96,6 +97,13 @@ class RunsPage(Base):
 class EpisodesPage(Base):
     def get(self) -> None:
         args = {k: self.get_argument(k) for k in self.request.arguments}
+        if "folder" in args:  # links from `kernelgym report --view URL` name the run by its folder
+            real = Path(os.path.realpath(args.pop("folder")))
+            run = next((r for r in self.index.runs if r.root == real), None)
+            if run is None:
+                raise tornado.web.HTTPError(404, reason="this viewer does not show that run folder")
+            self.redirect("/episodes?" + urlencode(args | {"runs": str(run.number)}))
+            return
         self.html(pages.episodes_page(self.index, args))
 
 

@@ -192,6 +192,28 @@ def test_the_command_serves_until_interrupted(runs: dict[str, Any]) -> None:
     assert code == 0, proc.stderr.read() if proc.stderr else ""
 
 
+def test_the_report_links_its_runs_and_categories_into_the_viewer(runs: dict[str, Any], server: str,
+                                                                   tmp_path: Path) -> None:
+    """``kernelgym report --view URL``: report.html links each run and each (run, category) cell to
+    that run's episodes in the viewer, by folder (whatever order the viewer was given the runs in)."""
+    import html
+    import re
+
+    from kernelgym.runs.report import make_report
+
+    _, paths = make_report([runs["b"], runs["a"]], tmp_path / "rep", view_url=server + "/")
+    links = [html.unescape(u) for u in re.findall(r'<a href="([^"]+)"', paths["html"].read_text())]
+    assert links and all(u.startswith(server + "/episodes?folder=") for u in links)
+    sums = [u for u in links if "category=golden%2Fsum" in u]
+    assert len(sums) == 2
+    with urllib.request.urlopen(sums[1], timeout=30) as resp:  # run a's cell: redirected to its number
+        final = urllib.parse.urlsplit(resp.url)
+        assert resp.status == 200 and final.path == "/episodes"
+        assert urllib.parse.parse_qs(final.query) == {"category": ["golden/sum"], "runs": ["0"]}
+    outside = urllib.parse.urlencode({"folder": str(runs["root"])})
+    assert get(f"{server}/episodes?{outside}")[0] == 404
+
+
 # ---------------------------------------------------------------- in the browser
 
 @pytest.fixture(scope="module")
