@@ -23,6 +23,9 @@ from kernelgym.kernel import ANSWER_MIME, EVIDENCE_MIME
 LONG_LINES = 30
 LONG_CHARS = 3000
 """An output longer than this is collapsed (its first lines shown, the rest behind a click)."""
+MAX_OUTPUT_CHARS = 200_000
+MAX_HTML_CHARS = 500_000
+"""Past these an output is cut on the page (the downloaded notebook has all of it)."""
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _B64 = re.compile(rb"^[A-Za-z0-9+/=\s]*$")
 
@@ -46,6 +49,9 @@ def as_json(value: Any) -> str:
 def pre(text: str, cls: str = "out") -> str:
     """A block of text; collapsed to its first lines when long."""
     text = _ANSI.sub("", text)
+    if len(text) > MAX_OUTPUT_CHARS:
+        text = (text[: MAX_OUTPUT_CHARS // 2] + f"\n[... {len(text) - MAX_OUTPUT_CHARS:,} characters cut here; "
+                "download the notebook for all of it ...]\n" + text[-MAX_OUTPUT_CHARS // 2:])
     lines = text.splitlines()
     if len(lines) <= LONG_LINES and len(text) <= LONG_CHARS:
         return f'<pre class="{cls}">{h(text)}</pre>'
@@ -69,6 +75,9 @@ def _image(mime: str, data: Any) -> str:
 
 def sandboxed(markup: str, kind: str) -> str:
     """Kernel HTML in a frame with every sandbox permission withheld: it shows, nothing in it runs."""
+    if len(markup) > MAX_HTML_CHARS:
+        return pre(f"[{kind} output of {len(markup):,} characters: too large to show; download the notebook]",
+                   "out note")
     return (f'<iframe class="html-out" sandbox="" referrerpolicy="no-referrer" title="{h(kind)} output" '
             f'srcdoc="{h(markup)}"></iframe>')
 

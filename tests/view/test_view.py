@@ -95,6 +95,22 @@ def test_wilson_interval_matches_known_values() -> None:
     assert wilson(0, 0) == (0.0, 0.0)
 
 
+def test_outputs_are_escaped_sandboxed_or_refused() -> None:
+    """Each kind of kernel output as the transcript shows it: HTML only inside a no-permission sandbox
+    (its quotes cannot close the srcdoc attribute), an "image" that is not base64 not shown, tracebacks
+    without ANSI colours and escaped, huge outputs cut with a note."""
+    from kernelgym.view.render import MAX_OUTPUT_CHARS, output_html
+
+    frame = output_html({"output_type": "display_data", "data": {"text/html": '"><script>alert(1)</script>'}})
+    assert frame.startswith('<iframe class="html-out" sandbox="" ') and "<script>" not in frame
+    assert 'srcdoc="&quot;&gt;&lt;script&gt;' in frame
+    assert "not base64" in output_html({"output_type": "display_data", "data": {"image/png": '"><script>'}})
+    tb = output_html({"output_type": "error", "ename": "E", "evalue": "v", "traceback": ["\x1b[31m<tb>\x1b[0m"]})
+    assert tb == '<pre class="out error">&lt;tb&gt;</pre>'
+    big = output_html({"output_type": "stream", "name": "stdout", "text": "x" * (2 * MAX_OUTPUT_CHARS)})
+    assert len(big) < 1.1 * MAX_OUTPUT_CHARS and "characters cut here" in big and "<details" in big
+
+
 def test_the_index_counts_each_episode_once(runs: dict[str, Any], tmp_path: Path) -> None:
     """The index reads runs through read_results: a later line for the same task and rollout supersedes
     an earlier one, and a half-written last line is skipped (and counted)."""
