@@ -325,7 +325,8 @@ class Index:
         return {"families": sorted(fams), "categories": sorted(cats), "stop_reasons": sorted(stops),
                 "outcomes": list(OUTCOMES)}
 
-    def _matching(self, query: Query) -> list[Row]:
+    def matching(self, query: Query) -> list[Row]:
+        """Every row the query's filters keep, in its order (cached; the page fields are ignored)."""
         key = query.key()
         with self._lock:
             hit = self._cache.get(key)
@@ -362,10 +363,20 @@ class Index:
                 self._cache.popitem(last=False)
         return out
 
+    def neighbours(self, query: Query, run: int, i: int) -> tuple[Row | None, Row | None, int, int]:
+        """The rows before and after episode ``(run, i)`` in the query's order, its 1-based position
+        (0 if the query does not keep it) and how many rows the query keeps."""
+        rows = self.matching(query)
+        pos = next((k for k, r in enumerate(rows) if r.run == run and r.i == i), -1)
+        if pos < 0:
+            return None, None, 0, len(rows)
+        return (rows[pos - 1] if pos > 0 else None, rows[pos + 1] if pos + 1 < len(rows) else None, pos + 1,
+                len(rows))
+
     def page(self, query: Query) -> dict[str, Any]:
         """One page of the table as JSON: ``matched`` rows in all, ``rows`` of this page."""
         t0 = time.perf_counter()
-        rows = self._matching(query)
+        rows = self.matching(query)
         per = max(1, min(MAX_PER_PAGE, query.per_page))
         pages = max(1, math.ceil(len(rows) / per))
         page = max(1, min(pages, query.page))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -170,8 +171,28 @@ def verdict(run: RunIndex, r: EpisodeResult) -> str:
     return "".join(lines)
 
 
+@dataclass
+class Nav:
+    """Where an episode sits in the table it was opened from: previous and next episode, position."""
+
+    prev: str | None
+    next: str | None
+    pos: int
+    total: int
+    back: str
+
+
+def nav_bar(nav: Nav | None) -> str:
+    if nav is None:
+        return ""
+    prev = f'<a id="prev" href="{h(nav.prev)}">‹ previous</a>' if nav.prev else '<span class="off">‹ previous</span>'
+    nxt = f'<a id="next" href="{h(nav.next)}">next ›</a>' if nav.next else '<span class="off">next ›</span>'
+    where = f"{nav.pos:,} of {nav.total:,} in the table" if nav.pos else "not in the table's filter"
+    return f'<div class="nav">{prev} <span class="where">{where}</span> {nxt} · <a href="{h(nav.back)}">back to the table</a></div>'
+
+
 def episode_page(index: Index, run: RunIndex, i: int, nb: dict[str, Any] | None, problem: str | None,
-                 lab_url: str | None = None) -> str:
+                 lab_url: str | None = None, nav: Nav | None = None) -> str:
     r = run.results[i]
     links = []
     if run.notebook_file(i) is not None:
@@ -184,13 +205,13 @@ def episode_page(index: Index, run: RunIndex, i: int, nb: dict[str, Any] | None,
                      f"({others} episodes)</a>")
     crumbs = (f'<div class="crumbs"><a href="/">runs</a> › <a href="{h(episodes_link(run.number))}">{h(run.label)}</a> › '
               f"{h(r.task_id)} · rollout {r.rollout}</div>")
-    body = crumbs + f'<h1 class="task-id">{h(r.task_id)}</h1>' + f'<div class="links">{" · ".join(links)}</div>'
+    body = crumbs + nav_bar(nav) + f'<h1 class="task-id">{h(r.task_id)}</h1>' + f'<div class="links">{" · ".join(links)}</div>'
     body += verdict(run, r)
     if problem:
         body += f'<div class="bad">notebook not shown: {h(problem)}</div>'
     if nb is not None:
         body += f'<div class="transcript">{transcript(nb)}</div>'
-    return page(f"{r.task_id} · {run.label}", body)
+    return page(f"{r.task_id} · {run.label}", body, script=nav is not None)
 
 
 # ---------------------------------------------------------------- comparisons

@@ -68,6 +68,22 @@ class Base(tornado.web.RequestHandler):
             if not is_loopback(host):
                 raise tornado.web.HTTPError(403, reason="Host not allowed")
 
+    def query(self) -> Query:
+        """The episodes table's query in this request's parameters (400 if malformed)."""
+        arg = self.get_argument
+        try:
+            runs = tuple(int(x) for x in arg("runs", "").split(",") if x.strip())
+        except ValueError:
+            raise tornado.web.HTTPError(400, reason="runs: give run numbers, e.g. 0,1") from None
+        if any(not 0 <= n < len(self.index.runs) for n in runs):
+            raise tornado.web.HTTPError(400, reason="runs: no such run")
+        return Query(
+            runs=runs, family=arg("family", ""), category=arg("category", ""), outcome=arg("outcome", ""),
+            stop_reason=arg("stop", ""), task=arg("task", ""), q=arg("q", "")[:500], sort=arg("sort", "task_id"),
+            desc=arg("desc", "") in ("1", "true"), page=_int(arg("page", None), 1, 1, 10**9),
+            per_page=_int(arg("per_page", None), 50, 1, MAX_PER_PAGE),
+        )
+
     def run_of(self, number: str) -> RunIndex:
         n = int(number)
         if not 0 <= n < len(self.index.runs):
@@ -114,23 +130,14 @@ def _int(value: str | None, default: int, lo: int, hi: int) -> int:
         raise tornado.web.HTTPError(400, reason="not a number") from None
 
 
+FILTERS = ("runs", "family", "category", "outcome", "stop", "task", "q", "sort", "desc")
+"""The episodes table's query parameters that an episode page carries along (for previous / next)."""
+
+
 class EpisodesApi(Base):
     def get(self) -> None:
-        arg = self.get_argument
-        try:
-            runs = tuple(int(x) for x in arg("runs", "").split(",") if x.strip())
-        except ValueError:
-            raise tornado.web.HTTPError(400, reason="runs: give run numbers, e.g. 0,1") from None
-        if any(not 0 <= n < len(self.index.runs) for n in runs):
-            raise tornado.web.HTTPError(400, reason="runs: no such run")
-        query = Query(
-            runs=runs, family=arg("family", ""), category=arg("category", ""), outcome=arg("outcome", ""),
-            stop_reason=arg("stop", ""), task=arg("task", ""), q=arg("q", "")[:500], sort=arg("sort", "task_id"),
-            desc=arg("desc", "") in ("1", "true"), page=_int(arg("page", None), 1, 1, 10**9),
-            per_page=_int(arg("per_page", None), 50, 1, MAX_PER_PAGE),
-        )
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(self.index.page(query)))
+        self.finish(json.dumps(self.index.page(self.query())))
 
 
 class RunsApi(Base):
@@ -166,7 +173,14 @@ class EpisodePage(Base):
         path = run.notebook_file(row)
         if self.lab_url and self.lab_root is not None and path is not None and path.is_relative_to(self.lab_root):
             lab = self.lab_url.rstrip("/") + "/" + quote(str(path.relative_to(self.lab_root)))
-        self.html(pages.episode_page(self.index, run, row, nb, problem, lab))
+        carried = {k: self.get_argument(k) for k in FILTERS if self.get_argument(k, "")}
+        before, after, pos, total = self.index.neighbours(self.query(), run.number, row)
+        qs = "?" + urlencode(carried) if carried else ""
+        nav = pages.Nav(
+            prev=f"/run/{before.run}/episode/{before.i}{qs}" if before else None,
+            next=f"/run/{after.run}/episode/{after.i}{qs}" if after else None,
+            pos=pos, total=total, back="/episodes" + qs)
+        self.html(pages.episode_page(self.index, run, row, nb, problem, lab, nav))
 
 
 class NotebookDownload(Base):

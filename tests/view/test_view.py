@@ -286,7 +286,8 @@ def test_runs_page_shows_facts_pass_rates_and_errors(page: Any, server: str, art
 @pytest.mark.skipif(not browsers.CHROMIUM, reason=browsers.SKIP_REASON)
 def test_filter_failed_episodes_of_a_category_sort_and_open_one(page: Any, server: str, artifacts: Path) -> None:
     """The reviewer's path: runs page -> episodes of run a -> failed ones of golden/sum -> sorted by turns
-    -> the failed episode: prompt, turn-labelled thought, code with its output, verdict 11 vs 10."""
+    -> the failed episode: prompt, turn-labelled thought, code with its output, verdict 11 vs 10, a
+    download; then `j` opens the next episode of that filtered table, and the table comes back as left."""
     page.goto(server + "/")
     page.locator("#runs tbody tr").first.locator("td.label a").click()
     wait_table(page)
@@ -322,6 +323,14 @@ def test_filter_failed_episodes_of_a_category_sort_and_open_one(page: Any, serve
         page.locator("a.download").click()
     assert json.loads(Path(dl.value.path()).read_text())["metadata"]["kernelgym"]["result"]["answer"] == 11
     page.screenshot(path=str(artifacts / "episode.png"), full_page=True)
+    assert page.locator(".nav .where").inner_text() == "1 of 2 in the table"
+    page.keyboard.press("j")  # the next episode of the filtered, sorted table
+    page.wait_for_url("**/run/0/episode/2?*")
+    assert page.locator(".nav .where").inner_text() == "2 of 2 in the table" and page.locator("#next").count() == 0
+    assert "kernel_died" in page.locator(".verdict").inner_text()
+    page.locator(".nav a", has_text="back to the table").click()
+    wait_table(page)
+    assert page.locator("#episodes tbody tr").count() == 2 and "sort=turns" in page.url
 
 
 @pytest.mark.browser

@@ -2,6 +2,13 @@
 // Every value from a run is put in the page with textContent: run content is never parsed as HTML.
 (function () {
   "use strict";
+  // on an episode page: j / → for the next episode of the table it was opened from, k / ← for the previous
+  document.addEventListener("keydown", function (ev) {
+    if (ev.altKey || ev.ctrlKey || ev.metaKey || (ev.target.closest && ev.target.closest("input, select, textarea"))) return;
+    const id = { j: "next", ArrowRight: "next", k: "prev", ArrowLeft: "prev" }[ev.key];
+    const link = id && document.getElementById(id);
+    if (link) location.href = link.href;
+  });
   const form = document.getElementById("filters");
   const table = document.getElementById("episodes");
   if (!form || !table) return;
@@ -38,14 +45,20 @@
     return td;
   }
 
+  let carried = "";  // the table's filters and order, carried to an episode page for previous / next
+
   function render(data) {
+    const qs = params();
+    qs.delete("page");
+    qs.delete("per_page");
+    carried = qs.toString();
     const rows = data.rows.map(function (r) {
       const tr = document.createElement("tr");
       tr.className = r.outcome;
       cell(tr, r.run_label, "run");
       const td = cell(tr, "", "task");
       const a = document.createElement("a");
-      a.href = "/run/" + r.run + "/episode/" + r.i;
+      a.href = "/run/" + r.run + "/episode/" + r.i + (carried ? "?" + carried : "");
       a.textContent = r.task_id;
       td.appendChild(a);
       cell(tr, r.family);
