@@ -181,6 +181,23 @@ def test_every_response_forbids_inline_and_foreign_scripts(server: str) -> None:
         assert "script-src 'self'" in csp and "default-src 'none'" in csp and "unsafe-inline" not in csp.split("style-src")[0]
 
 
+def test_episode_pages_link_to_a_running_jupyterlab(runs: dict[str, Any]) -> None:
+    """With --lab URL --lab-root DIR, an episode page links its notebook in that JupyterLab (its path
+    under DIR, URL-quoted); a notebook outside DIR gets no such link."""
+    viewer = ViewServer(Index.load([runs["a"]]), lab_url="http://127.0.0.1:8888/lab/tree/", lab_root=runs["root"])
+    url = viewer.start()
+    try:
+        body = get(url + "/run/0/episode/4")[1].decode()
+        assert '<a class="lab" href="http://127.0.0.1:8888/lab/tree/a/episodes/hostile__r0.ipynb"' in body
+        other = ViewServer(Index.load([runs["a"]]), lab_url="http://127.0.0.1:8888/lab/tree", lab_root=runs["b"])
+        try:
+            assert 'class="lab"' not in get(other.start() + "/run/0/episode/4")[1].decode()
+        finally:
+            other.stop()
+    finally:
+        viewer.stop()
+
+
 def test_the_command_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["view", str(tmp_path)])
     assert res.exit_code == 2 and "no results.jsonl" in res.output
