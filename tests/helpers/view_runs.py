@@ -15,6 +15,9 @@ import nbformat
 from helpers.paths import TESTS
 from kernelgym import notebook as nbk
 from kernelgym.episode import EpisodeResult
+from kernelgym.runs.manifest import (
+    AgentConfig, EpisodeLimits, RunConfig, RunManifest, Selection, write_manifest,
+)
 
 GOLDEN = TESTS / "data" / "golden"
 HOSTILE_ID = 'golden/<b>bold</b>/<img src=x onerror="alert(1)">'
@@ -67,7 +70,7 @@ def golden_runs(root: Path) -> tuple[Path, Path]:
     golden/double/00000 passed, the hostile episode failed, one record whose ``notebook`` field
     points outside the run folder (at a file that exists) and one whose notebook is a symlink to it.
     Run ``b`` (model ``model-b``): golden/sum/00000 failed twice, golden/double/00000 failed, and an
-    agent_error episode without a notebook.
+    agent_error episode without a notebook; its ``run.json`` says agent ``llm``, model ``model-b``.
     """
     a, b = root / "a", root / "b"
     for run in (a, b):
@@ -103,6 +106,13 @@ def golden_runs(root: Path) -> tuple[Path, Path]:
                          stop_reason="agent_error", passed=False, score=0.0, answer=None, error="RuntimeError: boom",
                          traceback="Traceback (most recent call last):\nRuntimeError: boom"))
     (b / "results.jsonl").write_text("\n".join(lines) + "\n")
+    write_manifest(b, RunManifest(config=RunConfig(
+        kernelgym_version="0.1.0", agent=AgentConfig(name="llm", model="model-b",
+                                                     options={"temperature": 0.7, "protocol": "tools"}),
+        episode=EpisodeLimits(max_turns=15, cell_timeout_s=120.0, time_budget_s=1800.0, feedback=False,
+                              max_observation_chars=4000),
+        selection=Selection(suite="golden", split="test", tasks=2, tasks_sha256="0" * 64),
+        datasets={"biomed": "sha256:" + "ab" * 32}), command=["kernelgym", "run", "--suite", "golden"]))
     return a, b
 
 

@@ -286,7 +286,8 @@ def loaded(pg: Any) -> int:
 @pytest.mark.browser
 @pytest.mark.skipif(not browsers.CHROMIUM, reason=browsers.SKIP_REASON)
 def test_runs_page_shows_facts_pass_rates_and_errors(page: Any, server: str, artifacts: Path) -> None:
-    """Each run: its model, agent and options, its pass rate with the Wilson interval, its errors."""
+    """Each run: its model, agent and options (from run.json, else summary.json, which it says), its
+    pass rate with the Wilson interval, its errors."""
     page.goto(server + "/")
     rows = page.locator("#runs tbody tr")
     assert rows.count() == 3
@@ -296,6 +297,9 @@ def test_runs_page_shows_facts_pass_rates_and_errors(page: Any, server: str, art
     assert "57.1 %" in a and "[25.0, 84.2]" in a and "4/7" in a
     b = rows.nth(1)
     assert b.locator("a.bad").inner_text() == "1"  # the agent_error episode
+    facts = b.inner_text()  # from its run.json
+    assert "llm" in facts and '"protocol": "tools"' in facts and "max_turns 15" in facts and "biomed: sha256:abab" in facts
+    assert "no run.json" not in facts and "no run.json" in a
     page.screenshot(path=str(artifacts / "runs.png"), full_page=True)
 
 
