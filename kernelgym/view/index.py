@@ -275,6 +275,7 @@ class Index:
         self._cache: OrderedDict[tuple[Any, ...], list[Row]] = OrderedDict()
         self._lock = threading.Lock()
         self._prompt_thread: threading.Thread | None = None
+        self._facets: dict[tuple[int, ...], dict[str, list[str]]] = {}
 
     @classmethod
     def load(cls, paths: Iterable[Path]) -> Index:
@@ -313,6 +314,13 @@ class Index:
     # ---------------------------------------------------------------- queries
 
     def facets(self, runs: Sequence[int]) -> dict[str, list[str]]:
+        """The values the table's filters offer (computed once per set of runs)."""
+        key = tuple(runs)
+        if key not in self._facets:
+            self._facets[key] = self._facets_of(runs)
+        return self._facets[key]
+
+    def _facets_of(self, runs: Sequence[int]) -> dict[str, list[str]]:
         chosen = [self.runs[n] for n in runs] if runs else self.runs
         fams: set[str] = set()
         cats: set[str] = set()
