@@ -12,6 +12,7 @@ import base64
 import fnmatch
 import html
 import json
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,10 @@ from urllib.parse import urlencode
 from rich.table import Table
 
 from kernelgym.episode import EpisodeResult, is_error
-from kernelgym.runs.runner import RESULTS, SUMMARY, read_results
+from kernelgym.notebook import NotebookFileError, read_bytes
+from kernelgym.notebook.html import CSS, h, transcript
+from kernelgym.runs.runner import RESULTS, SUMMARY, episode_notebook, read_results
+from kernelgym.tasks import slug
 from rich.markup import escape
 
 
@@ -286,7 +290,7 @@ def view_link(view_url: str | None, run_path: str, **filters: str) -> str | None
 
 
 def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title: str = "kernelgym report",
-               view_url: str | None = None) -> Path:
+               view_url: str | None = None, extra: str = "") -> Path:
     """A self-contained page: the tables and the plot (embedded); with ``view_url`` (a running
     ``kernelgym view`` of the same run folders) each run and each category cell links to its episodes."""
     runs = data["runs"]
@@ -321,6 +325,7 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
                 for label in labels
             ])
         parts.append(f"<h2>Success by {name}</h2>" + _html_table([name, *labels], rows))
+    parts.append(extra)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -328,12 +333,73 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
     return path
 
 
+def _outcome(r: EpisodeResult) -> str:
+    return "passed" if r.passed else ("error" if is_error(r.stop_reason) else "failed")
+
+
+def _answer(value: Any) -> str:
+    return "" if value is None else value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+_EPISODE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'"
+
+
+def write_episode_pages(runs: list[Run], out_dir: Path) -> dict[tuple[int, int], str]:
+    """An HTML transcript of every episode that has a notebook inside its run folder, in
+    ``out_dir/episodes/``; returns ``{(run number, result number): path relative to out_dir}``.
+
+    The pages are static: run content escaped, kernel HTML in no-permission sandboxes, and a CSP that
+    forbids every script and every fetch."""
+    folder = out_dir / "episodes"
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[tuple[int, int], str] = {}
+    for n, run in enumerate(runs):
+        root = Path(os.path.realpath(run.path))
+        for i, r in enumerate(run.results):
+            path = episode_notebook(run.path, r, root)
+            if path is None:
+                continue
+            try:
+                nb = json.loads(read_bytes(path))
+            except (NotebookFileError, ValueError):
+                continue
+            if not isinstance(nb, dict):
+                continue
+            name = f"{n}-{slug(r.task_id)}__r{r.rollout}.html"
+            facts = "".join(f"<tr><th>{h(k)}</th><td><code>{h(v)}</code></td></tr>" for k, v in (
+                ("outcome", _outcome(r)), ("submitted", _answer(r.answer)), ("expected", _answer(r.expected)),
+                ("grader said", r.explanation), ("stop reason", r.stop_reason), ("turns", r.turns),
+                ("run", run.label), ("notebook", str(path))))
+            page = (f'<!doctype html><html><head><meta charset="utf-8">'
+                    f'<meta http-equiv="Content-Security-Policy" content="{_EPISODE_CSP}">'
+                    f"<title>{h(r.task_id)} · {h(run.label)}</title><style>{CSS}</style></head><body>"
+                    f'<p><a href="../report.html">report</a></p><h1>{h(r.task_id)} · rollout {r.rollout}</h1>'
+                    f'<table class="kv">{facts}</table>{transcript(nb)}</body></html>\n')
+            (folder / name).write_text(page)
+            written[(n, i)] = f"episodes/{name}"
+    return written
+
+
+def _episode_tables(runs: list[Run], pages: dict[tuple[int, int], str]) -> str:
+    parts = []
+    for n, run in enumerate(runs):
+        rows = []
+        for i, r in sorted(enumerate(run.results), key=lambda x: (x[1].task_id, x[1].rollout)):
+            rows.append([(r.task_id, "", pages.get((n, i))), (f"{r.family}/{r.category}", ""), (str(r.rollout), "num"),
+                         (_outcome(r), ""), (_answer(r.answer)[:200], ""), (_answer(r.expected)[:200], ""),
+                         (r.stop_reason, ""), (str(r.turns), "num")])
+        parts.append(f"<h3>{html.escape(run.label)}</h3>" + _html_table(
+            ["task", "category", "rollout", "outcome", "answer", "expected", "stop reason", "turns"], rows))
+    return "<h2>Episodes</h2>" + "".join(parts)
+
+
 def make_report(
     run_dirs: list[Path], out_dir: Path, prices: list[str] | None = None, title: str = "kernelgym report",
-    view_url: str | None = None,
+    view_url: str | None = None, episodes: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Load the runs, compare them and write ``report.png``, ``report.html`` and ``report.json``
-    (``view_url``: link the HTML's runs and categories into that running ``kernelgym view``)."""
+    (``view_url``: link the HTML's runs and categories into that running ``kernelgym view``;
+    ``episodes``: also an HTML transcript of every episode in ``episodes/``, listed in report.html)."""
     if not run_dirs:
         raise ReportError("give at least one run folder")
     parsed = [parse_price(p) for p in prices or []]
@@ -345,7 +411,12 @@ def make_report(
         paths["png"] = write_png(data, out_dir / "report.png")
     except ImportError:  # matplotlib comes with the llm extra; the tables do not need it
         data["notes"] = ["no plot: matplotlib is not installed (pip install 'kernelgym[llm]')"]
-    paths["html"] = write_html(data, out_dir / "report.html", paths.get("png"), title, view_url)
+    extra = ""
+    if episodes:
+        pages = write_episode_pages(runs, out_dir)
+        paths["episodes"] = out_dir / "episodes"
+        extra = _episode_tables(runs, pages)
+    paths["html"] = write_html(data, out_dir / "report.html", paths.get("png"), title, view_url, extra)
     paths["json"] = out_dir / "report.json"
     paths["json"].write_text(json.dumps(data, indent=2, default=str) + "\n")
     return data, paths

@@ -130,6 +130,24 @@ def notebook_path(out_dir: Path, task_id: str, rollout: int) -> Path:
     return out_dir / EPISODES / f"{slug(task_id)}__r{rollout}.ipynb"
 
 
+def episode_notebook(out_dir: Path, result: EpisodeResult, root: Path | None = None) -> Path | None:
+    """The real path of an episode's notebook if it is a file inside the run folder, else None.
+
+    ``results.jsonl`` is not trusted to name files: its ``notebook`` field (or a symlink in
+    ``episodes/``) may point anywhere, and only a file whose real path lies inside the run folder
+    counts (``root``: the folder's real path, if already known)."""
+    root = root or Path(os.path.realpath(out_dir))
+    candidates = [out_dir / result.notebook] if result.notebook else []
+    candidates.append(notebook_path(out_dir, result.task_id, result.rollout))
+    for cand in candidates:
+        if not os.path.isfile(cand):  # one stat: most episodes of a crashed run have none
+            continue
+        real = Path(os.path.realpath(cand))
+        if real.is_relative_to(root) and real != root:
+            return real
+    return None
+
+
 class DiskFull(RuntimeError):
     """The run folder's disk is full: the run stopped; what was recorded is whole and resumable."""
 

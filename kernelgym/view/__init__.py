@@ -2,7 +2,7 @@
 
 A local web server (tornado) over an in-memory index of the run folders (:mod:`kernelgym.view.index`):
 the runs with their manifest facts and pass rates, an episodes table sorted, filtered and paged on the
-server, each episode notebook as a transcript (:mod:`kernelgym.view.render`), and comparisons across
+server, each episode notebook as a transcript (:mod:`kernelgym.notebook.html`), and comparisons across
 runs. Run folders are only read; all run content is escaped; kernel HTML runs in no-script sandboxes.
 """
 

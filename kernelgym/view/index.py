@@ -23,7 +23,7 @@ from typing import Any
 from kernelgym import notebook as nbk
 from kernelgym.episode import EpisodeResult, is_error
 from kernelgym.runs.manifest import RunManifest, read_manifest
-from kernelgym.runs.runner import RESULTS, SUMMARY, notebook_path, read_results
+from kernelgym.runs.runner import RESULTS, SUMMARY, episode_notebook, read_results
 
 SORT_KEYS = ("run", "task_id", "family", "category", "rollout", "passed", "score", "stop_reason", "turns",
              "duration_s", "tokens")
@@ -130,20 +130,9 @@ class RunIndex:
         return ", ".join(agents) or str(self.summary_run.get("agent") or "?")
 
     def notebook_file(self, i: int) -> Path | None:
-        """The episode notebook of row ``i`` if it exists inside this run folder, else None.
-
-        ``results.jsonl`` is untrusted: its ``notebook`` field (or a symlink in ``episodes/``) may point
-        anywhere; only a file whose real path lies inside the run folder is ever served."""
-        r = self.results[i]
-        candidates = [self.path / r.notebook] if r.notebook else []
-        candidates.append(notebook_path(self.path, r.task_id, r.rollout))
-        for cand in candidates:
-            if not os.path.isfile(cand):  # one stat: most episodes of a crashed run have none
-                continue
-            real = Path(os.path.realpath(cand))
-            if real.is_relative_to(self.root) and real != self.root:
-                return real
-        return None
+        """The episode notebook of row ``i`` if it is a file inside this run folder, else None
+        (:func:`kernelgym.runs.runner.episode_notebook`: results.jsonl does not decide what is served)."""
+        return episode_notebook(self.path, self.results[i], self.root)
 
     def stats(self) -> dict[str, Any]:
         """The runs page's numbers: pass rate with its Wilson interval, errors, tokens, time."""

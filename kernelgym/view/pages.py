@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from kernelgym.episode import EpisodeResult, is_error
 from kernelgym.view.index import Index, RunIndex, short, wilson
-from kernelgym.view.render import h, pre, transcript
+from kernelgym.notebook.html import h, pre, transcript
 
 COLORS = ("#3b6ea8", "#e0a030", "#4a9a5b", "#b5534a", "#7a5aa6", "#3a9aa5", "#a07a3a", "#666666")
 

@@ -28,7 +28,7 @@ import tornado.web
 from kernelgym import notebook as nbk
 from kernelgym.view import pages
 from kernelgym.view.index import MAX_PER_PAGE, Index, Query, RunIndex
-from kernelgym.view.render import h
+from kernelgym.notebook.html import h
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

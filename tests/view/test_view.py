@@ -99,7 +99,7 @@ def test_outputs_are_escaped_sandboxed_or_refused() -> None:
     """Each kind of kernel output as the transcript shows it: HTML only inside a no-permission sandbox
     (its quotes cannot close the srcdoc attribute), an "image" that is not base64 not shown, tracebacks
     without ANSI colours and escaped, huge outputs cut with a note."""
-    from kernelgym.view.render import MAX_OUTPUT_CHARS, output_html
+    from kernelgym.notebook.html import MAX_OUTPUT_CHARS, output_html
 
     frame = output_html({"output_type": "display_data", "data": {"text/html": '"><script>alert(1)</script>'}})
     assert frame.startswith('<iframe class="html-out" sandbox="" ') and "<script>" not in frame

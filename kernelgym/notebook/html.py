@@ -5,6 +5,9 @@ Everything in a notebook is untrusted (the model wrote the cells, its kernel wro
 every text is escaped; HTML and SVG outputs are shown in an ``<iframe sandbox>`` with no permission
 at all (no script, no same origin, no form, no navigation), and images only as ``data:`` URIs of
 checked base64. Markdown is shown as its text, never rendered.
+
+Used by ``kernelgym view`` (its episode and task pages) and ``kernelgym report --episodes`` (a static
+HTML file per episode, styled by :data:`CSS`).
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from kernelgym import notebook as nbk
 from kernelgym.kernel import ANSWER_MIME, EVIDENCE_MIME
+from kernelgym.notebook.cells import TAG_ACTION, TAG_PARAMETERS, TAG_RESULT, TAG_SETUP, TAG_TASK, TAG_THOUGHT, TAG_VERIFIER
 
 LONG_LINES = 30
 LONG_CHARS = 3000
@@ -26,6 +29,18 @@ LONG_CHARS = 3000
 MAX_OUTPUT_CHARS = 200_000
 MAX_HTML_CHARS = 500_000
 """Past these an output is cut on the page (the downloaded notebook has all of it)."""
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem;color:#1d2330;max-width:70rem}
+.cell{margin:.5rem 0;border:1px solid #d6d9de;padding:.4rem .6rem}.cell .label{font-size:.8em;color:#667}
+.cell.prompt{border-left:4px solid #2456a3}.cell.thought{border-left:4px solid #8a7bb8}
+.cell.action{border-left:4px solid #4a8a5b}.cell.action.errored{border-left-color:#a8322a}
+pre{margin:.2rem 0;white-space:pre-wrap;overflow-wrap:anywhere;font:12.5px/1.4 ui-monospace,monospace}
+pre.code{background:#f4f6f8;padding:.35rem .5rem}pre.md{font-family:inherit;font-size:14px}
+pre.error{background:#fbe9e7}pre.stderr{background:#fff6f4}.submitted{font-weight:600}.bad{color:#a8322a}
+iframe.html-out{width:100%;height:14rem;border:1px dashed #d6d9de;resize:vertical}img.out{max-width:100%}
+table.kv th{text-align:left;color:#667;font-weight:400;padding-right:1rem}code{white-space:pre-wrap}
+"""
+"""Enough style for a transcript in a standalone page (the viewer has its own, fuller sheet)."""
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _B64 = re.compile(rb"^[A-Za-z0-9+/=\s]*$")
 
@@ -140,15 +155,15 @@ def transcript(nb: dict[str, Any]) -> str:
         meta = cell.get("metadata") or {}
         tags = [t for t in (meta.get("tags") or []) if isinstance(t, str)]
         src = text_of(cell.get("source"))
-        if nbk.TAG_TASK in tags:
+        if TAG_TASK in tags:
             parts.append(f'<section class="cell prompt"><h3>Prompt</h3><pre class="md">{h(src)}</pre></section>')
-        elif nbk.TAG_PARAMETERS in tags or nbk.TAG_SETUP in tags:
-            what = "parameters" if nbk.TAG_PARAMETERS in tags else "setup: the task's inputs"
+        elif TAG_PARAMETERS in tags or TAG_SETUP in tags:
+            what = "parameters" if TAG_PARAMETERS in tags else "setup: the task's inputs"
             parts.append(f'<details class="cell setup"><summary>{h(what)}</summary>{_code(cell)}</details>')
-        elif nbk.TAG_THOUGHT in tags:
+        elif TAG_THOUGHT in tags:
             parts.append(f'<section class="cell thought"><div class="label">turn {turn + 1} · thought</div>'
                          f'<pre class="md">{h(src)}</pre></section>')
-        elif nbk.TAG_ACTION in tags:
+        elif TAG_ACTION in tags:
             km = meta.get("kernelgym")
             recorded = km.get("turn") if isinstance(km, dict) else None
             turn = recorded if isinstance(recorded, int) else turn + 1
@@ -157,10 +172,10 @@ def transcript(nb: dict[str, Any]) -> str:
             status = ' <span class="bad">error</span>' if errored else ""
             parts.append(f'<section class="cell action{" errored" if errored else ""}"><div class="label">turn {turn} · '
                          f'code{status}{" · " + h(took) if took else ""}</div>{_code(cell)}</section>')
-        elif nbk.TAG_VERIFIER in tags:
+        elif TAG_VERIFIER in tags:
             parts.append(f'<details class="cell verifier"><summary>verifier (locked) and its evidence</summary>'
                          f'{_code(cell)}</details>')
-        elif nbk.TAG_RESULT in tags:
+        elif TAG_RESULT in tags:
             parts.append(f'<section class="cell result"><div class="label">result cell</div><pre class="md">{h(src)}</pre>'
                          "</section>")
         elif cell.get("cell_type") == "code":
