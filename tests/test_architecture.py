@@ -31,7 +31,7 @@ LAYERS: list[set[str]] = [
     {"jupyter"},
     {"regrade"},
     {"runs"},
-    {"training"},
+    {"training", "view"},
     {"cli"},
 ]
 """Each layer may import from itself and from the layers above it in this list."""

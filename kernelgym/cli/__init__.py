@@ -5,7 +5,7 @@ progress bars live here, not in the library."""
 from kernelgym.cli._common import app
 
 # importing a command module registers its commands; this order is the order of `kernelgym --help`
-from kernelgym.cli import run, report, grade, data, tasks, imports, export  # noqa: E402,F401
+from kernelgym.cli import run, report, view, grade, data, tasks, imports, export  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 

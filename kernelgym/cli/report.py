@@ -40,12 +40,19 @@ def report(
         typer.Option(help="[PATTERN=]PROMPT/COMPLETION USD per million tokens, e.g. openai:gpt-4o=2.5/10; repeatable."),
     ] = None,
     title: Annotated[str, typer.Option(help="Title of the HTML page.")] = "kernelgym report",
+    view: Annotated[
+        Optional[str],
+        typer.Option(help="URL of a running `kernelgym view` of these runs (e.g. http://127.0.0.1:8765): report.html "
+                          "links each run and category to its episodes there."),
+    ] = None,
+    episodes: Annotated[bool, typer.Option("--episodes", help="Also write an HTML transcript of every episode "
+                                           "(episodes/*.html) and list the episodes in report.html, linked.")] = False,
 ) -> None:
     """Compare runs side by side: success per family and category, turns, tokens, latency, cost."""
     from kernelgym.runs.report import ReportError, make_report, tables
 
     try:
-        data, paths = make_report(run_dirs, out_dir, price, title)
+        data, paths = make_report(run_dirs, out_dir, price, title, view, episodes)
     except ReportError as err:
         raise _fail(str(err)) from None
     for table in tables(data):

@@ -22,11 +22,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from rich.table import Table
 
 from kernelgym.episode import EpisodeResult, is_error
-from kernelgym.runs.runner import RESULTS, SUMMARY, read_results
+from kernelgym.notebook import NotebookFileError, read_bytes
+from kernelgym.notebook.html import CSS, h, transcript
+from kernelgym.runs.runner import RESULTS, SUMMARY, episode_notebook, read_results
+from kernelgym.tasks import slug
 from rich.markup import escape
 
 
@@ -338,25 +342,22 @@ details{margin:.5rem 0 1.5rem}summary{cursor:pointer;font-weight:600}
 """
 
 
-class _Html(str):
-    """HTML built here from escaped parts (a link); every other cell text is escaped when written."""
+def _html_table(headers: list[str], rows: list[list[tuple[str, ...]]], cls: str = "") -> str:
+    """Cells are ``(text, class)`` or ``(text, class, href)`` (a link); every text and href is escaped here."""
+    def cell(text: str, klass: str, href: str | None = None) -> str:
+        inner = html.escape(text) if href is None else f'<a href="{html.escape(href, quote=True)}">{html.escape(text)}</a>'
+        return f'<td class="{klass}">{inner}</td>'
 
-
-def _html_table(headers: list[str], rows: list[list[tuple[str, str]]], cls: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="{c}">{text if isinstance(text, _Html) else html.escape(text)}</td>'
-                         for text, c in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(cell(*c) for c in row) + "</tr>" for row in rows)
     attr = f' class="{cls}"' if cls else ""
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _link(target: Path, base: Path, text: str) -> _Html:
+def _relative_href(target: Path, base: Path) -> str:
     """A relative link from a page in ``base`` to ``target`` (each path segment URL-quoted)."""
     rel = os.path.relpath(os.path.abspath(target), os.path.abspath(base))
-    href = "/".join(quote(part) for part in Path(rel).parts)
-    return _Html(f'<a href="{html.escape(href, quote=True)}">{html.escape(text)}</a>')
+    return "/".join(quote(part) for part in Path(rel).parts)
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -364,22 +365,34 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def _episode_rows(stats: dict[str, Any], rows: list[dict[str, Any]], base: Path) -> list[list[tuple[str, str]]]:
-    out = []
+def _episode_rows(stats: dict[str, Any], rows: list[dict[str, Any]], base: Path) -> list[list[tuple[str, ...]]]:
+    out: list[list[tuple[str, ...]]] = []
     for e in rows:
         nb = Path(e["notebook"]) if e.get("notebook") else None
         inside = nb is not None and not nb.is_absolute() and ".." not in nb.parts  # links stay in the run folder
-        notebook = _link(Path(stats["path"]) / nb, base, nb.name) if inside and nb else str(nb or "-")
+        notebook: tuple[str, ...] = ((nb.name, "", _relative_href(Path(stats["path"]) / nb, base))
+                                     if inside and nb else (str(nb or "-"), ""))
         out.append([(e["task_id"], ""), (str(e["rollout"]), "num"), (e["category"], ""),
                     ("passed" if e["passed"] else "failed", "pass" if e["passed"] else "fail"),
-                    (e["stop_reason"], ""), (str(e["turns"]), "num"), (_short(e["answer"]), ""), (notebook, "")])
+                    (e["stop_reason"], ""), (str(e["turns"]), "num"), (_short(e["answer"]), ""), notebook])
     return out
 
 
-def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title: str = "kernelgym report") -> Path:
-    """A self-contained page: the tables and the plot (embedded)."""
+def view_link(view_url: str | None, run_path: str, **filters: str) -> str | None:
+    """The URL of a run's episodes (filtered) in a running ``kernelgym view`` that shows its folder."""
+    if not view_url:
+        return None
+    params = {"folder": str(Path(run_path).resolve()), **{k: v for k, v in filters.items() if v}}
+    return f"{view_url.rstrip('/')}/episodes?{urlencode(params)}"
+
+
+def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title: str = "kernelgym report",
+               view_url: str | None = None, extra: str = "") -> Path:
+    """A self-contained page: the tables and the plot (embedded); with ``view_url`` (a running
+    ``kernelgym view`` of the same run folders) each run and each category cell links to its episodes."""
     runs = data["runs"]
     labels = [s["label"] for s in runs]
+    paths = {s["label"]: s["path"] for s in runs}
     best = max(s["pass_rate"] for s in runs)
     rows = []
     for s in runs:
@@ -388,7 +401,8 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
             cls = "" if fmt is None else "num"
             if key == "pass_rate" and s[key] == best and len(runs) > 1:
                 cls += " best"
-            row.append((str(s[key]) if fmt is None else _num(s[key], fmt), cls))
+            row.append((str(s[key]) if fmt is None else _num(s[key], fmt), cls,
+                        view_link(view_url, s["path"]) if key == "label" else None))
         rows.append(row)
     parts = [f"<h1>{html.escape(title)}</h1>"]
     parts += [f'<p class="warning">warning: {html.escape(w)}</p>' for w in data.get("warnings", [])]
@@ -405,7 +419,8 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
         for cat, per in data[key].items():
             top = max((c["pass_rate"] for c in per.values()), default=0)
             rows.append([(cat, "")] + [
-                (_pct(per.get(label)), "num" + (" best" if per.get(label) and per[label]["pass_rate"] == top and len(runs) > 1 and top > 0 else ""))
+                (_pct(per.get(label)), "num" + (" best" if per.get(label) and per[label]["pass_rate"] == top and len(runs) > 1 and top > 0 else ""),
+                 view_link(view_url, paths[label], **{name: cat}) if per.get(label) else None)
                 for label in labels
             ])
         parts.append(f"<h2>Success by {name}</h2>" + _html_table([name, *labels], rows))
@@ -416,6 +431,7 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
                      + _html_table(["task", "rollout", "category", "result", "stop reason", "turns", "answer",
                                     "notebook"], _episode_rows(s, rows, path.parent), cls="episodes")
                      + "</details>")
+    parts.append(extra)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -423,10 +439,73 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
     return path
 
 
+def _outcome(r: EpisodeResult) -> str:
+    return "passed" if r.passed else ("error" if is_error(r.stop_reason) else "failed")
+
+
+def _answer(value: Any) -> str:
+    return "" if value is None else value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+_EPISODE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'"
+
+
+def write_episode_pages(runs: list[Run], out_dir: Path) -> dict[tuple[int, int], str]:
+    """An HTML transcript of every episode that has a notebook inside its run folder, in
+    ``out_dir/episodes/``; returns ``{(run number, result number): path relative to out_dir}``.
+
+    The pages are static: run content escaped, kernel HTML in no-permission sandboxes, and a CSP that
+    forbids every script and every fetch."""
+    folder = out_dir / "episodes"
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[tuple[int, int], str] = {}
+    for n, run in enumerate(runs):
+        root = Path(os.path.realpath(run.path))
+        for i, r in enumerate(run.results):
+            path = episode_notebook(run.path, r, root)
+            if path is None:
+                continue
+            try:
+                nb = json.loads(read_bytes(path))
+            except (NotebookFileError, ValueError):
+                continue
+            if not isinstance(nb, dict):
+                continue
+            name = f"{n}-{slug(r.task_id)}__r{r.rollout}.html"
+            facts = "".join(f"<tr><th>{h(k)}</th><td><code>{h(v)}</code></td></tr>" for k, v in (
+                ("outcome", _outcome(r)), ("submitted", _answer(r.answer)), ("expected", _answer(r.expected)),
+                ("grader said", r.explanation), ("stop reason", r.stop_reason), ("turns", r.turns),
+                ("run", run.label), ("notebook", str(path))))
+            page = (f'<!doctype html><html><head><meta charset="utf-8">'
+                    f'<meta http-equiv="Content-Security-Policy" content="{_EPISODE_CSP}">'
+                    f"<title>{h(r.task_id)} · {h(run.label)}</title><style>{CSS}</style></head><body>"
+                    f'<p><a href="../report.html">report</a></p><h1>{h(r.task_id)} · rollout {r.rollout}</h1>'
+                    f'<table class="kv">{facts}</table>{transcript(nb)}</body></html>\n')
+            (folder / name).write_text(page)
+            written[(n, i)] = f"episodes/{name}"
+    return written
+
+
+def _episode_tables(runs: list[Run], pages: dict[tuple[int, int], str]) -> str:
+    parts = []
+    for n, run in enumerate(runs):
+        rows = []
+        for i, r in sorted(enumerate(run.results), key=lambda x: (x[1].task_id, x[1].rollout)):
+            rows.append([(r.task_id, "", pages.get((n, i))), (f"{r.family}/{r.category}", ""), (str(r.rollout), "num"),
+                         (_outcome(r), ""), (_answer(r.answer)[:200], ""), (_answer(r.expected)[:200], ""),
+                         (r.stop_reason, ""), (str(r.turns), "num")])
+        parts.append(f"<h3>{html.escape(run.label)}</h3>" + _html_table(
+            ["task", "category", "rollout", "outcome", "answer", "expected", "stop reason", "turns"], rows))
+    return "<h2>Episodes</h2>" + "".join(parts)
+
+
 def make_report(
     run_dirs: list[Path], out_dir: Path, prices: list[str] | None = None, title: str = "kernelgym report",
+    view_url: str | None = None, episodes: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Load the runs, compare them and write ``report.png``, ``report.html`` and ``report.json``."""
+    """Load the runs, compare them and write ``report.png``, ``report.html`` and ``report.json``
+    (``view_url``: link the HTML's runs and categories into that running ``kernelgym view``;
+    ``episodes``: also an HTML transcript of every episode in ``episodes/``, listed in report.html)."""
     if not run_dirs:
         raise ReportError("give at least one run folder")
     parsed = [parse_price(p) for p in prices or []]
@@ -438,7 +517,12 @@ def make_report(
         paths["png"] = write_png(data, out_dir / "report.png")
     except ImportError:  # matplotlib comes with the llm extra; the tables do not need it
         data["notes"] = ["no plot: matplotlib is not installed (pip install 'kernelgym[llm]')"]
-    paths["html"] = write_html(data, out_dir / "report.html", paths.get("png"), title)
+    extra = ""
+    if episodes:
+        pages = write_episode_pages(runs, out_dir)
+        paths["episodes"] = out_dir / "episodes"
+        extra = _episode_tables(runs, pages)
+    paths["html"] = write_html(data, out_dir / "report.html", paths.get("png"), title, view_url, extra)
     paths["json"] = out_dir / "report.json"
     paths["json"].write_text(json.dumps(data, indent=2, default=str) + "\n")
     return data, paths

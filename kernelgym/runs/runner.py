@@ -104,26 +104,48 @@ def read_results(out_dir: Path) -> tuple[list[EpisodeResult], int]:
     """The record of every episode of a run folder, and how many lines were unreadable.
 
     A later line for the same ``(task_id, rollout)`` supersedes the earlier ones (a retried error);
-    episodes keep the order of their first line."""
+    episodes keep the order of their first line. The file is streamed (read-only) and split at ``\n``
+    only: JSON keeps U+2028, U+0085 and the like raw inside strings, and ``str.splitlines`` cut a
+    record holding one in pieces (the episode was lost as unreadable lines)."""
     path = out_dir / RESULTS
     if not path.is_file():
         return [], 0
     latest: dict[tuple[str, int], EpisodeResult] = {}
     bad = 0
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        try:
-            result = EpisodeResult.model_validate_json(line)
-        except ValueError:
-            bad += 1
-            continue
-        latest[(result.task_id, result.rollout)] = result
+    with open(path, "rb") as fh:
+        for raw in fh:
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                result = EpisodeResult.model_validate_json(line)
+            except ValueError:
+                bad += 1
+                continue
+            latest[(result.task_id, result.rollout)] = result
     return list(latest.values()), bad
 
 
 def notebook_path(out_dir: Path, task_id: str, rollout: int) -> Path:
     return out_dir / EPISODES / f"{slug(task_id)}__r{rollout}.ipynb"
+
+
+def episode_notebook(out_dir: Path, result: EpisodeResult, root: Path | None = None) -> Path | None:
+    """The real path of an episode's notebook if it is a file inside the run folder, else None.
+
+    ``results.jsonl`` is not trusted to name files: its ``notebook`` field (or a symlink in
+    ``episodes/``) may point anywhere, and only a file whose real path lies inside the run folder
+    counts (``root``: the folder's real path, if already known)."""
+    root = root or Path(os.path.realpath(out_dir))
+    candidates = [out_dir / result.notebook] if result.notebook else []
+    candidates.append(notebook_path(out_dir, result.task_id, result.rollout))
+    for cand in candidates:
+        if not os.path.isfile(cand):  # one stat: most episodes of a crashed run have none
+            continue
+        real = Path(os.path.realpath(cand))
+        if real.is_relative_to(root) and real != root:
+            return real
+    return None
 
 
 class DiskFull(RuntimeError):

@@ -214,3 +214,42 @@ def test_the_html_escapes_what_runs_recorded_and_links_stay_in_the_run(tmp_path:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert '<a href="../run/episodes/a%20b%23c%3F.ipynb">' in page
     assert page.count("<a href=") == 2 and '<a href="../run/javascript%3Aalert%281%29">' in page
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not browsers.CHROMIUM, reason=browsers.SKIP_REASON)
+def test_episodes_are_listed_and_each_opens_as_a_static_transcript(tmp_path: Path) -> None:
+    """``kernelgym report --episodes``: report.html lists every episode, each with a notebook inside its
+    run folder linked to its own HTML transcript (the record whose notebook field leaves the folder, and
+    the symlink out of it, get no link); in Chromium the hostile episode's markup shows as text, its
+    kernel HTML runs no script, and nothing is fetched."""
+    from helpers.view_runs import HOSTILE_ANSWER, HOSTILE_ID, golden_runs
+
+    a, b = golden_runs(tmp_path / "runs")
+    res = CliRunner().invoke(app, ["report", str(a), str(b), "--out", str(tmp_path / "rep"), "--episodes"],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    pages = sorted(p.name for p in (tmp_path / "rep" / "episodes").glob("*.html"))
+    assert len(pages) == 5 + 3  # run a: 3 sum rollouts, double, hostile; run b: 2 sum rollouts, double
+    with browsers.chromium() as browser:
+        page = browser.new_page()
+        requests: list[str] = []
+        dialogs: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto((tmp_path / "rep" / "report.html").as_uri())
+        rows = page.locator("h3 + table tbody tr")
+        assert rows.count() == 7 + 4
+        escape = rows.filter(has=page.locator("td", has_text="golden/escape/00000"))
+        assert escape.count() == 1 and escape.locator("a").count() == 0
+        hostile = rows.filter(has=page.locator("td", has_text="<b>cat</b>"))
+        assert hostile.locator("td").nth(4).inner_text() == HOSTILE_ANSWER
+        hostile.locator("a").click()
+        page.wait_for_selector(".transcript, .cell.prompt")
+        assert page.locator("h1").inner_text() == f"{HOSTILE_ID} · rollout 0"
+        assert page.locator("iframe.html-out").get_attribute("sandbox") == ""
+        assert page.locator("body > script, body img:not(.out)").count() == 0
+        page.wait_for_timeout(300)
+        assert page.title().startswith(HOSTILE_ID) and page.locator(".long details").get_attribute("open") is None
+    assert dialogs == []
+    assert all(u.startswith(("file:", "data:", "about:")) for u in requests), requests
