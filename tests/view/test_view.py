@@ -235,7 +235,9 @@ def test_the_report_links_its_runs_and_categories_into_the_viewer(runs: dict[str
     from kernelgym.runs.report import make_report
 
     _, paths = make_report([runs["b"], runs["a"]], tmp_path / "rep", view_url=server + "/")
-    links = [html.unescape(u) for u in re.findall(r'<a href="([^"]+)"', paths["html"].read_text())]
+    every = [html.unescape(u) for u in re.findall(r'<a href="([^"]+)"', paths["html"].read_text())]
+    links = [u for u in every if "://" in u]  # the others: each episode's notebook, relative (issue 16 (8))
+    assert all(u.endswith(".ipynb") and not u.startswith("/") for u in every if "://" not in u)
     assert links and all(u.startswith(server + "/episodes?folder=") for u in links)
     sums = [u for u in links if "category=golden%2Fsum" in u]
     assert len(sums) == 2
