@@ -18,6 +18,18 @@ sys.path.insert(0, str(TESTS))  # agents used by tests are importable as module:
 SMALL_PATIENTS = 120
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The test files that take longest run first. The suite runs one file per xdist worker; a slow
+    file picked up last left the other worker idle for minutes. A file's time is estimated from its
+    tests' markers (rough seconds each); within a file, the order is kept."""
+    weight: dict[str, float] = {}
+    for item in items:
+        marks = {m.name for m in item.iter_markers()}
+        w = 20.0 if marks & {"ray", "browser"} else 10.0 if "slow" in marks else 0.3 if "kernel" in marks else 0.02
+        weight[item.nodeid.split("::")[0]] = weight.get(item.nodeid.split("::")[0], 0.0) + w
+    items.sort(key=lambda item: -weight[item.nodeid.split("::")[0]])
+
+
 @pytest.fixture(scope="session", autouse=True)
 def kg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("kghome")
