@@ -82,15 +82,17 @@ def load_run(path: Path) -> Run:
     return Run(path=path, results=results, meta=meta)
 
 
+def unique_labels(names: list[str], folders: list[str]) -> list[str]:
+    """The runs' labels: each its name (model, else agent); the folder name added where two would
+    clash, then a number where they still do. The one rule for report and viewer."""
+    labels = [name if names.count(name) == 1 else f"{name} ({folder})" for name, folder in zip(names, folders)]
+    return [label if labels.count(label) == 1 else f"{label} #{i + 1}" for i, label in enumerate(labels)]
+
+
 def label_runs(runs: list[Run]) -> None:
-    """Name each run by its model (else its agent); add the folder name where two would clash."""
-    base = [r.model or r.agent for r in runs]
-    for run, name in zip(runs, base):
-        run.label = name if base.count(name) == 1 else f"{name} ({run.path.name})"
-    labels = [r.label for r in runs]
-    for i, run in enumerate(runs):
-        if labels.count(run.label) > 1:
-            run.label = f"{run.label} #{i + 1}"
+    """Name each run (see :func:`unique_labels`)."""
+    for run, label in zip(runs, unique_labels([r.model or r.agent for r in runs], [r.path.name for r in runs])):
+        run.label = label
 
 
 def parse_price(text: str) -> tuple[str, Price]:

@@ -210,14 +210,11 @@ def load_run(path: Path, number: int) -> RunIndex:
 
 
 def label_runs(runs: Sequence[RunIndex]) -> None:
-    """Name each run by its model (else its agent); add the folder name where two would clash."""
-    base = [r.model or r.agent for r in runs]
-    for run, name in zip(runs, base):
-        run.label = name if base.count(name) == 1 else f"{name} ({run.path.name})"
-    labels = [r.label for r in runs]
-    for i, run in enumerate(runs):
-        if labels.count(run.label) > 1:
-            run.label = f"{run.label} #{i + 1}"
+    """Name each run as ``kernelgym report`` does (:func:`kernelgym.runs.report.unique_labels`)."""
+    from kernelgym.runs.report import unique_labels
+
+    for run, label in zip(runs, unique_labels([r.model or r.agent for r in runs], [r.path.name for r in runs])):
+        run.label = label
 
 
 def prompt_of(path: Path) -> str:
