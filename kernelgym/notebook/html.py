@@ -21,7 +21,9 @@ from datetime import datetime
 from typing import Any
 
 from kernelgym.kernel import ANSWER_MIME, EVIDENCE_MIME
-from kernelgym.notebook.cells import TAG_ACTION, TAG_PARAMETERS, TAG_RESULT, TAG_SETUP, TAG_TASK, TAG_THOUGHT, TAG_VERIFIER
+from kernelgym.notebook.cells import (
+    TAG_ACTION, TAG_HEADER, TAG_PARAMETERS, TAG_RECORD, TAG_RESULT, TAG_SETUP, TAG_TASK, TAG_THOUGHT, TAG_VERIFIER,
+)
 
 LONG_LINES = 30
 LONG_CHARS = 3000
@@ -155,17 +157,26 @@ def transcript(nb: dict[str, Any]) -> str:
         meta = cell.get("metadata") or {}
         tags = [t for t in (meta.get("tags") or []) if isinstance(t, str)]
         src = text_of(cell.get("source"))
-        if TAG_TASK in tags:
+        raw = meta.get("kernelgym")
+        km: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if TAG_HEADER in tags:  # the episode's facts: the verdict box above shows them
+            parts.append(f'<details class="cell setup"><summary>episode facts (header cell)</summary>'
+                         f'<pre class="md">{h(src)}</pre></details>')
+        elif TAG_TASK in tags:
             parts.append(f'<section class="cell prompt"><h3>Prompt</h3><pre class="md">{h(src)}</pre></section>')
         elif TAG_PARAMETERS in tags or TAG_SETUP in tags:
             what = "parameters" if TAG_PARAMETERS in tags else "setup: the task's inputs"
             parts.append(f'<details class="cell setup"><summary>{h(what)}</summary>{_code(cell)}</details>')
         elif TAG_THOUGHT in tags:
-            parts.append(f'<section class="cell thought"><div class="label">turn {turn + 1} · thought</div>'
+            if "text" in km:  # schema 3: the cell shows a turn label; the model's own words are in metadata
+                src = text_of(km.get("text"))
+                if not src.strip():
+                    continue  # a label with no thought (the model wrote only code)
+            label_turn = km.get("turn") if isinstance(km.get("turn"), int) else turn + 1
+            parts.append(f'<section class="cell thought"><div class="label">turn {label_turn} · thought</div>'
                          f'<pre class="md">{h(src)}</pre></section>')
         elif TAG_ACTION in tags:
-            km = meta.get("kernelgym")
-            recorded = km.get("turn") if isinstance(km, dict) else None
+            recorded = km.get("turn")
             turn = recorded if isinstance(recorded, int) else turn + 1
             errored = any(isinstance(o, dict) and o.get("output_type") == "error" for o in cell.get("outputs") or [])
             took = _duration(meta)
@@ -174,6 +185,12 @@ def transcript(nb: dict[str, Any]) -> str:
                          f'code{status}{" · " + h(took) if took else ""}</div>{_code(cell)}</section>')
         elif TAG_VERIFIER in tags:
             parts.append(f'<details class="cell verifier"><summary>verifier (locked) and its evidence</summary>'
+                         f'{_code(cell)}</details>')
+        elif TAG_RECORD in tags:
+            parts.append(f'<section class="cell result"><div class="label">result recorded by the run</div>'
+                         f'<pre class="md">{h(src)}</pre></section>')
+        elif TAG_RESULT in tags and cell.get("cell_type") == "code":  # schema 3: recomputes the verdict when run
+            parts.append(f'<details class="cell verifier"><summary>result cell (grades each new execution)</summary>'
                          f'{_code(cell)}</details>')
         elif TAG_RESULT in tags:
             parts.append(f'<section class="cell result"><div class="label">result cell</div><pre class="md">{h(src)}</pre>'

@@ -55,6 +55,7 @@ def hostile_notebook() -> nbformat.NotebookNode:
             cell.source = f"## Task `{HOSTILE_ID}`\n\n{HOSTILE_PROMPT}"
         if nbk.TAG_THOUGHT in tags:
             cell.source = "Thinking <script>alert(6)</script> aloud."
+            cell.metadata.setdefault("kernelgym", {})["text"] = cell.source  # what the viewer shows of a thought
     action = nbk.cells_with_tag(nb, nbk.TAG_ACTION)[0]
     action.outputs.append(nbformat.v4.new_output("display_data", data={"text/html": HOSTILE_HTML,
                                                                        "text/plain": "<HTML object>"}))
