@@ -20,7 +20,8 @@ from kernelgym.llm.client import (
     ContextOverflow,
     ModelSettings,
     call_model,
-    make_chat_model,
+    close_chat_model,
+    shared_chat_model,
 )
 from kernelgym.llm.errors import FatalModelError, ModelCallError
 from kernelgym.llm.prompts import system_prompt
@@ -123,7 +124,7 @@ class LangChainAgent:
             raise ValueError(f"protocol must be tools, text, auto or medagentgym, not {protocol!r}")
         self.base_seed: int | None = self.settings.seed  # the seed of rollout 0; rollout k: base_seed + k
         self.model = model
-        self.chat = make_chat_model(self.settings)
+        self.chat, self._shared_chat = shared_chat_model(self.settings)
         self.requested_protocol = protocol
         if protocol == "auto":
             protocol = "tools" if _supports_tools(self.chat) else "text"
@@ -143,6 +144,7 @@ class LangChainAgent:
         self._first: Observation | None = None
         self._tokens_per_char = 0.25
         self.trimmed_observations = 0
+        self._unshared: list[Any] = []  # models of this agent's own, replaced by start_rollout
 
     # ---------------------------------------------------------------- conversation
 
@@ -259,18 +261,19 @@ class LangChainAgent:
         seed = self.base_seed + rollout
         if seed != self.settings.seed:
             self.settings = dataclasses.replace(self.settings, seed=seed)
-            self.chat = make_chat_model(self.settings)  # the seed is a constructor option for every provider
+            old = None if self._shared_chat else self.chat
+            self.chat, self._shared_chat = shared_chat_model(self.settings)  # the seed is a constructor option
+            if old is not None:
+                self._unshared.append(old)
         self.sampling["seed"] = seed
 
     async def aclose(self) -> None:
-        """Close this agent's HTTP client (the episode loop calls it when the episode ends)."""
-        client = getattr(self.chat, "root_async_client", None)
-        close = getattr(client, "close", None)
-        if close is not None:
-            try:
-                await close()
-            except Exception:
-                pass
+        """Close this agent's own HTTP clients (the episode loop calls it when the episode ends); a model
+        shared by the run's agents stays open (the run closes it: :func:`~kernelgym.llm.client.close_shared_models`)."""
+        own = self._unshared + ([] if self._shared_chat else [self.chat])
+        self._unshared = []
+        for chat in own:
+            await close_chat_model(chat)
 
     def _parse(self, reply: Any) -> Parsed:
         if self.protocol == "medagentgym":

@@ -42,6 +42,7 @@ from rich.table import Table
 
 from kernelgym import notebook as nbk
 from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, agent_label, is_error, run_episode
+from kernelgym.llm.client import close_shared_models
 from kernelgym.llm.errors import FatalModelError
 from kernelgym.runs.manifest import MANIFEST, RunManifest, check_resume, write_manifest
 from kernelgym.runtime.tempdirs import sweep
@@ -307,8 +308,11 @@ async def run_async(
     swept = sweep()  # temp folders of runs killed with SIGKILL (never those of a running process)
     if swept:
         console.print(f"[dim]removed {len(swept)} temp folder(s) left by killed kernelgym processes[/dim]")
-    with locked_run_folder(out_dir):
-        return await _run_locked(instances, agent_factory, out_dir, opts, console)
+    try:
+        with locked_run_folder(out_dir):
+            return await _run_locked(instances, agent_factory, out_dir, opts, console)
+    finally:
+        await close_shared_models()  # the model clients the run's agents shared (llm/client.py)
 
 
 async def _run_locked(

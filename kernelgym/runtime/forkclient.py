@@ -281,14 +281,8 @@ async def wait_for_kernel_info(connection_info: dict[str, Any], kernel: ForkedKe
         sock.close(linger=0)
 
 
-_ctx: Any = None
-_ctx_pid = 0
-
-
 def _probe_context() -> Any:
-    global _ctx, _ctx_pid
-    import zmq
+    """The process's one ZMQ context (:func:`kernelgym.runtime.kernel_manager.shared_context`)."""
+    from kernelgym.runtime.kernel_manager import shared_context
 
-    if _ctx is None or _ctx.closed or _ctx_pid != os.getpid():
-        _ctx, _ctx_pid = zmq.Context(), os.getpid()
-    return _ctx
+    return shared_context()

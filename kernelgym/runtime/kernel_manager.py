@@ -49,6 +49,24 @@ def host_channel_enabled(km: Any) -> bool:
 
 EXTRA_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 
+_context: Any = None
+_context_pid = 0
+
+
+def shared_context() -> Any:
+    """The one ZMQ context of this process for every kernel client kernelgym makes.
+
+    jupyter_client gives each kernel manager a ``zmq.Context`` of its own by default: an I/O thread,
+    a reaper thread and their descriptors per kernel (at 128 episodes in flight: 295 contexts, 4,156
+    descriptors, ~1,300 threads). One context's I/O thread carries every kernel's sockets; a forked
+    child makes its own (the pid is checked)."""
+    global _context, _context_pid
+    import zmq.asyncio
+
+    if _context is None or _context.closed or _context_pid != os.getpid():
+        _context, _context_pid = zmq.asyncio.Context(), os.getpid()
+    return _context
+
 
 @dataclass
 class StartedKernel:
@@ -122,7 +140,7 @@ async def start_kernel(
     kwargs: dict[str, Any] = {"kernel_name": kernel_name}
     if kernel_spec_manager is not None:
         kwargs["kernel_spec_manager"] = kernel_spec_manager
-    km = disable_host_channel(AsyncKernelManager(**kwargs))  # an agent's code must not reach the grader
+    km = disable_host_channel(AsyncKernelManager(context=shared_context(), **kwargs))  # no host channel: an agent's code must not reach the grader
     guard(km)  # whatever the kernel sends, receiving it never raises (runtime/messages.py)
     start: dict[str, Any] = {"extra_arguments": list(EXTRA_ARGUMENTS)}
     if cwd is not None:
@@ -143,8 +161,16 @@ async def start_kernel(
         if isinstance(exc, SandboxUnavailable):
             raise KernelStartError(f"the {kernel_name} kernel did not start: {exc}") from exc
         raise
-    kc = km.client()
-    kc.start_channels()
+    # jupyter_client connects the manager's control socket at start, for a polite shutdown; kernelgym
+    # shuts kernels down with now=True (a signal), and jupyter_client reconnects it if it is ever needed
+    km._close_control_socket()
+    kc = km.client(context=km.context)  # else each client makes a context of its own
+    # shell and IOPub only: no heartbeat thread (liveness comes from the manager: kc.is_alive() asks
+    # km.is_alive(), the provisioner's poll), no stdin or control sockets (nothing answers input
+    # requests; allow_stdin stays what it was with a started stdin channel, so the kernel behaves
+    # the same: an input() call waits until the cell times out)
+    kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+    kc.allow_stdin = True
     kernel = StartedKernel(km, kc, stderr)
     try:
         await wait_ready(kc, km, timeout)
