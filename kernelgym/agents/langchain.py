@@ -80,7 +80,7 @@ class LangChainAgent:
     ``api_key_env``, ``temperature``, ``top_p``, ``max_tokens``, ``seed``, ``protocol``
     (``tools``, ``text``, ``auto``: tools when the model supports tool calling, or ``medagentgym``:
     MedAgentGym's action names as tools, :mod:`kernelgym.llm.medagentgym_protocol`),
-    ``max_concurrent_requests`` (shared by all episodes of a run), ``request_timeout``,
+    ``max_concurrent_requests`` (shared by all episodes of a run; default: the run's concurrency, 8 outside a run), ``request_timeout``,
     ``max_retries``, ``retry_base_delay``, ``context_tokens`` (default: the model's profile, else
     32768), ``max_format_errors`` (malformed replies in a row before the episode is stopped),
     ``max_observation_chars`` and ``max_turns`` (only told to the model), ``feedback``.
@@ -102,7 +102,7 @@ class LangChainAgent:
         max_tokens: int | str | None = None,
         seed: int | str | None = None,
         protocol: str = "auto",
-        max_concurrent_requests: int | str = 8,
+        max_concurrent_requests: int | str | None = None,
         request_timeout: float | str = 120.0,
         max_retries: int | str = 6,
         retry_base_delay: float | str = 1.0,
@@ -118,7 +118,7 @@ class LangChainAgent:
             temperature=_opt(temperature, float), top_p=_opt(top_p, float), max_tokens=_opt(max_tokens, int),
             seed=_opt(seed, int), request_timeout=_opt(request_timeout, float) or 120.0,
             max_retries=_opt(max_retries, int) or 0, retry_base_delay=_opt(retry_base_delay, float) or 0.0,
-            max_concurrent_requests=_opt(max_concurrent_requests, int) or 8,
+            max_concurrent_requests=_opt(max_concurrent_requests, int) or None,
         )
         if protocol not in ("auto", "tools", "text", "medagentgym"):
             raise ValueError(f"protocol must be tools, text, auto or medagentgym, not {protocol!r}")

@@ -119,8 +119,9 @@ def run(
              "validate_code, debug, terminal as tools; docs/medagentgym.md).", rich_help_panel="LLM agent")] = "auto",
     feedback: Annotated[bool, typer.Option(
         "--feedback", help="Tell the agent when a submitted answer is wrong; it may try again while turns remain.")] = False,
-    max_concurrent_requests: Annotated[int, typer.Option(
-        min=1, help="Model requests in flight at once, shared by all episodes.", rich_help_panel="LLM agent")] = 8,
+    max_concurrent_requests: Annotated[Optional[int], typer.Option(
+        min=1, help="Model requests in flight at once, shared by all episodes (default: --concurrency; a lower "
+                    "cap makes episodes wait for a free slot).", rich_help_panel="LLM agent")] = None,
     dataset: Annotated[Optional[str], typer.Option(
         help="Run the suite's families on another data set, e.g. mimic3 (imported with `kernelgym data import "
              "mimic3 PATH`): the <family>-<dataset> variants, in the kernelgym-<profile>-<dataset> kernels.")] = None,
@@ -150,6 +151,7 @@ def run(
     )
     from kernelgym.runs.runner import (
         DiskFull,
+        FileLimitTooLow,
         RunFolderLocked,
         RunOptions,
         category_table,
@@ -279,6 +281,11 @@ def run(
     except RunConfigMismatch as err:
         raise _fail(str(err)) from None
     console.print(escape(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}"))
+    cap = options.get("max_concurrent_requests")
+    if isinstance(cap, int) and cap < concurrency and backend == "local":
+        console.print(escape(f"warning: --max-concurrent-requests {cap} < --concurrency {concurrency}: at most {cap} model "
+                             f"requests at once, the other episodes wait for a free slot (leave the option out to "
+                             f"follow --concurrency)"), style="yellow")
     try:
         summary = run_episodes(
             chosen, factory, target,
@@ -301,6 +308,8 @@ def run(
             kept = 0
         raise _interrupted(f"{kept} finished episode(s) are kept in {target}; run the same command again to resume "
                            "(recorded episodes are not run again)") from None
+    except FileLimitTooLow as err:
+        raise _fail(str(err)) from None
     except RuntimeError as err:
         from kernelgym.runs.ray_backend import RayBackendError
 

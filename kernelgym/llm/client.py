@@ -16,6 +16,7 @@ raises them, else by the HTTP status and the exception's class name, so any prov
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
 import json
 import os
@@ -82,7 +83,10 @@ class ModelSettings:
     retry_max_delay: float = 60.0
     max_retry_after: float = 600.0
     """A Retry-After longer than this fails the call instead of waiting."""
-    max_concurrent_requests: int = 8
+    max_concurrent_requests: int | None = None
+    """Model requests in flight at once, shared by every agent of the event loop calling this endpoint;
+    None: the run's concurrency inside ``kernelgym run`` (:func:`follow_run_concurrency`), else
+    :data:`DEFAULT_MAX_CONCURRENT_REQUESTS`."""
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -246,6 +250,28 @@ async def close_shared_models() -> None:
 # ---------------------------------------------------------------- concurrency
 
 
+DEFAULT_MAX_CONCURRENT_REQUESTS = 8
+"""The request cap of agents used outside a run that set none."""
+
+_RUN_CONCURRENCY: contextvars.ContextVar[int | None] = contextvars.ContextVar("kernelgym_run_concurrency", default=None)
+
+
+def follow_run_concurrency(concurrency: int) -> contextvars.Token[int | None]:
+    """Make ``concurrency`` the request cap of agents that set none, in this context (the runner calls
+    it: ``--max-concurrent-requests`` follows ``--concurrency`` unless given)."""
+    return _RUN_CONCURRENCY.set(concurrency)
+
+
+def reset_run_concurrency(token: contextvars.Token[int | None]) -> None:
+    """Undo :func:`follow_run_concurrency`."""
+    _RUN_CONCURRENCY.reset(token)
+
+
+def request_limit(settings: ModelSettings) -> int:
+    """The cap on model requests in flight that applies to ``settings``."""
+    return max(1, settings.max_concurrent_requests or _RUN_CONCURRENCY.get() or DEFAULT_MAX_CONCURRENT_REQUESTS)
+
+
 _LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Semaphore]] = (
     weakref.WeakKeyDictionary()
 )
@@ -258,7 +284,7 @@ def request_limiter(settings: ModelSettings) -> asyncio.Semaphore:
     key = (settings.model, settings.base_url or "")
     sem = per_loop.get(key)
     if sem is None:
-        sem = per_loop[key] = asyncio.Semaphore(max(1, settings.max_concurrent_requests))
+        sem = per_loop[key] = asyncio.Semaphore(request_limit(settings))
     return sem
 
 

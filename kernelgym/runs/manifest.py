@@ -160,11 +160,18 @@ OPTION_NAMES = {
 """The command-line option behind a configuration field, named in a refusal."""
 
 
+RUNTIME_KEYS = frozenset({"agent.options.max_concurrent_requests"})
+"""Recorded, but how fast a run goes, not what it records: a resume may change them."""
+
+
 def differences(recorded: RunConfig, wanted: RunConfig) -> list[str]:
-    """``name (--option): recorded -> wanted`` for every field that differs (dotted names, e.g. ``agent.name``)."""
+    """``name (--option): recorded -> wanted`` for every field that differs (dotted names, e.g. ``agent.name``),
+    except :data:`RUNTIME_KEYS`."""
     old, new = _flatten(recorded.model_dump(mode="json")), _flatten(wanted.model_dump(mode="json"))
     out = []
     for key in sorted(old.keys() | new.keys(), key=lambda k: (k not in OPTION_NAMES, k)):
+        if key in RUNTIME_KEYS:
+            continue
         if old.get(key) != new.get(key):
             name = f"{key} ({OPTION_NAMES[key]})" if key in OPTION_NAMES else key
             if key.startswith("agent.options."):

@@ -42,7 +42,7 @@ from rich.table import Table
 
 from kernelgym import notebook as nbk
 from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, agent_label, is_error, run_episode
-from kernelgym.llm.client import close_shared_models
+from kernelgym.llm.client import close_shared_models, follow_run_concurrency, reset_run_concurrency
 from kernelgym.llm.errors import FatalModelError
 from kernelgym.runs.manifest import MANIFEST, RunManifest, check_resume, write_manifest
 from kernelgym.runtime.tempdirs import sweep
@@ -65,7 +65,9 @@ class RunOptions:
     meta: dict[str, Any] = field(default_factory=dict)
     """Recorded in summary.json (suite, agent, options...)."""
     pool_size: int | None = None
-    """Warm kernels kept ready per profile (default: ``concurrency``; 0 starts each kernel on demand)."""
+    """Episodes the warm pool of each profile serves at once: it keeps that many kernels alive, the running
+    episodes' included, plus :data:`kernelgym.runtime.pool.SPARE` ready ones (default: ``concurrency``;
+    0 starts each kernel on demand)."""
     executor: EpisodeExecutor | None = None
     """Where episodes run: None runs them in this process; e.g. :class:`kernelgym.runs.ray_backend.RayExecutor`
     runs them on a Ray cluster. The driver writes results, notebooks and the summary the same way."""
@@ -155,6 +157,42 @@ class DiskFull(RuntimeError):
 
 def _is_disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class FileLimitTooLow(RuntimeError):
+    """The process may not open enough files for the run's concurrency; ``str(err)`` says which fits."""
+
+
+FDS_RESERVE = 64
+"""Descriptors kept for everything else of a run (results, notebooks being written, the fork server,
+the interpreter's own)."""
+FDS_PER_EPISODE = 7
+"""Per episode in flight: its kernel's (:data:`~kernelgym.runtime.kernel_manager.HOST_FDS_PER_KERNEL`)
+and one HTTP connection to a model server."""
+
+
+def budget_open_files(concurrency: int, profiles: int = 1, spare: int = 0) -> int:
+    """Make sure this process may open the descriptors ``concurrency`` episodes in flight need (kernels of
+    ``profiles`` pools with ``spare`` ready kernels each); returns the soft limit now in force.
+
+    Raises the soft ``RLIMIT_NOFILE`` to the hard limit when it is too low (a common default is 1024;
+    at 128 episodes in flight the run used to abort with SIGABRT, "Too many open files"), or raises
+    :class:`FileLimitTooLow`, one line naming the concurrency that fits, when the hard limit is too low."""
+    import resource
+
+    kernels = concurrency * profiles + spare * profiles
+    need = FDS_RESERVE + FDS_PER_EPISODE * kernels
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return soft
+    if hard != resource.RLIM_INFINITY and hard < need:
+        fits = max(0, ((hard - FDS_RESERVE) // FDS_PER_EPISODE - spare * profiles) // max(1, profiles))
+        raise FileLimitTooLow(
+            f"--concurrency {concurrency} needs about {need} open files, but this process may open at most {hard} "
+            f"(ulimit -n); use --concurrency {fits} or less, or raise the limit (ulimit -n {need})")
+    new = hard if hard != resource.RLIM_INFINITY else need
+    resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    return new
 
 
 class _ResultsFile:
@@ -308,10 +346,12 @@ async def run_async(
     swept = sweep()  # temp folders of runs killed with SIGKILL (never those of a running process)
     if swept:
         console.print(f"[dim]removed {len(swept)} temp folder(s) left by killed kernelgym processes[/dim]")
+    token = follow_run_concurrency(opts.concurrency)  # --max-concurrent-requests follows --concurrency unless given
     try:
         with locked_run_folder(out_dir):
             return await _run_locked(instances, agent_factory, out_dir, opts, console)
     finally:
+        reset_run_concurrency(token)
         await close_shared_models()  # the model clients the run's agents shared (llm/client.py)
 
 
@@ -344,6 +384,12 @@ async def _run_locked(
     if previous:
         again = f" ({retried} errored episode(s) run again)" if opts.retry_errors else ""
         console.print(f"resuming {escape(str(out_dir))}: {len(done)} episode(s) already done, {len(todo)} to run{again}")
+    pool_size = opts.concurrency if opts.pool_size is None else opts.pool_size
+    if opts.executor is None and todo:
+        from kernelgym.runtime.pool import SPARE
+
+        in_flight = min(opts.concurrency, len(todo))
+        budget_open_files(max(in_flight, pool_size), len({inst.profile for inst, _ in todo}), SPARE if pool_size else 0)
     results_file = _ResultsFile(out_dir / RESULTS)
     new: list[EpisodeResult] = []
     passed = errors = 0
@@ -417,7 +463,6 @@ async def _run_locked(
                         task.cancel()
                     await asyncio.gather(*tasks, return_exceptions=True)
 
-            pool_size = opts.concurrency if opts.pool_size is None else opts.pool_size
             if opts.executor is not None:
                 if todo:
                     await opts.executor.execute(

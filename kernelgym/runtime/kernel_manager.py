@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
@@ -49,6 +49,10 @@ def host_channel_enabled(km: Any) -> bool:
 
 EXTRA_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 
+HOST_FDS_PER_KERNEL = 6
+"""Descriptors the host holds per live kernel: its shell and IOPub sockets (a connection and a
+mailbox each), its stderr pipe and the fork server's report connection (measured: /proc/PID/fd)."""
+
 _context: Any = None
 _context_pid = 0
 
@@ -76,6 +80,14 @@ class StartedKernel:
     kc: AsyncKernelClient
     stderr: KernelStderr
     started: float = field(default_factory=time.monotonic)
+    on_release: Callable[[], None] | None = None
+    """Called once when the kernel is shut down (the warm pool that handed it out counts it until then)."""
+
+    def release(self) -> None:
+        """Tell the kernel's pool (if any) that it is gone; once."""
+        callback, self.on_release = self.on_release, None
+        if callback is not None:
+            callback()
 
     @property
     def cwd(self) -> Path | None:
@@ -96,6 +108,7 @@ class StartedKernel:
         except Exception:
             pass
         self.stderr.close()
+        self.release()
 
 
 async def wait_ready(kc: AsyncKernelClient, km: AsyncKernelManager, timeout: float) -> None:

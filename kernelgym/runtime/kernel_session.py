@@ -22,7 +22,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionComplete, DeadKernelError
 from nbformat import NotebookNode
 
-from kernelgym.runtime.kernel_manager import KernelStartError, start_kernel
+from kernelgym.runtime.kernel_manager import KernelStartError, StartedKernel, start_kernel
 from kernelgym.runtime.messages import marker
 from kernelgym.runtime.stderr_pipe import KernelStderr
 from kernelgym.runtime.pool import active_pools
@@ -137,6 +137,7 @@ class KernelSession:
         self.client: _CappedClient | None = None
         self.dead = False
         self.stderr: KernelStderr | None = None
+        self._kernel: StartedKernel | None = None
 
     async def __aenter__(self) -> KernelSession:
         await self.start()
@@ -158,7 +159,7 @@ class KernelSession:
                 kernel_name(self.profile), kernel_spec_manager=spec_manager(),
                 cwd=str(self.cwd) if self.cwd is not None else None, env=self.env, timeout=self.limits.start_timeout,
             )
-        self.km, self.stderr = kernel.km, kernel.stderr
+        self.km, self.stderr, self._kernel = kernel.km, kernel.stderr, kernel
         client = _CappedClient(
             self.nb, km=self.km, timeout=int(max(1, self.limits.cell_timeout)), interrupt_on_timeout=True,
             allow_errors=True, record_timing=True, iopub_timeout=4, shutdown_kernel="immediate",
@@ -231,3 +232,6 @@ class KernelSession:
         if self.stderr is not None:
             self.stderr.close()
             self.stderr = None
+        if self._kernel is not None:
+            self._kernel.release()
+            self._kernel = None

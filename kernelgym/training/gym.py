@@ -84,7 +84,7 @@ class KernelgymEnv(gymnasium.Env[str, str]):
     Options: ``suite`` (family names, comma-separated, or ``all``), ``split`` (``train``, ``test`` or
     ``all``), ``categories``, ``limit`` (first N tasks of the suite's balanced order), ``tasks``
     (explicit tasks or ids instead of a suite), ``max_turns``, ``cell_timeout``, ``time_budget``,
-    ``max_observation_chars``, ``feedback``, ``pool_size`` (warm forked kernels kept ready per
+    ``max_observation_chars``, ``feedback``, ``pool_size`` (episodes the warm pool of forked kernels serves at once per
     profile; 0 starts each kernel on demand), ``render_mode`` (``ansi``: the episode so far as text),
     ``kernel_host`` (e.g. :class:`kernelgym.runs.ray_backend.RayKernelHosts`: kernels on any node of a Ray
     cluster; default: kernels in this process).

@@ -163,7 +163,7 @@ async def rollouts(
     kernel_host: Any = None,
 ) -> list[list[Trajectory]]:
     """``n`` episodes of each task (a fresh policy from ``policy_factory`` per episode), ``concurrency``
-    at a time, on a warm pool of ``pool_size`` kernels per profile (default ``concurrency``; 0: none).
+    at a time, on a warm pool serving ``pool_size`` episodes at once per profile (default ``concurrency``; 0: none).
     With ``kernel_host`` (e.g. :class:`kernelgym.runs.ray_backend.RayKernelHosts`) the kernels are on the
     host's nodes (sized by the host) and ``pool_size`` is not used.
 

@@ -275,28 +275,37 @@ def test_papermill_runs_an_episode_notebook_on_the_forked_path(ehr: Path, tmp_pa
 
 
 async def test_pool_hands_each_kernel_to_exactly_one_episode_and_refills(ehr: Path) -> None:
-    from kernelgym.runtime.pool import KernelPool
+    from kernelgym.runtime.pool import SPARE, KernelPool
 
-    pool = KernelPool("ehr", 2)
+    pool = KernelPool("ehr", 1)  # for 1 episode at once: 1 kernel alive + SPARE ready
+    full = 1 + SPARE
+
+    async def settle(ready: int) -> None:
+        for _ in range(600):
+            if pool.ready == ready and not pool._starting:
+                return
+            await asyncio.sleep(0.05)
+
     pool.start()
     try:
-        for _ in range(600):
-            if pool.ready == 2:
-                break
-            await asyncio.sleep(0.05)
-        assert pool.ready == 2
-        a, b, c = [await pool.checkout() for _ in range(3)]  # the third is started on demand
-        assert len({k.km.provisioner.pid for k in (a, b, c)}) == 3
-        assert len({str(k.cwd) for k in (a, b, c)}) == 3
-        reply = await a.kc.execute_interactive("print(len(patients))", timeout=30)
+        await settle(full)
+        assert pool.ready == full
+        kernels = [await pool.checkout() for _ in range(full + 1)]  # the last one is started on demand
+        assert pool.misses == 1
+        assert len({k.km.provisioner.pid for k in kernels}) == full + 1
+        assert len({str(k.cwd) for k in kernels}) == full + 1
+        reply = await kernels[0].kc.execute_interactive("print(len(patients))", timeout=30)
         assert reply["content"]["status"] == "ok"
-        for k in (a, b, c):
+        await asyncio.sleep(0.3)
+        assert pool.ready == 0 and not pool._starting  # sized to what is in flight: no kernel beyond them
+        for k in kernels[:2]:
             await k.discard()
-        for _ in range(600):
-            if pool.ready == 2:
-                break
-            await asyncio.sleep(0.05)
-        assert pool.ready == 2 and pool.misses >= 1
+        await settle(1)
+        assert pool.ready == 1  # 4 out, 2 released: room for one more (3 alive)
+        for k in kernels[2:]:
+            await k.discard()
+        await settle(full)
+        assert pool.ready == full
     finally:
         await pool.close()
 
