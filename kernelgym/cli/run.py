@@ -156,7 +156,7 @@ def run(
         RunOptions,
         category_table,
         check_run_folder_free,
-        read_results,
+        stream_results,
         run_folder_problem,
     )
     from kernelgym.runs.runner import run as run_episodes
@@ -277,7 +277,7 @@ def run(
     )
     try:  # before any work; the runner checks again once it holds the folder
         name, label_model, _ = agent_label(probe)
-        check_resume(target, manifest, read_results(target)[0], (name, label_model))
+        check_resume(target, manifest, stream_results(target), (name, label_model))  # read only without run.json
     except RunConfigMismatch as err:
         raise _fail(str(err)) from None
     console.print(escape(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}"))

@@ -199,7 +199,7 @@ def write_manifest(out_dir: Path, manifest: RunManifest) -> None:
         raise
 
 
-def check_resume(out_dir: Path, manifest: RunManifest, results: list[EpisodeResult],
+def check_resume(out_dir: Path, manifest: RunManifest, results: Iterable[EpisodeResult],
                  agent_label: tuple[str, str | None] | None = None) -> RunManifest | None:
     """Raise :class:`RunConfigMismatch` if ``out_dir`` holds a run of another configuration.
 
@@ -220,7 +220,7 @@ def check_resume(out_dir: Path, manifest: RunManifest, results: list[EpisodeResu
                 f"{out_dir} holds a run of another configuration: {diffs[0]}{more}; "
                 "resume it with the same options or give another --out")
         return recorded
-    if results and agent_label is not None:
+    if agent_label is not None:
         seen = sorted({(r.agent, r.model) for r in results if r.agent != "?"}, key=str)
         if any(pair != agent_label for pair in seen):
             old = ", ".join(f"{a}" + (f" ({m})" if m else "") for a, m in seen)

@@ -15,10 +15,12 @@ from __future__ import annotations
 import base64
 import fnmatch
 import html
+import itertools
 import json
 import os
 from urllib.parse import quote
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from rich.table import Table
 from kernelgym.episode import EpisodeResult, is_error
 from kernelgym.notebook import NotebookFileError, read_bytes
 from kernelgym.notebook.html import CSS, h, transcript
-from kernelgym.runs.runner import RESULTS, SUMMARY, episode_notebook, read_results
+from kernelgym.runs.runner import RESULTS, SUMMARY, episode_notebook, iter_results
 from kernelgym.tasks import slug
 from rich.markup import escape
 
@@ -47,31 +49,77 @@ class Price:
 
 
 @dataclass
+class Group:
+    """Episodes and passes of one run in one family or category."""
+
+    episodes: int = 0
+    passed: int = 0
+
+    def row(self) -> dict[str, Any]:
+        n, passed = self.episodes, self.passed
+        return {"episodes": n, "passed": passed, "pass_rate": passed / n if n else 0.0}
+
+
+@dataclass
 class Run:
+    """One run folder, read in one streamed pass: totals, not records (a run of millions of episodes
+    takes the memory of its categories). :attr:`results` reads the records again, one at a time."""
+
     path: Path
-    results: list[EpisodeResult]
+    results: Iterable[EpisodeResult] = ()
+    """Every episode's record, streamed from ``results.jsonl`` at each iteration (:class:`~kernelgym.runs.runner.ResultsIndex`)."""
     meta: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    episodes: int = 0
+    passed: int = 0
+    errors: int = 0
+    turns: int = 0
+    duration_s: float = 0
+    usage: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_USAGE_KEYS, 0.0))
+    has_tokens: bool = False
+    stop_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    models: set[str] = field(default_factory=set)
+    agents: set[str] = field(default_factory=set)
+    families: dict[str, Group] = field(default_factory=lambda: defaultdict(Group))
+    categories: dict[str, Group] = field(default_factory=lambda: defaultdict(Group))
+
+    def add(self, r: EpisodeResult) -> None:
+        self.episodes += 1
+        self.passed += r.passed
+        self.errors += is_error(r.stop_reason) and not r.passed
+        self.turns += r.turns
+        self.duration_s += r.duration_s
+        for key in _USAGE_KEYS:
+            self.usage[key] += float(r.usage.get(key, 0) or 0)
+        self.has_tokens = self.has_tokens or "prompt_tokens" in r.usage or "completion_tokens" in r.usage
+        self.stop_reasons[r.stop_reason] += 1
+        if r.model:
+            self.models.add(r.model)
+        if r.agent and r.agent != "?":
+            self.agents.add(r.agent)
+        for table, name in ((self.families, r.family), (self.categories, f"{r.family}/{r.category}")):
+            group = table[name]
+            group.episodes += 1
+            group.passed += r.passed
 
     @property
     def model(self) -> str | None:
-        models = sorted({r.model for r in self.results if r.model})
-        return ", ".join(models) if models else None
+        return ", ".join(sorted(self.models)) if self.models else None
 
     @property
     def agent(self) -> str:
-        agents = sorted({r.agent for r in self.results if r.agent and r.agent != "?"})
-        return ", ".join(agents) or str(self.meta.get("agent") or "?")
+        return ", ".join(sorted(self.agents)) or str(self.meta.get("agent") or "?")
+
+
+_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "model_calls", "model_latency_s")
 
 
 def load_run(path: Path) -> Run:
-    """Read one run folder; raises :class:`ReportError` if it holds no results."""
+    """Read one run folder (its records streamed: :func:`~kernelgym.runs.runner.iter_results`); raises
+    :class:`ReportError` if it holds no results."""
     path = Path(path)
     if not (path / RESULTS).is_file():
         raise ReportError(f"{path}: no {RESULTS} here (is it a run folder written by `kernelgym run`?)")
-    results, _ = read_results(path)
-    if not results:
-        raise ReportError(f"{path}: {RESULTS} holds no finished episode")
     meta: dict[str, Any] = {}
     summary = path / SUMMARY
     if summary.is_file():
@@ -79,7 +127,13 @@ def load_run(path: Path) -> Run:
             meta = dict(json.loads(summary.read_text()).get("run") or {})
         except (ValueError, AttributeError):
             meta = {}
-    return Run(path=path, results=results, meta=meta)
+    index = iter_results(path)[0]
+    run = Run(path=path, results=index, meta=meta)
+    for r in index:
+        run.add(r)
+    if not run.episodes:
+        raise ReportError(f"{path}: {RESULTS} holds no finished episode")
+    return run
 
 
 def unique_labels(names: list[str], folders: list[str]) -> list[str]:
@@ -119,60 +173,45 @@ def _price_for(run: Run, prices: list[tuple[str, Price]]) -> Price | None:
     return None
 
 
-def _agg(results: list[EpisodeResult]) -> dict[str, Any]:
-    n = len(results)
-    passed = sum(r.passed for r in results)
-    return {"episodes": n, "passed": passed, "pass_rate": passed / n if n else 0.0}
-
-
-def _usage_total(results: list[EpisodeResult], key: str) -> float:
-    return float(sum(float(r.usage.get(key, 0) or 0) for r in results))
-
-
 def run_stats(run: Run, price: Price | None) -> dict[str, Any]:
-    rs = run.results
-    n = len(rs)
-    stats = _agg(rs)
-    prompt = _usage_total(rs, "prompt_tokens")
-    completion = _usage_total(rs, "completion_tokens")
-    calls = _usage_total(rs, "model_calls")
-    latency = _usage_total(rs, "model_latency_s")
-    has_tokens = any("prompt_tokens" in r.usage or "completion_tokens" in r.usage for r in rs)
-    stops: dict[str, int] = defaultdict(int)
-    for r in rs:
-        stops[r.stop_reason] += 1
+    n = run.episodes
+    stats = Group(n, run.passed).row()
+    prompt, completion = run.usage["prompt_tokens"], run.usage["completion_tokens"]
+    calls, latency = run.usage["model_calls"], run.usage["model_latency_s"]
+    has_tokens = run.has_tokens
     stats.update({
         "label": run.label, "path": str(run.path), "model": run.model, "agent": run.agent,
         "sampling": run.meta.get("agent_options") or {},
-        "mean_turns": sum(r.turns for r in rs) / n,
-        "mean_duration_s": sum(r.duration_s for r in rs) / n,
+        "mean_turns": run.turns / n,
+        "mean_duration_s": run.duration_s / n,
         "prompt_tokens": int(prompt) if has_tokens else None,
         "completion_tokens": int(completion) if has_tokens else None,
         "mean_tokens": (prompt + completion) / n if has_tokens else None,
         "model_calls": int(calls) if calls else None,
         "mean_latency_s": latency / calls if calls else None,
         "cost_usd": (prompt * price.prompt + completion * price.completion) / 1e6 if price and has_tokens else None,
-        "errors": sum(1 for r in rs if is_error(r.stop_reason) and not r.passed),
-        "stop_reasons": dict(sorted(stops.items())),
+        "errors": run.errors,
+        "stop_reasons": dict(sorted(run.stop_reasons.items())),
     })
     return stats
 
 
 def breakdown(runs: list[Run], key: str) -> dict[str, dict[str, dict[str, Any]]]:
     """``{family or family/category: {run label: {episodes, passed, pass_rate}}}``."""
-    table: dict[str, dict[str, list[EpisodeResult]]] = defaultdict(lambda: defaultdict(list))
+    table: dict[str, dict[str, Group]] = defaultdict(dict)
     for run in runs:
-        for r in run.results:
-            name = r.family if key == "family" else f"{r.family}/{r.category}"
-            table[name][run.label].append(r)
-    return {name: {label: _agg(rs) for label, rs in per.items()} for name, per in sorted(table.items())}
+        for name, group in (run.families if key == "family" else run.categories).items():
+            table[name][run.label] = group
+    return {name: {label: g.row() for label, g in per.items()} for name, per in sorted(table.items())}
 
 
 def task_set_warnings(runs: list[Run]) -> list[str]:
     """One warning when the runs did not run the same tasks: their pass rates are then not over the same
     tasks (and the pass rate of each run over the tasks they share)."""
+    if len(runs) < 2:
+        return []
     sets = [{r.task_id for r in run.results} for run in runs]
-    if len(runs) < 2 or all(s == sets[0] for s in sets):
+    if all(s == sets[0] for s in sets):
         return []
     common = set.intersection(*sets)
     sizes = ", ".join(f"{run.label}: {len(s)} tasks" for run, s in zip(runs, sets))
@@ -187,12 +226,23 @@ def task_set_warnings(runs: list[Run]) -> list[str]:
     return [text]
 
 
+MAX_LISTED = 10_000
+"""Episodes of a run listed in report.json and the HTML page (the first ones); a larger run's others are
+counted in the tables and browsed with ``kernelgym view``."""
+
+
 def episodes(run: Run) -> list[dict[str, Any]]:
-    """One row per episode: what the episodes table of the HTML page shows (``notebook`` relative to the
-    run folder, as ``results.jsonl`` has it)."""
+    """One row per episode, the first :data:`MAX_LISTED`: what the episodes table of the HTML page shows
+    (``notebook`` relative to the run folder, as ``results.jsonl`` has it)."""
     return [{"task_id": r.task_id, "rollout": r.rollout, "family": r.family, "category": r.category,
              "passed": r.passed, "stop_reason": r.stop_reason, "turns": r.turns, "answer": r.answer,
-             "notebook": r.notebook} for r in run.results]
+             "notebook": r.notebook} for r in itertools.islice(run.results, MAX_LISTED)]
+
+
+def listing_notes(runs: list[Run]) -> list[str]:
+    """A note for each run whose episodes are not all listed."""
+    return [f"{run.label}: {run.episodes:,} episodes; the episodes table lists the first {MAX_LISTED:,} "
+            f"(`kernelgym view {run.path}` browses them all)" for run in runs if run.episodes > MAX_LISTED]
 
 
 def compare(runs: list[Run], prices: list[tuple[str, Price]] | None = None) -> dict[str, Any]:
@@ -202,7 +252,7 @@ def compare(runs: list[Run], prices: list[tuple[str, Price]] | None = None) -> d
         "runs": [run_stats(r, _price_for(r, prices or [])) for r in runs],
         "families": breakdown(runs, "family"),
         "categories": breakdown(runs, "category"),
-        "warnings": task_set_warnings(runs),
+        "warnings": task_set_warnings(runs) + listing_notes(runs),
         "episodes": {r.label: episodes(r) for r in runs},
     }
 

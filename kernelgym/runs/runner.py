@@ -8,8 +8,10 @@ line left by a killed run is ignored.
 
 ``results.jsonl`` is append-only, and **a later line for the same episode (task id and rollout)
 supersedes every earlier one**: ``kernelgym run --retry-errors`` re-runs the episodes whose latest
-record is an error and appends their new records. Every reader goes through :func:`read_results`,
-which applies that rule, so each episode counts once.
+record is an error and appends their new records. Every reader goes through :class:`ResultsIndex`
+(:func:`iter_results`, or :func:`read_results` for a list), which applies that rule, so each episode
+counts once. It keeps 24 bytes per line, not the records, so resume, the summary, ``kernelgym report``
+and exports read a run of millions of episodes in bounded memory.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import time
 import traceback
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -103,30 +107,118 @@ class EpisodeExecutor(Protocol):
         ...
 
 
+def _key_hash(task_id: str, rollout: int) -> tuple[int, int]:
+    """128 bits of an episode's key (``(task_id, rollout)``): what the index of a results file keeps."""
+    digest = hashlib.blake2b(f"{task_id}\0{rollout}".encode(), digest_size=16).digest()
+    return int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little")
+
+
+class ResultsIndex:
+    """Where each episode's latest record is in ``results.jsonl``, in bounded memory.
+
+    One pass over the file keeps, per readable line, 128 bits of its key and its offset (24 bytes a
+    line, in arrays), not the records: 1,000,000 lines take ~24 MB where the records took ~4 KB each.
+    The rule is the one of :func:`read_results`: a later line for the same ``(task_id, rollout)``
+    supersedes the earlier ones, episodes keep the order of their first line, an unreadable line
+    (a killed run's half-written last line) counts in :attr:`bad` and supersedes nothing."""
+
+    def __init__(self, path: Path) -> None:
+        import numpy as np
+
+        self.path = path
+        self.bad = 0
+        hi, lo, offsets = array("Q"), array("Q"), array("Q")
+        if path.is_file():
+            with open(path, "rb") as fh:
+                offset = 0
+                for line in fh:
+                    start, offset = offset, offset + len(line)
+                    if not line.strip():
+                        continue
+                    try:
+                        result = EpisodeResult.model_validate_json(line)
+                    except ValueError:
+                        self.bad += 1
+                        continue
+                    h, l = _key_hash(result.task_id, result.rollout)
+                    hi.append(h)
+                    lo.append(l)
+                    offsets.append(start)
+        n = len(offsets)
+        if not n:
+            self._latest = np.zeros(0, dtype=np.uint64)
+            self._keys = np.zeros((0, 2), dtype=np.uint64)
+            return
+        # a few arrays of n entries at a time (peak ~70 bytes a line): sort the lines by key (lexsort is
+        # stable: a key's lines stay in file order), find each key's first and last line
+        h_arr, l_arr = np.frombuffer(hi, dtype=np.uint64), np.frombuffer(lo, dtype=np.uint64)
+        order = np.lexsort((l_arr, h_arr)).astype(np.uint32 if n < 2**32 else np.uint64)
+        hs, ls = h_arr[order], l_arr[order]
+        del h_arr, l_arr, hi, lo
+        new_key = np.ones(n, dtype=bool)
+        np.not_equal(hs[1:], hs[:-1], out=new_key[1:])
+        new_key[1:] |= ls[1:] != ls[:-1]
+        firsts = np.flatnonzero(new_key)
+        del new_key
+        self._keys = np.stack([hs[firsts], ls[firsts]], axis=1)
+        """The episodes' key hashes, sorted (for :meth:`__contains__`)."""
+        del hs, ls
+        last_lines = order[np.append(firsts[1:], n) - 1]
+        first_lines = order[firsts]
+        del order, firsts
+        by_first_line = np.argsort(first_lines, kind="stable")
+        del first_lines
+        self._latest = np.frombuffer(offsets, dtype=np.uint64)[last_lines[by_first_line]]
+        """Offset of each episode's latest line, episodes in the order of their first line."""
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+    def __contains__(self, key: tuple[str, int]) -> bool:
+        import numpy as np
+
+        h, l = _key_hash(*key)
+        keys = self._keys
+        i = int(np.searchsorted(keys[:, 0], np.uint64(h), side="left"))
+        while i < len(keys) and int(keys[i, 0]) == h:
+            if int(keys[i, 1]) == l:
+                return True
+            i += 1
+        return False
+
+    def __iter__(self) -> Iterator[EpisodeResult]:
+        """Every episode's latest record, read from the file one at a time."""
+        if not len(self._latest):
+            return
+        with open(self.path, "rb") as fh:
+            for offset in self._latest:
+                fh.seek(int(offset))
+                yield EpisodeResult.model_validate_json(fh.readline())
+
+
+def iter_results(out_dir: Path) -> tuple[ResultsIndex, int]:
+    """The records of a run folder as a :class:`ResultsIndex` (iterate it for the records, streamed; test
+    ``(task_id, rollout) in index``), and how many lines were unreadable. Memory does not grow with the
+    records: what resume, the summary, ``kernelgym report`` and exports use."""
+    index = ResultsIndex(out_dir / RESULTS)
+    return index, index.bad
+
+
+def stream_results(out_dir: Path) -> Iterator[EpisodeResult]:
+    """The records of :func:`iter_results`, lazily: nothing is read until the first is asked for."""
+    yield from iter_results(out_dir)[0]
+
+
 def read_results(out_dir: Path) -> tuple[list[EpisodeResult], int]:
     """The record of every episode of a run folder, and how many lines were unreadable.
 
     A later line for the same ``(task_id, rollout)`` supersedes the earlier ones (a retried error);
-    episodes keep the order of their first line. The file is streamed (read-only) and split at ``\n``
-    only: JSON keeps U+2028, U+0085 and the like raw inside strings, and ``str.splitlines`` cut a
-    record holding one in pieces (the episode was lost as unreadable lines)."""
-    path = out_dir / RESULTS
-    if not path.is_file():
-        return [], 0
-    latest: dict[tuple[str, int], EpisodeResult] = {}
-    bad = 0
-    with open(path, "rb") as fh:
-        for raw in fh:
-            line = raw.strip()
-            if not line:
-                continue
-            try:
-                result = EpisodeResult.model_validate_json(line)
-            except ValueError:
-                bad += 1
-                continue
-            latest[(result.task_id, result.rollout)] = result
-    return list(latest.values()), bad
+    episodes keep the order of their first line. (A list of them all: for large runs stream them
+    with :func:`iter_results`, which applies the same rule.) The file is split at ``\n`` only: JSON
+    keeps U+2028, U+0085 and the like raw inside strings, and ``str.splitlines`` cut a record holding
+    one in pieces (the episode was lost as unreadable lines)."""
+    index, bad = iter_results(out_dir)
+    return list(index), bad
 
 
 def notebook_path(out_dir: Path, task_id: str, rollout: int) -> Path:
@@ -227,35 +319,53 @@ class _ResultsFile:
         self.fh.close()
 
 
-def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
-    """Totals per run, per family and per category: ``passed``, ``failed`` (the model's failures) and
-    ``errors`` (infrastructure errors, :data:`kernelgym.episode.ERROR_STOPS`) add up to ``episodes``."""
-    by_cat: dict[str, list[EpisodeResult]] = defaultdict(list)
-    by_fam: dict[str, list[EpisodeResult]] = defaultdict(list)
-    stops: dict[str, int] = defaultdict(int)
-    all_results = list(results)
-    for r in all_results:
-        by_cat[f"{r.family}/{r.category}"].append(r)
-        by_fam[r.family].append(r)
-        stops[r.stop_reason] += 1
+class _Totals:
+    """Running totals of a group of episodes (what :func:`summarize` reports of it)."""
 
-    def agg(rs: list[EpisodeResult]) -> dict[str, Any]:
-        n = len(rs)
-        passed = sum(r.passed for r in rs)
-        errors = sum(1 for r in rs if is_error(r.stop_reason) and not r.passed)
+    __slots__ = ("n", "passed", "errors", "turns", "duration")
+
+    def __init__(self) -> None:
+        self.n = self.passed = self.errors = self.turns = 0
+        self.duration: float = 0
+
+    def add(self, r: EpisodeResult) -> None:
+        self.n += 1
+        self.passed += r.passed
+        self.errors += is_error(r.stop_reason) and not r.passed
+        self.turns += r.turns
+        self.duration += r.duration_s
+
+    def row(self) -> dict[str, Any]:
+        n, passed, errors = self.n, self.passed, self.errors
         return {
             "episodes": n, "passed": passed, "failed": n - passed - errors, "errors": errors,
             "pass_rate": round(passed / n, 4) if n else 0.0, "error_rate": round(errors / n, 4) if n else 0.0,
-            "mean_turns": round(sum(r.turns for r in rs) / n, 2) if n else 0.0,
-            "mean_duration_s": round(sum(r.duration_s for r in rs) / n, 3) if n else 0.0,
+            "mean_turns": round(self.turns / n, 2) if n else 0.0,
+            "mean_duration_s": round(self.duration / n, 3) if n else 0.0,
         }
 
+
+def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
+    """Totals per run, per family and per category: ``passed``, ``failed`` (the model's failures) and
+    ``errors`` (infrastructure errors, :data:`kernelgym.episode.ERROR_STOPS`) add up to ``episodes``.
+
+    One pass over ``results`` (a stream from :func:`iter_results` is fine): memory grows with the
+    categories, not with the episodes."""
+    total = _Totals()
+    by_cat: dict[str, _Totals] = defaultdict(_Totals)
+    by_fam: dict[str, _Totals] = defaultdict(_Totals)
+    stops: dict[str, int] = defaultdict(int)
+    for r in results:
+        total.add(r)
+        by_cat[f"{r.family}/{r.category}"].add(r)
+        by_fam[r.family].add(r)
+        stops[r.stop_reason] += 1
     return {
-        "total": agg(all_results),
+        "total": total.row(),
         "stop_reasons": dict(sorted(stops.items())),
         "error_stop_reasons": {k: v for k, v in sorted(stops.items()) if is_error(k)},
-        "families": {k: agg(v) for k, v in sorted(by_fam.items())},
-        "categories": {k: agg(v) for k, v in sorted(by_cat.items())},
+        "families": {k: v.row() for k, v in sorted(by_fam.items())},
+        "categories": {k: v.row() for k, v in sorted(by_cat.items())},
     }
 
 
@@ -358,7 +468,7 @@ async def run_async(
 async def _run_locked(
     instances: list[Instance], agent_factory: Callable[[], Agent], out_dir: Path, opts: RunOptions, console: Console,
 ) -> dict[str, Any]:
-    previous, bad = read_results(out_dir)
+    previous, bad = iter_results(out_dir)  # an index of the records, not the records: memory stays flat
     manifest = opts.manifest
     if manifest is not None:
         label = None
@@ -378,12 +488,13 @@ async def _run_locked(
             manifest = recorded
     if bad:
         console.print(f"[yellow]{bad} unreadable line(s) in {escape(str(out_dir / RESULTS))} (a killed run?) are ignored[/yellow]")
-    done = {(r.task_id, r.rollout) for r in previous if not (opts.retry_errors and is_error(r.stop_reason))}
-    retried = sum(1 for r in previous if (r.task_id, r.rollout) not in done)
-    todo = [(inst, k) for inst in instances for k in range(opts.rollouts) if (inst.id, k) not in done]
+    redo = {(r.task_id, r.rollout) for r in previous if is_error(r.stop_reason)} if opts.retry_errors else set()
+    retried = len(redo)
+    done = len(previous) - retried
+    todo = [(inst, k) for inst in instances for k in range(opts.rollouts) if (inst.id, k) in redo or (inst.id, k) not in previous]
     if previous:
         again = f" ({retried} errored episode(s) run again)" if opts.retry_errors else ""
-        console.print(f"resuming {escape(str(out_dir))}: {len(done)} episode(s) already done, {len(todo)} to run{again}")
+        console.print(f"resuming {escape(str(out_dir))}: {done} episode(s) already done, {len(todo)} to run{again}")
     pool_size = opts.concurrency if opts.pool_size is None else opts.pool_size
     if opts.executor is None and todo:
         from kernelgym.runtime.pool import SPARE
@@ -391,7 +502,7 @@ async def _run_locked(
         in_flight = min(opts.concurrency, len(todo))
         budget_open_files(max(in_flight, pool_size), len({inst.profile for inst, _ in todo}), SPARE if pool_size else 0)
     results_file = _ResultsFile(out_dir / RESULTS)
-    new: list[EpisodeResult] = []
+    new = 0  # episodes recorded by this run
     passed = errors = 0
     disk_full: DiskFull | None = None
     t0 = time.monotonic()
@@ -406,7 +517,7 @@ async def _run_locked(
 
     def record(inst: Instance, rollout: int, result: EpisodeResult | None, nb: NotebookNode | None,
                crash: str | None = None) -> None:
-        nonlocal passed, errors, disk_full
+        nonlocal passed, errors, disk_full, new
         if disk_full is not None:  # the run is stopping: this episode is not recorded, a resume runs it
             return
         try:
@@ -426,10 +537,10 @@ async def _run_locked(
             if not _is_disk_full(exc):
                 raise
             notebook_path(out_dir, inst.id, rollout).unlink(missing_ok=True)  # no notebook without its record
-            disk_full = DiskFull(f"the disk of {out_dir} is full ({exc.strerror}); {len(new) + len(previous)} "
+            disk_full = DiskFull(f"the disk of {out_dir} is full ({exc.strerror}); {new + done} "
                                  f"episode(s) are recorded there; free space and run the same command again to resume")
             raise disk_full from None
-        new.append(result)
+        new += 1
         passed += result.passed
         errors += is_error(result.stop_reason) and not result.passed
         progress.update(bar, advance=1, passed=passed, errors=f"[red]errors {errors}[/red]" if errors else "errors 0")
@@ -480,12 +591,11 @@ async def _run_locked(
         results_file.close()
     if disk_full is not None:
         raise disk_full
-    all_results, _ = read_results(out_dir)
-    summary = summarize(all_results)
+    summary = summarize(iter_results(out_dir)[0])  # streamed: memory does not grow with the episodes
     summary["run"] = {
         **(manifest.key_fields() if manifest is not None else {}),
         **opts.meta, "concurrency": opts.concurrency, "rollouts": opts.rollouts,
-        "new_episodes": len(new), "wall_s": round(time.monotonic() - t0, 2),
+        "new_episodes": new, "wall_s": round(time.monotonic() - t0, 2),
     }
     if opts.executor is not None:
         summary["run"]["backend"] = opts.executor.describe()

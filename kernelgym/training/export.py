@@ -661,18 +661,18 @@ def export(
         raise ExportError(f"protocol must be tools or text, not {opts['protocol']!r}")
     report = ExportReport(kind)
     if kind == "verl":
-        from kernelgym.runs.runner import RESULTS, read_results
+        from kernelgym.runs.runner import RESULTS, iter_results
 
         tasks: list[Instance] = list(instances or [])
         known = {t.id for t in tasks}
         for run_dir in map(Path, run_dirs):
             if not (run_dir / RESULTS).is_file():
                 raise ExportError(f"{run_dir} is not a run folder (no {RESULTS}); give folders written by `kernelgym run`")
-            for r in sorted(read_results(run_dir)[0], key=lambda r: r.task_id):
-                if r.task_id not in known:
-                    known.add(r.task_id)
+            for task_id in sorted({r.task_id for r in iter_results(run_dir)[0]} - known):  # streamed: task ids only
+                if task_id not in known:
+                    known.add(task_id)
                     try:
-                        tasks.append(get_instance(r.task_id))
+                        tasks.append(get_instance(task_id))
                     except KeyError:
                         report.skipped["task not in the task store"] += 1
         rows = verl_rows(tasks, report=report, **opts)

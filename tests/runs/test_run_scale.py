@@ -82,3 +82,50 @@ def test_128_episodes_in_flight_complete_under_ulimit_n_1024(tmp_path: Path, ehr
     assert {r["stop_reason"] for r in records} == {"answered"}
     assert all((tmp_path / "run" / r["notebook"]).is_file() for r in records)
     assert "warning" not in proc.stderr
+
+
+def _record(task_id: str, rollout: int = 0, **kw: Any) -> str:
+    family, category, _ = task_id.split("/")
+    rec = {"task_id": task_id, "family": family, "category": category, "split": "test", "rollout": rollout,
+           "agent": "reference", "passed": True, "score": 1.0, "answer": [1, "mmol/L"], "expected": [1, "mmol/L"],
+           "explanation": "answer matches the expected value", "turns": 3, "stop_reason": "answered",
+           "duration_s": 1.25, "started_at": "2026-12-07T10:00:00+00:00", "usage": {"prompt_tokens": 4100}}
+    return json.dumps({**rec, **kw}) + "\n"
+
+
+def test_the_results_index_applies_the_one_rule(tmp_path: Path) -> None:
+    from kernelgym.runs.runner import iter_results, read_results
+
+    (tmp_path / "results.jsonl").write_text(
+        _record("f/a/1", stop_reason="agent_error", passed=False) + _record("f/a/2") + _record("f/a/1", 1)
+        + "\n" + _record("f/a/1", answer=7) + _record("f/b/3") + '{"task_id": "f/a/2", "half-written')
+    index, bad = iter_results(tmp_path)
+    records = list(index)
+    assert bad == 1 and len(index) == 4
+    assert [(r.task_id, r.rollout) for r in records] == [("f/a/1", 0), ("f/a/2", 0), ("f/a/1", 1), ("f/b/3", 0)]
+    assert records[0].answer == 7 and records[0].stop_reason == "answered"  # the later line supersedes
+    assert ("f/a/1", 1) in index and ("f/a/2", 0) in index and ("f/a/2", 1) not in index and ("x/y/z", 0) not in index
+    assert read_results(tmp_path) == (records, 1)
+    assert list(iter_results(tmp_path / "nowhere")[0]) == []
+
+
+def test_summary_and_report_memory_does_not_grow_with_the_episodes(tmp_path: Path) -> None:
+    """Reading 5,000 records keeps an index of 24 bytes a line, not the records (~4 KB each before)."""
+    import tracemalloc
+
+    from kernelgym.runs.report import load_run
+    from kernelgym.runs.runner import iter_results, summarize
+
+    with open(tmp_path / "results.jsonl", "w") as fh:
+        for i in range(5_000):
+            fh.write(_record(f"fam/cat{i % 20}/{i:06d}", passed=i % 3 != 0))
+    tracemalloc.start()
+    try:
+        summary = summarize(iter_results(tmp_path)[0])
+        run = load_run(tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert summary["total"]["episodes"] == run.episodes == 5_000 and len(summary["categories"]) == 20
+    assert summary["total"]["passed"] == run.passed == 3_333
+    assert peak < 1_000_000, peak  # the records alone would be ~20 MB
