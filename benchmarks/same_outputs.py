@@ -19,7 +19,9 @@ a, b = map(pathlib.Path, sys.argv[1:3])
 VOLATILE = {"duration_s", "started_at", "start_time", "end_time", "graded_at", "id", "execution",
             "iopub.execute_input", "iopub.status.busy", "iopub.status.idle", "shell.execute_reply",
             "shell.execute_reply.started", "duration", "start_time", "end_time", "input_path", "output_path",
-            "execution_count", "source", "notebook", "graded_notebook", "mean_duration_s", "wall_s", "median_s"}
+            "execution_count", "source", "notebook", "graded_notebook", "mean_duration_s", "wall_s", "median_s",
+            # model-call timings (LLM runs): how long the server took, not what it answered
+            "latency_s", "waited_s", "model_latency_s", "created"}
 def norm(x, key=None):
     if isinstance(x, dict):
         return {k: norm(v, k) for k, v in x.items() if k not in VOLATILE or (k == "source" and not isinstance(v, str))}

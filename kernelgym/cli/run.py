@@ -187,8 +187,12 @@ def run(
             import ray  # noqa: F401
         except ImportError:
             raise _fail("--backend ray needs Ray: pip install 'kernelgym[ray]'") from None
-        from kernelgym.runs.ray_backend import RayExecutor
+        from kernelgym.runs.ray_backend import RayBackendError, RayExecutor, check_reachable
 
+        try:
+            check_reachable(address)  # seconds, not the minutes Ray retries an address that does not answer
+        except RayBackendError as err:
+            raise _fail(str(err)) from None
         executor = RayExecutor(address)
     if split not in (None, "train", "test", "all"):
         raise _fail(f"--split must be train, test or all, not {split!r}")

@@ -8,6 +8,7 @@ import resource
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,38 @@ def test_summary_and_report_memory_does_not_grow_with_the_episodes(tmp_path: Pat
     assert summary["total"]["episodes"] == run.episodes == 5_000 and len(summary["categories"]) == 20
     assert summary["total"]["passed"] == run.passed == 3_333
     assert peak < 1_000_000, peak  # the records alone would be ~20 MB
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_ray_address_fails_at_once_in_one_line() -> None:
+    from kernelgym.runs.ray_backend import RayBackendError, check_reachable
+
+    port = _free_port()
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(RayBackendError) as err:
+            check_reachable(address, timeout=0.5)
+        assert str(err.value).startswith(f"cannot reach the Ray cluster at {address} (connection refused")
+        assert "\n" not in str(err.value)
+    check_reachable("auto")  # left to Ray
+
+
+@pytest.mark.slow
+def test_kernelgym_run_on_an_unreachable_ray_cluster_stops_within_seconds(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--limit", "1", "--backend", "ray",
+         "--address", f"127.0.0.1:{_free_port()}", "--out", str(tmp_path / "run"), "--no-progress"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2 and time.monotonic() - t0 < 30
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot reach the Ray cluster at 127.0.0.1:" in lines[0], proc.stderr
+    assert not (tmp_path / "run").exists()
