@@ -47,14 +47,15 @@ diffs = 0; n = 0
 for fa in sorted(a.rglob("*")):
     if fa.is_dir(): continue
     rel = fa.relative_to(a); fb = b / rel
-    if fa.suffix in (".log", ".time", ".py"): continue
+    if fa.suffix in (".log", ".time", ".py", ".lock"): continue
     n += 1
     if not fb.exists():
         print("missing in b:", rel); diffs += 1; continue
     if fa.suffix == ".ipynb":
         A, B = cellnorm(nbformat.read(fa, 4)), cellnorm(nbformat.read(fb, 4))
         # cell sources must be identical
-        sa = [c["source"] for c in nbformat.read(fa, 4).cells]; sb = [c["source"] for c in nbformat.read(fb, 4).cells]
+        # (normalised: the header cell states the episode's time and start)
+        sa = [norm(c["source"]) for c in nbformat.read(fa, 4).cells]; sb = [norm(c["source"]) for c in nbformat.read(fb, 4).cells]
         if A != B or sa != sb:
             diffs += 1
             if diffs < 5: print("notebook differs:", rel)
