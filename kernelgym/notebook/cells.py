@@ -14,6 +14,7 @@ from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
+from nbformat.corpus.words import generate_corpus_id as random_cell_id
 
 from kernelgym.notebook import markdown as md
 from kernelgym.runtime.profiles import notebook_kernelspec, notebook_language_info
@@ -140,6 +141,18 @@ def tagged(cell: NotebookNode, tag: str, **kg: Any) -> NotebookNode:
     return cell
 
 
+def code_cell(source: str) -> NotebookNode:
+    """``nbformat.v4.new_code_cell(source)`` without its jsonschema check of the one cell (~1 ms of CPU
+    each, a few per turn): every notebook is validated whole when it is written (:func:`kernelgym.notebook.write`)."""
+    return NotebookNode(id=random_cell_id(), cell_type="code", metadata=NotebookNode(), execution_count=None,
+                        source=source, outputs=[])
+
+
+def markdown_cell(source: str) -> NotebookNode:
+    """``nbformat.v4.new_markdown_cell(source)`` without its per-cell jsonschema check (see :func:`code_cell`)."""
+    return NotebookNode(id=random_cell_id(), cell_type="markdown", source=source, metadata=NotebookNode())
+
+
 def new_episode_notebook(inst: Instance) -> NotebookNode:
     """A notebook holding the prompt, parameters and setup cells of an episode."""
     nb: NotebookNode = nbformat.v4.new_notebook()
@@ -152,9 +165,9 @@ def new_episode_notebook(inst: Instance) -> NotebookNode:
             "profile": inst.profile, "dataset_fingerprint": inst.dataset_fingerprint,
         },
     }
-    nb.cells.append(tagged(nbformat.v4.new_markdown_cell(f"## Task `{inst.id}`\n\n{inst.prompt}"), TAG_TASK))
-    nb.cells.append(tagged(nbformat.v4.new_code_cell(f"task_id = {inst.id!r}"), TAG_PARAMETERS))
-    nb.cells.append(tagged(nbformat.v4.new_code_cell(setup_source(inst)), TAG_SETUP))
+    nb.cells.append(tagged(markdown_cell(f"## Task `{inst.id}`\n\n{inst.prompt}"), TAG_TASK))
+    nb.cells.append(tagged(code_cell(f"task_id = {inst.id!r}"), TAG_PARAMETERS))
+    nb.cells.append(tagged(code_cell(setup_source(inst)), TAG_SETUP))
     return nb
 
 
@@ -170,7 +183,7 @@ def add_thought(nb: NotebookNode, text: str | None, turn: int) -> int:
     """Append the label cell of turn ``turn``: the agent's text (``None``: a turn without text) under
     the label "Turn N — thought". The text as the model wrote it stays in ``metadata.kernelgym.text``
     (what exports read); returns the cell's index."""
-    cell = nbformat.v4.new_markdown_cell(thought_markdown(turn, text))
+    cell = markdown_cell(thought_markdown(turn, text))
     nb.cells.append(tagged(cell, TAG_THOUGHT, turn=turn, text=text or None))
     return len(nb.cells) - 1
 
@@ -183,7 +196,7 @@ def add_action(nb: NotebookNode, source: str, turn: int, *, task_id: str | None 
     notebook re-labelled as another task.
     """
     digest = checksum(source, task_id or _task_id_of(nb))
-    nb.cells.append(tagged(nbformat.v4.new_code_cell(source), TAG_ACTION, turn=turn, checksum=digest))
+    nb.cells.append(tagged(code_cell(source), TAG_ACTION, turn=turn, checksum=digest))
     return len(nb.cells) - 1
 
 
@@ -191,7 +204,7 @@ def add_verifier(nb: NotebookNode, name: str, args: dict[str, Any] | None = None
     """Append the locked verifier cell (its checksum recorded, covering the task id as
     :func:`add_action`'s does); returns its index."""
     src = render_verifier(name, args)
-    cell = nbformat.v4.new_code_cell(src)
+    cell = code_cell(src)
     cell.metadata["editable"] = False
     cell.metadata["deletable"] = False
     tagged(cell, TAG_VERIFIER, verifier=name, checksum=checksum(src, task_id or _task_id_of(nb)))

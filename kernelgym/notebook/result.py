@@ -11,7 +11,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import nbformat
 from nbformat import NotebookNode
 
 from kernelgym.grading import NO_EVIDENCE, Grade
@@ -25,6 +24,8 @@ from kernelgym.notebook.cells import (
     TAG_THOUGHT,
     cells_with_tag,
     checksum,
+    code_cell,
+    markdown_cell,
     tagged,
     thought_markdown,
 )
@@ -237,7 +238,7 @@ def _output_lines(cell: NotebookNode) -> int:
 def write_header(nb: NotebookNode) -> None:
     """(Re)write the header cell, first in ``nb``, from ``metadata.kernelgym``."""
     nb.cells = [c for c in nb.cells if TAG_HEADER not in c.get("metadata", {}).get("tags", [])]
-    cell = nbformat.v4.new_markdown_cell(header_markdown(nb.metadata.get("kernelgym", {}) or {}))
+    cell = markdown_cell(header_markdown(nb.metadata.get("kernelgym", {}) or {}))
     cell.metadata["editable"] = False
     nb.cells.insert(0, tagged(cell, TAG_HEADER))
 
@@ -249,10 +250,10 @@ def write_result(nb: NotebookNode, result: dict[str, Any]) -> None:
     tagged (and long ones collapsed) too. Set the episode's other metadata first: the header shows it."""
     mark_errored_actions(nb)
     nb.metadata.setdefault("kernelgym", {})["result"] = result
-    record = nbformat.v4.new_markdown_cell(result_markdown(result))
+    record = markdown_cell(result_markdown(result))
     record.metadata["editable"] = False
     nb.cells.append(tagged(record, TAG_RECORD))
-    live = nbformat.v4.new_code_cell(RESULT_SOURCE)
+    live = code_cell(RESULT_SOURCE)
     live.metadata["editable"] = False
     live.metadata["deletable"] = False
     nb.cells.append(tagged(live, TAG_RESULT, verdict=True, checksum=checksum(RESULT_SOURCE)))
