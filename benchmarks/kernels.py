@@ -8,9 +8,10 @@ Prints medians and ratios, all measured in this one run:
   (a) ``python3`` kernel cold start + the same data load (``load_tables()``),
   (b) a forked kernel through ``KernelManager(kernel_name="kernelgym-ehr")``,
   (c) a checkout from the warm pool;
-  "ready" = ``start_kernel()`` returned and a client got a ``kernel_info`` reply (plus, for (a), the
-  data-loading cell finished). jupyter_client's ``wait_for_ready`` adds a fixed 0.2 s IOPub flush to
-  any kernel and is therefore not used.
+  "ready" = ``start_kernel()`` returned, a client got a ``kernel_info`` reply and one cell on the
+  data ran: for (a) the data-loading cell, for (b) ``len(patients)`` (its data is preloaded). Both
+  wait for ``kernel_info`` with short polls; jupyter_client's ``wait_for_ready`` adds a fixed 0.2 s
+  IOPub flush to any kernel and is not used for either.
 - PSS per extra kernel with ``--live`` forked kernels alive (``/proc/<pid>/smaps_rollup`` of the fork
   server and all its descendants, with and without the live kernels),
 - reference-agent episode throughput on the ``ehr`` suite, forked+pool versus a cold start per episode.
@@ -73,7 +74,9 @@ async def cold_python3(load: str) -> float:
     await km.start_kernel(stderr=subprocess.DEVNULL)  # (its warning about TCP without encryption)
     kc = km.client()
     kc.start_channels()
-    await kc.wait_for_ready(timeout=120)  # an ordinary kernel needs IOPub up before the cell
+    from kernelgym.runtime.kernel_manager import wait_ready
+
+    await wait_ready(kc, km, 120)  # IOPub up before the cell, with short polls as for (b) (not the stock 0.2 s flush)
     reply = await kc.execute_interactive(load, timeout=300, output_hook=lambda m: None)
     dt = time.perf_counter() - t0
     assert reply["content"]["status"] == "ok", reply
@@ -106,6 +109,9 @@ async def forked(kernel_name: str, cpu: list[tuple[float, float]] | None = None)
     kc = km.client()
     kc.start_channels()
     await kernel_info(kc)
+    # one cell on the data, as (a) ends with its data-loading cell: ready means ready to compute on it
+    reply = await kc.execute_interactive("len(patients)", timeout=120, output_hook=lambda m: None)
+    assert reply["content"]["status"] == "ok", reply
     dt = time.perf_counter() - t0
     if cpu is not None:
         cpu.append((cpu_ms(os.getpid()) - c0, cpu_ms(km.provisioner.pid)))

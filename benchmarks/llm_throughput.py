@@ -11,8 +11,9 @@ Then, for each concurrency C, runs ``kernelgym run --model openai:stub-model --b
 over ``C x --rounds`` episodes of the ``ehr`` family (a data set of ``--patients`` patients built in a
 temp ``KERNELGYM_HOME``, or ``--home``) in a child process, and prints one line per concurrency:
 
-- episodes/s: new episodes / the run's ``wall_s`` (summary.json: from the first episode's start, fork
-  server start and pool warm-up included);
+- episodes/s: new episodes / the run's ``wall_s`` (summary.json: fork server start and pool warm-up
+  included), and "from 1st request": new episodes / the time from the server's first request to the
+  run process's exit (the steady state, less the start-up);
 - ideal and efficiency: Little's law, ``C / (turns x latency)``: C episodes in flight, each ``turns``
   model calls long (the model time alone; kernels, notebooks and the host's own work are overhead);
 - host CPU per episode: user+sys of the run process (children excluded) after the first model request,
@@ -179,6 +180,7 @@ def run_once(concurrency: int, args: argparse.Namespace, url: str, work: Path) -
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = {"threads": 0, "fds": 0, "pss": 0}
     cpu_at_first: float | None = None
+    t_first = time.monotonic()
     last: dict[str, float] | None = None
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr or []), daemon=True)
@@ -190,9 +192,10 @@ def run_once(concurrency: int, args: argparse.Namespace, url: str, work: Path) -
             for k in peak:
                 peak[k] = max(peak[k], int(sample[k]))
             if cpu_at_first is None and _stub_stats(url)["requests"] > base:
-                cpu_at_first = sample["cpu"]
+                cpu_at_first, t_first = sample["cpu"], time.monotonic()
         time.sleep(0.25)
     proc.wait()
+    t_end = time.monotonic()
     reader.join(5)
     load1 = os.getloadavg()[0]
     if not rusage.is_file() or not (out / "summary.json").is_file():
@@ -205,10 +208,11 @@ def run_once(concurrency: int, args: argparse.Namespace, url: str, work: Path) -
     cpu_total = ru["user"] + ru["sys"]
     startup = cpu_at_first if cpu_at_first is not None else 0.0
     rate = n / wall
-    ideal = concurrency / (args.turns * args.latency + (0 if not args.tokens_per_s else 0))
+    ideal = concurrency / (args.turns * args.latency)  # nominal: --tokens-per-s adds generation time on top
     return {
         "concurrency": concurrency, "episodes": n, "wall_s": wall, "episodes_per_s": round(rate, 2),
         "ideal_per_s": round(ideal, 2), "efficiency": round(rate / ideal, 3),
+        "steady_per_s": round(n / (t_end - t_first), 2), "steady_efficiency": round(n / (t_end - t_first) / ideal, 3),
         "cpu_ms_per_episode": round(1000 * (cpu_total - startup) / n, 1), "startup_cpu_s": round(startup, 2),
         "cpu_total_s": round(cpu_total, 2), "peak_rss_mb": round(ru["maxrss_kb"] / 1024, 1),
         "peak_pss_mb": round(peak["pss"] / 2**20, 1), "peak_threads": peak["threads"], "peak_fds": peak["fds"],
@@ -232,6 +236,7 @@ def main() -> int:
     ap.add_argument("--cprofile", default=None, help="write cProfile stats of each run to FILE.cN and print the top")
     ap.add_argument("--home", default=None, help="an existing KERNELGYM_HOME (default: a temp one, data built)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per run instead of a table")
+    ap.add_argument("--keep", action="store_true", help="keep the temp folder (run folders, rusage files)")
     ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve is not None:
@@ -257,15 +262,16 @@ def main() -> int:
         print(f"# scripted server {url}: latency {args.latency:g} s, {args.turns} model calls per episode; "
               f"{os.cpu_count()} CPUs; RLIMIT_NOFILE soft {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}", flush=True)
         if not args.json:
-            print("| in flight | episodes | episodes/s | ideal | efficiency | host CPU ms/episode | start-up CPU s "
+            print("| in flight | episodes | episodes/s | ideal | efficiency | from 1st request | host CPU ms/episode | start-up CPU s "
                   "| peak RSS MB | peak PSS MB | threads | fds | requests in flight | load before/after |")
-            print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+            print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for c in args.concurrency:
             r = run_once(c, args, url, work)
             if args.json:
                 print(json.dumps(r), flush=True)
             else:
                 print(f"| {c} | {r['episodes']} | {r['episodes_per_s']} | {r['ideal_per_s']} | {r['efficiency']:.0%} "
+                      f"| {r['steady_per_s']} ({r['steady_efficiency']:.0%}) "
                       f"| {r['cpu_ms_per_episode']} | {r['startup_cpu_s']} | {r['peak_rss_mb']} | {r['peak_pss_mb']} "
                       f"| {r['peak_threads']} | {r['peak_fds']} | {r['max_requests_in_flight']} "
                       f"| {r['load_before']} / {r['load_after']} |", flush=True)
@@ -280,7 +286,9 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait()
-        if not args.home:
+        if args.keep:
+            print(f"# kept {work}")
+        else:
             import shutil
 
             shutil.rmtree(work, ignore_errors=True)
