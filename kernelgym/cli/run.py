@@ -156,6 +156,7 @@ def run(
         RunOptions,
         category_table,
         check_run_folder_free,
+        iter_results,
         stream_results,
         run_folder_problem,
     )
@@ -307,7 +308,7 @@ def run(
         raise _fail(str(err), code=1) from None
     except KeyboardInterrupt:
         try:
-            kept = len(read_results(target)[0])
+            kept = len(iter_results(target)[0])  # an index, not the records
         except Exception:
             kept = 0
         raise _interrupted(f"{kept} finished episode(s) are kept in {target}; run the same command again to resume "
