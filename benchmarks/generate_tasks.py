@@ -51,7 +51,8 @@ print(json.dumps({"wall": wall, "cpu": cpu, "instances": len(items),
 PREPARE = r"""
 import json, sys, time
 from kernelgym.tasks.stats import suite_names
-from kernelgym.tasks import _dataset_fingerprint, get_spec
+from kernelgym.tasks import get_spec
+from kernelgym.tasks.store import _dataset_fingerprint
 
 names = suite_names(sys.argv[1])
 wall0 = time.perf_counter()

@@ -53,7 +53,7 @@ class _Stats:
     max_in_flight = 0
 
 
-async def _serve(port: int, latency: float, tokens_per_s: float, turns: int, ready: Any) -> None:
+async def _serve(port: int, latency: float, tokens_per_s: float, turns: int) -> None:
     stats = _Stats()
 
     def reply(body: dict[str, Any]) -> dict[str, Any]:
@@ -240,7 +240,7 @@ def main() -> int:
     ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve is not None:
-        asyncio.run(_serve(args.serve, args.latency, args.tokens_per_s, args.turns, None))
+        asyncio.run(_serve(args.serve, args.latency, args.tokens_per_s, args.turns))
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="kg-llmbench-", dir="/tmp"))

@@ -182,11 +182,16 @@ async def rollouts(
 
     size = concurrency if pool_size is None else pool_size
     jobs = [one(i, k) for i in range(len(insts)) for k in range(n)]
-    if size > 0 and insts and kernel_host is None:
-        async with KernelPools(size, profiles=sorted({i.profile for i in insts})):
+    try:
+        if size > 0 and insts and kernel_host is None:
+            async with KernelPools(size, profiles=sorted({i.profile for i in insts})):
+                await asyncio.gather(*jobs)
+        else:
             await asyncio.gather(*jobs)
-    else:
-        await asyncio.gather(*jobs)
+    finally:
+        from kernelgym.llm.client import close_shared_models
+
+        await close_shared_models()  # the model clients LLM policies made in this loop shared (llm/client.py)
     return [[t for t in group if t is not None] for group in out]
 
 
