@@ -287,7 +287,7 @@ def run(
         raise _fail(str(err)) from None
     console.print(escape(f"running {len(chosen)} task(s) x {rollouts} rollout(s) with agent {agent!r} -> {target}"))
     cap = options.get("max_concurrent_requests")
-    if isinstance(cap, int) and cap < concurrency and backend == "local":
+    if isinstance(cap, int) and cap < min(concurrency, len(chosen) * rollouts) and backend == "local":
         console.print(escape(f"warning: --max-concurrent-requests {cap} < --concurrency {concurrency}: at most {cap} model "
                              f"requests at once, the other episodes wait for a free slot (leave the option out to "
                              f"follow --concurrency)"), style="yellow")
