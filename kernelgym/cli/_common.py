@@ -77,3 +77,17 @@ SpecsOpt = Annotated[
     Optional[list[Path]],
     typer.Option("--specs", help="Extra folder of task specs (*.yaml); repeatable. Also $KERNELGYM_SPECS."),
 ]
+
+
+def print_table(table: Any) -> None:
+    """A table at its full width, never cut at the terminal's (or a pipe's 80) columns: a wider table
+    is printed wider and the terminal wraps its lines."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    width = Measurement.get(out, out.options.update(width=100_000), table).maximum
+    if width <= out.width:
+        out.print(table)
+    else:
+        Console(width=width, file=out.file, color_system=out.color_system, force_terminal=out.is_terminal,
+                highlight=False).print(table)

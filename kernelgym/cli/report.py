@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -14,21 +14,8 @@ from kernelgym.cli._common import (
     app,
     console,
     out,
+    print_table,
 )
-
-
-def _print_wide(table: Any) -> None:
-    """A table at its full width, never cut at the terminal's (or a pipe's 80) columns: a wider table
-    is printed wider and the terminal wraps its lines."""
-    from rich.console import Console
-    from rich.measure import Measurement
-
-    width = Measurement.get(out, out.options.update(width=100_000), table).maximum
-    if width <= out.width:
-        out.print(table)
-    else:
-        Console(width=width, file=out.file, color_system=out.color_system, force_terminal=out.is_terminal,
-                highlight=False).print(table)
 
 
 @app.command()
@@ -56,7 +43,7 @@ def report(
     except ReportError as err:
         raise _fail(str(err)) from None
     for table in tables(data):
-        _print_wide(table)
+        print_table(table)
     for warning in data.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     for note in data.get("notes", []):

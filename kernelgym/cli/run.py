@@ -20,6 +20,7 @@ from kernelgym.cli._common import (
     app,
     console,
     out,
+    print_table,
 )
 
 
@@ -321,7 +322,7 @@ def run(
         if not isinstance(err, RayBackendError):
             raise
         raise _fail(f"{err}\nfinished episodes are kept in {target} (run again to resume)", code=1) from None
-    out.print(category_table(summary))
+    print_table(category_table(summary))
     out.print(f"results: {target / 'results.jsonl'}   notebooks: {target / 'episodes'}")
     total = summary["total"]
     if total["errors"] and total["error_rate"] > fail_on_error:
