@@ -255,9 +255,10 @@ class FileLimitTooLow(RuntimeError):
     """The process may not open enough files for the run's concurrency; ``str(err)`` says which fits."""
 
 
-FDS_RESERVE = 64
+FDS_RESERVE = 96
 """Descriptors kept for everything else of a run (results, notebooks being written, the fork server,
-the interpreter's own)."""
+the interpreter's own, and what kernels hold while they start: at most
+:data:`~kernelgym.runtime.kernel_manager.MAX_CONCURRENT_STARTS` start at once)."""
 FDS_PER_EPISODE = 7
 """Per episode in flight: its kernel's (:data:`~kernelgym.runtime.kernel_manager.HOST_FDS_PER_KERNEL`)
 and one HTTP connection to a model server."""

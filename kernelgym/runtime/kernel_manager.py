@@ -10,6 +10,7 @@ channel (an agent's code must not be able to ask the grader for verdicts: see
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from dataclasses import dataclass, field
@@ -145,11 +146,40 @@ async def wait_ready(kc: AsyncKernelClient, km: AsyncKernelManager, timeout: flo
             raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
 
 
+MAX_CONCURRENT_STARTS = 16
+"""Kernels this process starts at once. A start holds a few more descriptors than a running kernel
+(the write end of its stderr pipe, the readiness probe's socket) and the fork server forks one kernel
+at a time anyway: bounding starts bounds those extra descriptors (128 starts at once went past a
+1,024-file limit that the running kernels fit in)."""
+
+_start_gates: dict[int, tuple[Any, asyncio.Semaphore]] = {}
+
+
+def _start_gate() -> asyncio.Semaphore:
+    """This event loop's semaphore of :data:`MAX_CONCURRENT_STARTS`."""
+    loop = asyncio.get_running_loop()
+    held = _start_gates.get(id(loop))
+    if held is None or held[0] is not loop:
+        for key in [k for k, (other, _) in _start_gates.items() if other.is_closed()]:
+            del _start_gates[key]
+        held = _start_gates[id(loop)] = (loop, asyncio.Semaphore(MAX_CONCURRENT_STARTS))
+    return held[1]
+
+
 async def start_kernel(
     kernel_name: str, *, kernel_spec_manager: Any = None, cwd: str | None = None, env: dict[str, str] | None = None,
     timeout: float = 120.0,
 ) -> StartedKernel:
-    """Start one kernel with its stderr in a pipe (:class:`KernelStderr`) and connected, ready channels."""
+    """Start one kernel with its stderr in a pipe (:class:`KernelStderr`) and connected, ready channels
+    (at most :data:`MAX_CONCURRENT_STARTS` at once)."""
+    async with _start_gate():
+        return await _start_kernel(kernel_name, kernel_spec_manager=kernel_spec_manager, cwd=cwd, env=env,
+                                   timeout=timeout)
+
+
+async def _start_kernel(
+    kernel_name: str, *, kernel_spec_manager: Any, cwd: str | None, env: dict[str, str] | None, timeout: float,
+) -> StartedKernel:
     kwargs: dict[str, Any] = {"kernel_name": kernel_name}
     if kernel_spec_manager is not None:
         kwargs["kernel_spec_manager"] = kernel_spec_manager

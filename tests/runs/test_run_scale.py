@@ -38,8 +38,8 @@ def test_a_concurrency_that_does_not_fit_the_file_limit_is_refused_in_one_line(m
         budget_open_files(128, 1, 2)
     message = str(err.value)
     assert "\n" not in message and message.startswith("--concurrency 128 needs about ")
-    assert "at most 512 (ulimit -n); use --concurrency 62 or less" in message  # (512 - 64) // 7 - 2
-    assert budget_open_files(62, 1, 2) == 512 and set_to == []  # what it names fits, and nothing was changed
+    assert "at most 512 (ulimit -n); use --concurrency 57 or less" in message  # (512 - 96) // 7 - 2
+    assert budget_open_files(57, 1, 2) == 512 and set_to == []  # what it names fits, and nothing was changed
 
 
 def test_the_soft_file_limit_is_raised_to_the_hard_one_when_the_run_needs_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,7 +80,7 @@ def test_128_episodes_in_flight_complete_under_ulimit_n_1024(tmp_path: Path, ehr
     lines = (tmp_path / "run" / "results.jsonl").read_text().splitlines()
     assert len(lines) == n
     records = [json.loads(line) for line in lines]
-    assert {r["stop_reason"] for r in records} == {"answered"}
+    assert {r["stop_reason"] for r in records} == {"answered"}, [r.get("error") for r in records if r["stop_reason"] != "answered"]
     assert all((tmp_path / "run" / r["notebook"]).is_file() for r in records)
     assert "warning" not in proc.stderr
 
