@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -147,23 +148,22 @@ async def wait_ready(kc: AsyncKernelClient, km: AsyncKernelManager, timeout: flo
 
 
 MAX_CONCURRENT_STARTS = 16
-"""Kernels this process starts at once. A start holds a few more descriptors than a running kernel
-(the write end of its stderr pipe, the readiness probe's socket) and the fork server forks one kernel
-at a time anyway: bounding starts bounds those extra descriptors (128 starts at once went past a
-1,024-file limit that the running kernels fit in)."""
+"""Kernels an event loop starts at once. A start holds a few more descriptors than a running kernel
+(the write end of its stderr pipe, the readiness probe's socket), and the fork server forks one kernel
+at a time anyway; bounding starts bounds those extra descriptors. (Added after one episode of 128 in
+flight under a 1,024-file limit ended as a harness error in a full-suite run; the error text was not
+kept, so running out of descriptors while 128 kernels started is the likely cause, not a proven one.)"""
 
-_start_gates: dict[int, tuple[Any, asyncio.Semaphore]] = {}
+_start_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def _start_gate() -> asyncio.Semaphore:
     """This event loop's semaphore of :data:`MAX_CONCURRENT_STARTS`."""
     loop = asyncio.get_running_loop()
-    held = _start_gates.get(id(loop))
-    if held is None or held[0] is not loop:
-        for key in [k for k, (other, _) in _start_gates.items() if other.is_closed()]:
-            del _start_gates[key]
-        held = _start_gates[id(loop)] = (loop, asyncio.Semaphore(MAX_CONCURRENT_STARTS))
-    return held[1]
+    gate = _start_gates.get(loop)
+    if gate is None:
+        gate = _start_gates[loop] = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
+    return gate
 
 
 async def start_kernel(

@@ -76,13 +76,13 @@ def test_128_episodes_in_flight_complete_under_ulimit_n_1024(tmp_path: Path, ehr
             capture_output=True, text=True, timeout=600, preexec_fn=_limit_files(1024),
         )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert everyone.is_set() and stub.max_in_flight == n  # all 128 at once: the request cap followed --concurrency
+    assert everyone.is_set() and stub.max_in_flight == n, stub.max_in_flight  # all 128 at once: the request cap followed --concurrency
     lines = (tmp_path / "run" / "results.jsonl").read_text().splitlines()
     assert len(lines) == n
     records = [json.loads(line) for line in lines]
     assert {r["stop_reason"] for r in records} == {"answered"}, [r.get("error") for r in records if r["stop_reason"] != "answered"]
     assert all((tmp_path / "run" / r["notebook"]).is_file() for r in records)
-    assert "warning" not in proc.stderr
+    assert "warning" not in proc.stderr, proc.stderr[-3000:]
 
 
 def _record(task_id: str, rollout: int = 0, **kw: Any) -> str:
