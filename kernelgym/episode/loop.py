@@ -142,7 +142,7 @@ async def run_episode(
         except KernelStartError as exc:
             stop, error, trace = "kernel_start_failed", str(exc), traceback.format_exc()
         if stop is None:
-            setup = await session.run_cell(2)
+            setup = await session.run_cell(nbk.index_of_tag(nb, nbk.TAG_SETUP))
             if setup.status != "ok":
                 stop, error = "setup_error", f"setup cell failed: {setup.error_name}"
         obs = Observation(task=inst.public(), prompt=inst.prompt, turn=0, max_turns=cfg.max_turns)

@@ -25,6 +25,7 @@ from kernelgym.notebook.cells import (
     add_thought,
     add_verifier,
     cells_with_tag,
+    index_of_tag,
     checksum,
     checksums_bind_task,
     new_episode_notebook,
@@ -71,7 +72,7 @@ from kernelgym.notebook.result import (
 __all__ = [
     "INJECTED_PARAMETERS", "MAX_NOTEBOOK_MB_ENV", "PAPERMILL_ERROR_TAG", "RESULT_SOURCE", "SCHEMA_VERSION", "TAGS",
     "TAG_ACTION", "TAG_HEADER", "TAG_PARAMETERS", "TAG_RAISES", "TAG_RECORD", "TAG_RESULT", "TAG_SETUP", "TAG_TASK", "TAG_THOUGHT", "TAG_VERIFIER", "VERIFIERS",
-    "NotebookFileError", "add_action", "add_thought", "add_verifier", "answers_of", "assigned_task_id", "cells_with_tag",
+    "NotebookFileError", "add_action", "add_thought", "add_verifier", "answers_of", "assigned_task_id", "cells_with_tag", "index_of_tag",
     "check_file", "checksum", "checksums_bind_task", "evidence_of", "header_markdown", "is_result_record", "kernelgym_meta", "legacy_result_markdown", "mark_errored_actions", "max_notebook_bytes",
     "new_episode_notebook", "notebook_task_id", "python_literal", "read", "read_bytes", "record_verdict",
     "render_verifier", "result_markdown", "result_record", "setup_source", "tagged", "tags_of", "thought_markdown", "verdict_word",

@@ -212,6 +212,11 @@ def add_verifier(nb: NotebookNode, name: str, args: dict[str, Any] | None = None
     return len(nb.cells) - 1
 
 
+def index_of_tag(nb: NotebookNode, tag: str) -> int:
+    """The index of the first cell tagged ``tag`` (e.g. the setup cell an episode runs first)."""
+    return next(i for i, cell in enumerate(nb.cells) if tag in cell.get("metadata", {}).get("tags", []))
+
+
 def cells_with_tag(nb: NotebookNode, tag: str) -> list[NotebookNode]:
     """The cells of ``nb`` tagged ``tag``, in order."""
     return [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]

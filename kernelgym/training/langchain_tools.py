@@ -78,7 +78,7 @@ class TaskKernel:
         self._dir = owned_tempdir("taskkernel")
         self._session = KernelSession(self.instance.profile, self.notebook, cwd=self._dir, limits=self.limits)
         await self._session.start()
-        setup = await self._session.run_cell(2)
+        setup = await self._session.run_cell(nbk.index_of_tag(self.notebook, nbk.TAG_SETUP))
         if setup.status != "ok":
             await self.close()
             raise RuntimeError(f"the setup cell of {self.instance.id} failed: {setup.error_name}")
