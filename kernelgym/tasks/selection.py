@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kernelgym.tasks.instance import Instance, Split
 from kernelgym.tasks.registry import families, get_spec, variant_name, variant_profile
-from kernelgym.tasks.store import instances
+from kernelgym.tasks.store import category_instances, category_names
 
 
 def select(
@@ -42,22 +42,44 @@ def select(
             get_spec(name)  # before any instance is generated: an unknown name stops here
         except KeyError as err:
             raise KeyError(f"{err.args[0]} (or 'all': every family)") from None
-    pool: list[Instance] = []
-    for name in dict.fromkeys(names):
-        pool.extend(instances(name))
-    if split:
-        pool = [i for i in pool if i.split == split]
-    if categories:
-        pool = [i for i in pool if i.category in categories]
-    by_family: dict[str, dict[str, list[Instance]]] = {}
-    for inst in pool:
-        by_family.setdefault(inst.family, {}).setdefault(inst.category, []).append(inst)
-    per_family = []
-    for _, cats in sorted(by_family.items()):
-        queues = [v[:per_category] if per_category is not None else v for _, v in sorted(cats.items())]
-        per_family.append(_round_robin(queues))
-    out = _round_robin(per_family)
-    return out[:limit] if limit is not None else out
+    names = sorted(dict.fromkeys(names))
+    if limit is None and per_category is None:
+        return _pick(names, split, categories, None, None)[0]
+    # Only the start of each category is needed: generate that much (doubling until the limit is
+    # reached), not whole families, unless they are in the task store already.
+    depth = per_category if per_category is not None else max(1, -(-limit // len(names)))  # type: ignore[operator]
+    while True:
+        out, known = _pick(names, split, categories, depth, per_category)
+        if limit is None or len(out) >= limit or known:
+            return out[:limit] if limit is not None else out
+        depth *= 2
+
+
+def _pick(
+    names: list[str], split: Split | None, categories: list[str] | None, depth: int | None,
+    per_category: int | None,
+) -> tuple[list[Instance], bool]:
+    """The round-robin over families of round-robins over their categories, each category cut to
+    ``depth`` instances (at most ``per_category``); and whether that is the whole answer. A family
+    whose cut categories may hold more stops the result where it runs out, so the result is always a
+    prefix of the uncut one."""
+    sequences: list[tuple[list[Instance], bool]] = []
+    for name in names:
+        chosen = [c for c in sorted(category_names(get_spec(name))) if not categories or c in categories]
+        cut = None if depth is None else depth if per_category is None else min(depth, per_category)
+        found = category_instances(name, dict.fromkeys(chosen, cut), split=split)
+        queues = [found[c][0][:per_category] for c in chosen]
+        # more beyond the cap of per_category does not matter
+        more = depth is not None and (per_category is None or depth < per_category) and any(found[c][1] for c in chosen)
+        sequences.append((_round_robin(queues), more))
+    out: list[Instance] = []
+    for i in range(max((len(seq) for seq, _ in sequences), default=0) + 1):
+        for seq, more in sequences:
+            if i < len(seq):
+                out.append(seq[i])
+            elif more:
+                return out, False
+    return out, True
 
 
 def _round_robin(queues: list[list[Instance]]) -> list[Instance]:

@@ -57,34 +57,41 @@ def _generate(spec: TaskSpec, dataset_fingerprint: str | None) -> list[Instance]
     out: list[Instance] = []
     with _open_generator_context(module, spec.profile) as ctx:
         for over in chosen:
-            cat = cats[over.name]
-            grader = over.grader or cat.grader
-            n = over.per_category or spec.generator.per_category
-            rng = random.Random(f"{spec.generator.seed}/{spec.family}/{cat.name}")
-            seen: set[str] = set()
-            attempts = stale = 0
-            patience = spec.generator.patience
-            while len(seen) < n and attempts < n * 20 and (patience is None or stale < patience):
-                attempts += 1
-                stale += 1
-                draft = cat.generate(ctx, rng)
-                if draft is None or draft.question in seen:
-                    continue
-                seen.add(draft.question)
-                stale = 0
-                iid = f"{spec.family}/{cat.name}/{len(seen) - 1:05d}"
-                out.append(
-                    Instance(
-                        id=iid, family=spec.family, category=cat.name,
-                        split=_split_of(iid, spec.generator.test_fraction), profile=spec.profile,
-                        prompt=_render_prompt(spec, draft.question, cat.answer_format, draft.inputs),
-                        inputs=draft.inputs, answer_format=cat.answer_format, grader=draft.grader or grader,
-                        ground_truth=draft.answer, reference=draft.reference,
-                        dataset_fingerprint=dataset_fingerprint,
-                        verifier=draft.verifier or spec.verifier, verifier_args=draft.verifier_args,
-                    )
-                )
+            out.extend(_generate_category(spec, cats[over.name], over, ctx, dataset_fingerprint))
     return out
+
+
+def _generate_category(
+    spec: TaskSpec, cat: Category, over: CategoryOverride, ctx: Any, dataset_fingerprint: str | None,
+) -> Iterator[Instance]:
+    """A category's instances in store order. Each category draws from its own random stream, so
+    the first k instances are the same whether or not the rest (or other categories) are generated:
+    :func:`category_instances` stops early and gets the store's prefix."""
+    assert spec.generator is not None
+    grader = over.grader or cat.grader
+    n = over.per_category or spec.generator.per_category
+    rng = random.Random(f"{spec.generator.seed}/{spec.family}/{cat.name}")
+    seen: set[str] = set()
+    attempts = stale = 0
+    patience = spec.generator.patience
+    while len(seen) < n and attempts < n * 20 and (patience is None or stale < patience):
+        attempts += 1
+        stale += 1
+        draft = cat.generate(ctx, rng)
+        if draft is None or draft.question in seen:
+            continue
+        seen.add(draft.question)
+        stale = 0
+        iid = f"{spec.family}/{cat.name}/{len(seen) - 1:05d}"
+        yield Instance(
+            id=iid, family=spec.family, category=cat.name,
+            split=_split_of(iid, spec.generator.test_fraction), profile=spec.profile,
+            prompt=_render_prompt(spec, draft.question, cat.answer_format, draft.inputs),
+            inputs=draft.inputs, answer_format=cat.answer_format, grader=draft.grader or grader,
+            ground_truth=draft.answer, reference=draft.reference,
+            dataset_fingerprint=dataset_fingerprint,
+            verifier=draft.verifier or spec.verifier, verifier_args=draft.verifier_args,
+        )
 
 
 def _open_generator_context(module: Any, profile: str) -> contextlib.AbstractContextManager[Any]:
@@ -162,13 +169,90 @@ def _instances(family: str) -> tuple[Instance, ...]:
     key = _store_key(spec, dataset_fp)
     store = kernelgym_home() / "tasks" / family / f"{key}.jsonl"
     if store.is_file():
-        return tuple(Instance.model_validate_json(line) for line in store.read_text().splitlines() if line)
-    items = _generate(spec, dataset_fp) if spec.generator else _from_jsonl(spec)
+        return _read_store(store)
     store.parent.mkdir(parents=True, exist_ok=True)
-    tmp = store.with_suffix(f".tmp{random.getrandbits(32)}")
-    tmp.write_text("".join(i.model_dump_json() + "\n" for i in items))
-    tmp.replace(store)
+    # Two processes sharing a KERNELGYM_HOME (two runs, xdist workers) generate a family once: the
+    # second waits for the first's store instead of generating it again.
+    with _locked(store.with_suffix(".lock")):
+        if store.is_file():
+            return _read_store(store)
+        items = _generate(spec, dataset_fp) if spec.generator else _from_jsonl(spec)
+        tmp = store.with_suffix(f".tmp{random.getrandbits(32)}")
+        tmp.write_text("".join(i.model_dump_json() + "\n" for i in items))
+        tmp.replace(store)
     return tuple(items)
+
+
+def _read_store(store: Path) -> tuple[Instance, ...]:
+    return tuple(Instance.model_validate_json(line) for line in store.read_text().splitlines() if line)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_prefixes: dict[tuple[str, str], tuple[list[Instance], bool]] = {}
+"""Categories generated only in part, when their family's store is not written yet: ``(family,
+category) -> (the first instances in store order, whether that is all of them)``."""
+
+
+def category_instances(
+    family: str, firsts: dict[str, int | None], *, split: Split | None = None,
+) -> dict[str, tuple[list[Instance], bool]]:
+    """For each category of ``firsts``: its first ``firsts[category]`` instances (in ``split`` if
+    given; None: all) in store order, and whether there may be more.
+
+    Once the family is in the task store (or any count is None) this reads the whole family. Before,
+    it generates only the start of each category, so that ``kernelgym run --suite all --limit 16``
+    and the lookups of its 16 tasks do not wait for all 119,922 instances. What it returns is exactly
+    the start of what the store will hold."""
+    spec = get_spec(family)
+    if None in firsts.values() or spec.generator is None or store_path(family).is_file():
+        grouped: dict[str, list[Instance]] = {c: [] for c in firsts}
+        for inst in _instances(family):
+            if inst.category in grouped and (split is None or inst.split == split):
+                grouped[inst.category].append(inst)
+        return {c: (items[:firsts[c]], False) for c, items in grouped.items()}
+    module = importlib.import_module(spec.generator.module)
+    cats: dict[str, Category] = module.CATEGORIES
+    overrides = {c.name: c for c in spec.categories} if spec.categories else {n: CategoryOverride(name=n) for n in cats}
+
+    def matching(category: str) -> list[Instance]:
+        return [i for i in _prefixes.get((family, category), ([], False))[0] if split is None or i.split == split]
+
+    def short(category: str) -> bool:
+        first = firsts[category]
+        assert first is not None
+        return category in overrides and not _prefixes.get((family, category), ([], False))[1] \
+            and len(matching(category)) < first
+
+    if any(short(c) for c in firsts):
+        fingerprint = _dataset_fingerprint(spec.profile)
+        with _open_generator_context(module, spec.profile) as ctx:  # once for all: generators memoise on it
+            for category in [c for c in firsts if short(c)]:
+                first = firsts[category] or 0
+                raw, complete, n = [], True, 0
+                for inst in _generate_category(spec, cats[category], overrides[category], ctx, fingerprint):
+                    raw.append(inst)
+                    n += split is None or inst.split == split
+                    if n >= first:
+                        complete = False
+                        break
+                _prefixes[(family, category)] = (raw, complete)
+    out: dict[str, tuple[list[Instance], bool]] = {}
+    for category, first in firsts.items():
+        got = matching(category)
+        complete = _prefixes.get((family, category), ([], True))[1]
+        out[category] = (got[:first], not complete or len(got) > (first or 0))
+    return out
 
 
 T = TypeVar("T")
@@ -232,6 +316,15 @@ def get_instance(task_id: str) -> Instance:
     Raises KeyError saying what is wrong with the id: its shape, an unknown category (with the
     closest names), or a number outside the category's range."""
     family = task_id.split("/", 1)[0]
+    parts = task_id.split("/")
+    if len(parts) == 3 and parts[2].isdigit() and len(parts[2]) == 5:
+        index = int(parts[2])
+        try:
+            found = category_instances(family, {parts[1]: index + 1})[parts[1]][0]  # the store's prefix
+        except KeyError:
+            found = []
+        if len(found) > index and found[index].id == task_id:
+            return found[index]
     insts = _instances(family)
     for inst in insts:
         if inst.id == task_id:
@@ -302,3 +395,4 @@ def clear_caches() -> None:
     """Forget the specs and instances read so far (after ``$KERNELGYM_SPECS`` or the store changed)."""
     _all_specs.cache_clear()
     _instances.cache_clear()
+    _prefixes.clear()
