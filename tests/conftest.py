@@ -48,16 +48,29 @@ def kg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ehr_reference_run(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ``kernelgym run`` of the reference agent over every category of the ehr family (test split,
     one task each), through the CLI; shared by the tests that read a finished run (they must not
-    change it)."""
+    change it). Made once per test session: the xdist workers share it (the data set it ran on is
+    built with the same bytes in every worker's home)."""
+    import fcntl
+    import shutil
     import subprocess
 
-    out = tmp_path_factory.mktemp("ehr-reference-run") / "ref"
-    proc = subprocess.run(
-        [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--agent", "reference", "--split", "test",
-         "--per-category", "1", "--concurrency", "2", "--out", str(out), "--no-progress"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this session
+    out = root / "ehr-reference-run" / "ref"
+    with open(root / "ehr-reference-run.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits for the run, then reuses it
+        done = out.parent / "done"
+        if not done.exists():
+            shutil.rmtree(out.parent, ignore_errors=True)  # a run cut short by a failure
+            out.parent.mkdir()
+            proc = subprocess.run(
+                [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--agent", "reference", "--split",
+                 "test", "--per-category", "1", "--concurrency", "2", "--out", str(out), "--no-progress"],
+                capture_output=True, text=True, timeout=600, check=False,
+            )
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            done.touch()
     return out
 
 
