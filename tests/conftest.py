@@ -17,6 +17,10 @@ sys.path.insert(0, str(TESTS))  # agents used by tests are importable as module:
 
 SMALL_PATIENTS = 120
 
+# As `kernelgym` itself does (kernelgym.cli.main): without this, importing nbformat builds jsonschema's
+# ~40 IRI grammars, seconds of CPU in every xdist worker; no test checks an IRI format.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The test files that take longest run first. The suite runs one file per xdist worker; a slow
