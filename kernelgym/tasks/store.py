@@ -238,12 +238,12 @@ def category_instances(
         fingerprint = _dataset_fingerprint(spec.profile)
         with _open_generator_context(module, spec.profile) as ctx:  # once for all: generators memoise on it
             for category in [c for c in firsts if short(c)]:
-                first = firsts[category] or 0
+                wanted = firsts[category] or 0
                 raw, complete, n = [], True, 0
                 for inst in _generate_category(spec, cats[category], overrides[category], ctx, fingerprint):
                     raw.append(inst)
                     n += split is None or inst.split == split
-                    if n >= first:
+                    if n >= wanted:
                         complete = False
                         break
                 _prefixes[(family, category)] = (raw, complete)
