@@ -12,7 +12,8 @@ data set       profile     categories                            graded as
 medcalcbench   biomed      the calculator                        within [Lower Limit, Upper Limit];
                                                                  dates as dates (MedAgentGym accepts
                                                                  any positive number)
-npowerai       biomed      test type x size|power                sizes exactly, power within +/-0.01
+npowerai       biomed      test type x size|power                sizes exactly, power within +/-1 %
+                                                                 of the true power (N-PowerAI's rule)
 biocoder       biomed      function | method                     what the context program prints with
                                                                  the agent's function inserted, against
                                                                  the reference program's output
@@ -83,6 +84,7 @@ from kernelgym.importers.medagentgym_records import (
     family_name,
     read_records,
     slug,
+    source_of,
 )
 
 __all__ = [
@@ -199,7 +201,10 @@ NPOWER_PROMPT = (
     "{question}\n\n{answer_format}"
 )
 SIZE = Grader(rule="numeric", abs_tol=0.0)
-POWER = Grader(rule="numeric", abs_tol=0.01)
+POWER = Grader(rule="numeric", rel_tol=0.01)
+"""N-PowerAI's own rule for a power (MedAgentGym's ``npowerai.py``: strictly between 0.99 and 1.01 times
+the true power; here the bounds are included). Each source keeps its own tolerance: MedCalc-Bench's
+[Lower Limit, Upper Limit], N-PowerAI's 1 % relative band, never one rule for all."""
 
 
 def convert_npowerai(rec: Record) -> dict[str, Any]:
@@ -227,7 +232,7 @@ def convert_npowerai(rec: Record) -> dict[str, Any]:
     if not 0.0 <= value <= 1.0:
         raise NotGradable("power_out_of_range", f"the power {answer!r} is not between 0 and 1")
     return _instance(category, str(question).strip(), value, POWER, rec.split,
-                     answer_format="a number between 0 and 1: the power (graded within +/-0.01)")
+                     answer_format="a number between 0 and 1: the power (graded within +/-1 % of the true power)")
 
 
 
@@ -239,7 +244,7 @@ SPEC_TEXT = {
     "medcalcbench": ("MedCalc-Bench", "biomed", MEDCALC_PROMPT,
                      "graded within [Lower Limit, Upper Limit] (dates as dates); labels that depart from the "
                      "published formula are left out"),
-    "npowerai": ("N-PowerAI", "biomed", NPOWER_PROMPT, "sample sizes graded exactly, power within +/-0.01"),
+    "npowerai": ("N-PowerAI", "biomed", NPOWER_PROMPT, "sample sizes graded exactly, power within +/-1 % of the true power (N-PowerAI's rule)"),
     "biocoder": ("BioCoder", "biomed", BIOCODER_PROMPT,
                  "graded by what the context program prints with the agent's function inserted, against the "
                  "reference program's output (checked here: deterministic, non-empty, dependent on the solution)"),
@@ -309,6 +314,30 @@ def _write_family(out: Path, dataset: str, items: list[dict[str, Any]], records:
     return path
 
 
+def _not_imported(src: Path, folders: list[str], present: list[str], wanted: list[str] | None) -> dict[str, str]:
+    """One line for every chosen folder that gives no family for a reason of its own, so that none is
+    passed over in silence: a data set kernelgym does not import (with or without task files: EHRSHOT
+    keeps its tasks in ``task.jsonl``), a known data set without task files, and a ``--only`` name that
+    has no folder."""
+    out: dict[str, str] = {}
+    task_files = "/".join(f for f, _ in SPLIT_FILES)
+    for name in folders:
+        if wanted is not None and name not in wanted:
+            continue
+        if name in present and name in DATASETS:
+            continue
+        files = sorted(p.name for p in (src / name).iterdir() if p.is_file())
+        listing = f"; the folder holds {', '.join(files[:5])}{' ...' if len(files) > 5 else ''}" if files else "; the folder is empty"
+        if name not in DATASETS:
+            out[name] = UNSUPPORTED.get(name, "not a MedAgentGym data set kernelgym knows") + ("" if name in present else listing)
+        else:
+            out[name] = f"nothing imported: no task file ({task_files}){listing}"
+    for name in wanted or []:
+        if name not in folders:
+            out[name] = f"nothing imported: {src} has no folder {name!r}"
+    return out
+
+
 def import_medagentgym(
     data_dir: Path | str, out_dir: Path | str, *, only: Iterable[str] | None = None,
     mimic3_dir: Path | str | None = None, progress: Callable[[str], None] | None = None,
@@ -326,7 +355,8 @@ def import_medagentgym(
     for name in wanted or []:
         if name not in DATASETS and name not in UNSUPPORTED:
             raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
-    present = [p.name for p in sorted(src.iterdir()) if p.is_dir() and any((p / f).is_file() for f, _ in SPLIT_FILES)]
+    folders = [p.name for p in sorted(src.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))]
+    present = [n for n in folders if any((src / n / f).is_file() for f, _ in SPLIT_FILES)]
     if not present:
         raise FileNotFoundError(f"{src} has no data set folders with train_tasks.jsonl / test_tasks.jsonl / valid_tasks.jsonl")
     chosen = [n for n in present if wanted is None or n in wanted]
@@ -338,7 +368,7 @@ def import_medagentgym(
     db: Database | None = None
     checker: BioCoderChecker | None = None
     results: dict[str, DatasetResult] = {}
-    unsupported = {n: UNSUPPORTED.get(n, "not a MedAgentGym data set kernelgym knows") for n in chosen if n not in DATASETS}
+    unsupported = _not_imported(src, folders, present, wanted)
     try:
         for name in [n for n in DATASETS if n in chosen]:
             records, left, counts = read_records(src / name, name)
@@ -373,7 +403,7 @@ def import_medagentgym(
             for rec in records:
                 rec_notes.clear()
                 try:
-                    items.append((rec, convert(rec)))
+                    items.append((rec, {**convert(rec), "source": source_of(rec)}))
                 except NotGradable as why:
                     res.left_out.append(LeftOut(name, rec.file, rec.line, why.reason, why.detail, _record_id(rec)))
                     continue
@@ -405,7 +435,8 @@ def import_medagentgym(
             old = json.loads(previous.read_text(encoding="utf-8"))
             kept = {k: v for k, v in old.get("datasets", {}).items() if k not in results}
             data["datasets"] = {**kept, **data["datasets"]}
-            data["unsupported"] = {**{k: v for k, v in old.get("unsupported", {}).items() if k not in chosen},
+            data["unsupported"] = {**{k: v for k, v in old.get("unsupported", {}).items()
+                                      if k not in chosen and k not in unsupported},
                                    **data["unsupported"]}
             data["left_out"] = [x for x in old.get("left_out", []) if x.get("dataset") in kept] + data["left_out"]
         except (ValueError, AttributeError):

@@ -8,7 +8,7 @@ import re
 import textwrap
 from typing import Any
 
-from kernelgym.grading import Grader
+from kernelgym.grading import DUMMIES, Grader
 from kernelgym.importers.medagentgym_records import NotGradable, Record, _instance, _need
 from kernelgym.kernel import medagentgym as kmag
 
@@ -54,7 +54,8 @@ def _marker_line(context: str) -> str | None:
 
 class BioCoderChecker:
     """Runs a record's programs: the reference (three times, in two processes), the record's ``code``,
-    and the context with a do-nothing function, to decide whether its output can grade a solution."""
+    and the context with each of :data:`kernelgym.grading.DUMMIES` (functions that solve nothing), to
+    decide whether its output can grade a solution."""
 
     def __init__(self, timeout: float = 30.0) -> None:
         from kernelgym.importers.medagentgym_programs import ProgramRunner
@@ -88,12 +89,15 @@ class BioCoderChecker:
             if not again.ok or again.evidence != out:
                 raise NotGradable("nondeterministic_reference",
                                   "the reference program prints something else on another run (random state or hash order)")
-        stub = kmag.insert_solution(context, f"def {name}(*args, **kwargs):\n    return None")
-        wrong = self.first.run(stub)
-        if wrong.ok and wrong.evidence == out:
+        passing = self.passing_dummies(name, context, solution, out)
+        if len(passing) == len(DUMMIES):
             raise NotGradable("output_independent_of_solution",
-                              "the context prints the same with a function that does nothing (it defines the function "
-                              "itself or never calls it): its output cannot grade a solution")
+                              "the context prints the same with any function, even one that does nothing (it defines the "
+                              "function itself or never calls it): its output cannot grade a solution")
+        if passing:
+            raise NotGradable("dummy_function_passes",
+                              f"the context prints the reference's output with a function that does not solve the task "
+                              f"({'; '.join(passing)}): a guess would pass")
         note = None
         if code and code.strip() and code.strip() != program.strip():
             given = self.first.run(code)
@@ -105,6 +109,35 @@ class BioCoderChecker:
                 note = (f"the record's `code` fails ({given.error}); MedAgentGym's expected output is that error "
                         "message. Graded by the context with the solution inserted at the marker's indentation")
         return out, note
+
+    def passing_dummies(self, name: str, context: str, solution: str, expected: dict[str, str]) -> list[str]:
+        """The labels of :data:`kernelgym.grading.DUMMIES` with which the context prints ``expected``:
+        each dummy defined as ``name`` (a method if the solution's first parameter is ``self`` or
+        ``cls``, with the solution's decorators), inserted at the marker and run as the verifier would."""
+        method, decorators = _definition_shape(name, solution)
+        passing = []
+        for dummy in DUMMIES:
+            program = kmag.insert_solution(context, dummy.source(name, method=method, decorators=decorators))
+            res = self.first.run(program)
+            if res.ok and res.evidence == expected:
+                passing.append(dummy.label)
+        return passing
+
+
+def _definition_shape(name: str, solution: str) -> tuple[bool, list[str]]:
+    """Whether the solution's ``name`` is a method (first parameter ``self`` or ``cls``, not a
+    ``@staticmethod``), and its decorator lines."""
+    try:
+        tree = ast.parse(textwrap.dedent(solution))
+    except SyntaxError:
+        return bool(re.search(rf"def\s+{re.escape(name)}\s*\(\s*(?:self|cls)\b", solution)), []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            decorators = [f"@{ast.unparse(d)}" for d in node.decorator_list]
+            params = node.args.posonlyargs + node.args.args
+            method = bool(params) and params[0].arg in ("self", "cls") and "@staticmethod" not in decorators
+            return method, decorators
+    return False, []
 
 
 def convert_biocoder(rec: Record, checker: BioCoderChecker, notes: list[str]) -> dict[str, Any]:

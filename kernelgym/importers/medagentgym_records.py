@@ -155,3 +155,23 @@ def _record_id(rec: Record) -> str | None:
         if rec.data.get(key) not in (None, ""):
             return str(rec.data[key])
     return None
+
+
+RUN_FILES: dict[str, dict[str, str]] = {
+    "medcalcbench": {"test": "test_tasks.jsonl", "train": "train_tasks_all.jsonl"},
+    "mimic_iii": {"test": "valid_tasks.jsonl", "train": "train_tasks.jsonl"},
+    "eicu": {"test": "valid_tasks.jsonl", "train": "train_tasks.jsonl"},
+}
+"""The file each of MedAgentGym's modes (``test``, ``train``) reads, where it is not ``test_tasks.jsonl`` /
+``train_tasks.jsonl`` (its ``ehr_gym/env/task/<data set>.py``). A record's index in that file is the
+``idx`` of MedAgentGym's ``env.reset(idx)`` and of its ``rollout_indices.json``."""
+
+
+def source_of(rec: Record) -> dict[str, Any]:
+    """The record's provenance (:class:`kernelgym.tasks.instance.Source` as JSON): its file and line,
+    its record id, and, when MedAgentGym runs that file in its ``train`` or ``test`` mode, the mode and
+    the index it runs the record under (the 0-based line: MedAgentGym reads every line of the file)."""
+    runs = RUN_FILES.get(rec.dataset, {"test": "test_tasks.jsonl", "train": "train_tasks.jsonl"})
+    mode = rec.split if runs.get(rec.split) == rec.file else None
+    return {"benchmark": FAMILY_PREFIX, "dataset": rec.dataset, "file": f"{rec.dataset}/{rec.file}", "line": rec.line,
+            "split": mode, "index": rec.line - 1 if mode else None, "record_id": _record_id(rec)}

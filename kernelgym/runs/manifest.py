@@ -67,6 +67,7 @@ class Selection(BaseModel):
     limit: int | None = None
     per_category: int | None = None
     categories: list[str] | None = None
+    sources: list[str] | None = Field(default=None, description="--source-ids: records of the source benchmark")
     rollouts: int = 1
     tasks: int = Field(description="how many tasks were selected")
     tasks_sha256: str = Field(description="sha256 over the selected tasks' ids, ground truths and graders")
