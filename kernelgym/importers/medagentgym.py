@@ -34,14 +34,19 @@ Records that cannot be graded soundly are left out and listed, with the reason, 
   :mod:`kernelgym.calculators`, as ``kernelgym import medcalc-bench --labels corrected`` does).
 - N-PowerAI: a target other than size/power, a size that is not a whole number, a power outside [0, 1].
 - BioCoder: a reference program that fails here, prints nothing, prints something else on a second
-  run, or prints the same whatever the solution (the context defines or never calls the function).
+  run, or prints the same with a function that solves nothing (:data:`kernelgym.grading.DUMMIES`:
+  a constant, the first input handed back, raising).
 - EHR: the record's SQL query, run on the imported database (``kernelgym data import mimic3``),
   fails or does not give the recorded answer; eICU records always (kernelgym has no eICU import).
 - EHRCon: no annotated notes for the admission (``ehrcon/clinical_notes.csv``), an admission that is
   not in the imported MIMIC-III, ``Has error`` contradicting ``Number of inconsistencies``.
 - Any data set: the same question recorded with different answers.
 
-Host side only: ground truth, reference programs and queries never enter a kernel.
+Every instance keeps its record's provenance (``source``: file, line, record id, and MedAgentGym's
+mode and index for the record, :func:`~kernelgym.importers.medagentgym_records.source_of`), which
+``kernelgym run --source-ids`` selects by. A chosen folder that gives no family gets a line in the
+report (``unsupported``). Host side only: ground truth, reference programs and queries never enter a
+kernel.
 """
 
 from __future__ import annotations

@@ -90,7 +90,8 @@ class SourceSelector:
 
     dataset: str
     split: str | None = None
-    indices: frozenset[int] | None = None
+    indices: tuple[tuple[int, int], ...] | None = None
+    """Inclusive ranges ``(first, last)`` of indices; None: every index."""
     record_id: str | None = None
 
     def matches(self, source: Source) -> bool:
@@ -99,7 +100,9 @@ class SourceSelector:
             return False
         if self.record_id is not None:
             return source.record_id == self.record_id
-        return self.indices is None or source.index in self.indices
+        if self.indices is None:
+            return True
+        return source.index is not None and any(lo <= source.index <= hi for lo, hi in self.indices)
 
 
 _SELECTOR = re.compile(r"^(?P<dataset>[A-Za-z][\w.-]*)(?::(?:id=(?P<id>.+)|(?P<split>[A-Za-z]+)(?::(?P<indices>[\d,\s-]+))?))?$")
@@ -107,8 +110,8 @@ SELECTOR_HELP = ("DATASET[:SPLIT[:INDICES]] (biocoder:test:0-9,17; indices as th
                  "or a JSON file shaped like MedAgentGym's rollout_indices.json ({dataset: {split: [index, ...]}})")
 
 
-def _indices(text: str) -> frozenset[int]:
-    out: set[int] = set()
+def _indices(text: str) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
@@ -118,10 +121,10 @@ def _indices(text: str) -> frozenset[int]:
         a, b = int(lo), int(hi) if sep else int(lo)
         if b < a:
             raise ValueError(f"the range {part!r} ends before it starts")
-        out.update(range(a, b + 1))
+        out.append((a, b))
     if not out:
         raise ValueError("no index given")
-    return frozenset(out)
+    return tuple(out)
 
 
 def _from_indices_file(path: Path) -> list[SourceSelector]:
@@ -138,21 +141,25 @@ def _from_indices_file(path: Path) -> list[SourceSelector]:
         for split, idx in splits.items():
             if not isinstance(idx, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in idx):
                 raise ValueError(f"{path}: {dataset}.{split} is not a list of indices (whole numbers from 0)")
-            out.append(SourceSelector(str(dataset), str(split), frozenset(idx)))
+            out.append(SourceSelector(str(dataset), str(split), tuple((i, i) for i in sorted(set(idx)))))
     return out
 
 
 def parse_source_selectors(values: Iterable[str]) -> list[SourceSelector]:
-    """Selectors from ``--source-ids`` values: see :data:`SELECTOR_HELP`. A value ending in ``.json`` or
-    holding a ``/`` is read as an indices file. Raises ``ValueError`` saying what to write."""
+    """Selectors from ``--source-ids`` values: see :data:`SELECTOR_HELP`. A value without ``:id=`` that
+    ends in ``.json`` or holds a ``/`` is read as an indices file. Raises ``ValueError`` saying what to
+    write."""
     out: list[SourceSelector] = []
     for raw in values:
         text = raw.strip()
         path = Path(text).expanduser()
-        if text.endswith(".json") or "/" in text:
+        if ":id=" not in text and (text.endswith(".json") or "/" in text):
             if not path.is_file():
                 raise ValueError(f"--source-ids {raw!r}: no such file")
-            out.extend(_from_indices_file(path))
+            try:
+                out.extend(_from_indices_file(path))
+            except ValueError as err:
+                raise ValueError(f"--source-ids {raw!r}: {err}") from None
             continue
         m = _SELECTOR.match(text)
         if not m:

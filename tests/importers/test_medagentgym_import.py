@@ -513,6 +513,8 @@ def test_runs_select_imported_tasks_by_their_source_ids(imported: tuple[Path, ma
     chosen = specs.select(both, sources=specs.parse_source_selectors(["npowerai:test:0-1", "biocoder:id=b2"]))
     assert sorted(i.source.label() for i in chosen) == ["biocoder:test:1", "npowerai:test:0", "npowerai:test:1"]
     assert [i.split for i in specs.select(both, sources=specs.parse_source_selectors(["npowerai:train"]))] == ["train"]
+    assert len(specs.select(both, sources=specs.parse_source_selectors(["npowerai:test:0-4000000000"]))) == 2
+    (tmp_path / "run.json").write_text("[1, 2]")
     indices = tmp_path / "rollout_indices.json"
     indices.write_text(json.dumps({"npowerai": {"test": [1], "train": [0]}, "biocoder": {"test": [0, 99]}}))
     chosen = specs.select(both, sources=specs.parse_source_selectors([str(indices)]))
@@ -526,7 +528,8 @@ def test_runs_select_imported_tasks_by_their_source_ids(imported: tuple[Path, ma
     assert sorted(specs.get_instance(t).source.label() for t in picked) == ["biocoder:test:0", "npowerai:test:1"]
     for bad, says in ((["npowerai:test:x"], "--source-ids 'npowerai:test:x': write DATASET"),
                       (["npowerai:test:9-3"], "ends before it starts"),
-                      ([str(tmp_path / "nope.json")], "no such file")):
+                      ([str(tmp_path / "nope.json")], "no such file"),
+                      ([str(tmp_path / "run.json")], "not a JSON object of data set")):
         res = runner.invoke(app, ["run", "--specs", str(out), "--suite", both, "--source-ids", *bad, "--dry-run"])
         assert res.exit_code == 2 and says in res.output, res.output
     none = runner.invoke(app, ["run", "--specs", str(out), "--suite", both, "--source-ids", "npowerai:test:77", "--dry-run"])
