@@ -156,7 +156,8 @@ OPTION_NAMES = {
     "episode.cell_timeout_s": "--cell-timeout", "episode.time_budget_s": "--time-budget",
     "episode.feedback": "--feedback", "selection.suite": "--suite", "selection.split": "--split",
     "selection.dataset": "--dataset", "selection.limit": "--limit", "selection.per_category": "--per-category",
-    "selection.categories": "--category", "selection.rollouts": "--rollouts", "seeds.sampling": "--seed",
+    "selection.categories": "--category", "selection.sources": "--source-ids", "selection.rollouts": "--rollouts",
+    "seeds.sampling": "--seed",
 }
 """The command-line option behind a configuration field, named in a refusal."""
 
