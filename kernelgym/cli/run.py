@@ -77,9 +77,10 @@ def run(
     category: Annotated[Optional[list[str]], typer.Option(help="Only these categories; repeatable.")] = None,
     source_ids: Annotated[Optional[list[str]], typer.Option(
         "--source-ids",
-        help="Only imported tasks from these records of their source benchmark; repeatable: DATASET[:SPLIT[:INDICES]] "
-             "(biocoder:test:0-9,17, the indices MedAgentGym runs them under), DATASET:id=RECORD_ID, or a JSON file "
-             "shaped like MedAgentGym's rollout_indices.json. Without --limit or --per-category every match runs.")] = None,
+        help="Only imported tasks from these records of their source benchmark; repeatable: "
+             "DATASET[:SPLIT[:INDICES]] (biocoder:test:0-9,17, the indices MedAgentGym runs them under), "
+             "DATASET:id=RECORD_ID, or a JSON file shaped like MedAgentGym's rollout_indices.json. Without "
+             "--limit or --per-category every match runs.")] = None,
     rollouts: Annotated[int, typer.Option(min=1, help="Independent episodes per task.")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Episodes running at once.")] = 2,
     max_turns: Annotated[int, typer.Option(

@@ -5,5 +5,5 @@ from kernelgym.grading.evidence import NO_EVIDENCE, VerifierName, grade_evidence
 from kernelgym.grading.function import DUMMIES, Dummy, grade_function, passing_dummies
 from kernelgym.grading.rules import Grade, Grader, Rule, auroc, grade
 
-__all__ = ["DUMMIES", "NO_EVIDENCE", "Dummy", "Grade", "Grader", "Rule", "VerifierName", "auroc", "grade", "grade_evidence",
-           "grade_function", "passing_dummies"]
+__all__ = ["DUMMIES", "NO_EVIDENCE", "Dummy", "Grade", "Grader", "Rule", "VerifierName", "auroc", "grade",
+           "grade_evidence", "grade_function", "passing_dummies"]

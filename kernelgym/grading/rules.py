@@ -293,7 +293,8 @@ def _compare(answer: Any, expected: Any, g: Grader) -> tuple[bool, str]:
             # as under ``exact`` and ``numeric``: a number written as text matches an expected number,
             # and a number matches expected text that reads the same ("5" expects 5 or "5")
             n = _as_number(x)
-            for k in (key(x), f"#{round(n, 6)}" if n is not None and math.isfinite(n) else None, _norm_text(x, g.case_sensitive)):
+            as_number = f"#{round(n, 6)}" if n is not None and math.isfinite(n) else None
+            for k in (key(x), as_number, _norm_text(x, g.case_sensitive)):
                 if k is not None and k in e_set:
                     return k
             return key(x)

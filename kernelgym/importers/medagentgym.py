@@ -93,8 +93,8 @@ from kernelgym.importers.medagentgym_records import (
 )
 
 __all__ = [
-    "DATASETS", "FAMILY_PREFIX", "REPORT_FILE", "SPLIT_FILES", "UNSUPPORTED", "DatasetResult", "ImportReport", "LeftOut",
-    "NotGradable", "Record", "family_name", "import_command", "import_medagentgym", "read_records", "slug",
+    "DATASETS", "FAMILY_PREFIX", "REPORT_FILE", "SPLIT_FILES", "UNSUPPORTED", "DatasetResult", "ImportReport",
+    "LeftOut", "NotGradable", "Record", "family_name", "import_command", "import_medagentgym", "read_records", "slug",
 ]
 
 DATASETS = ("medcalcbench", "npowerai", "biocoder", "mimic_iii", "eicu", "treqs", "ehrcon")
@@ -240,8 +240,6 @@ def convert_npowerai(rec: Record) -> dict[str, Any]:
                      answer_format="a number between 0 and 1: the power (graded within +/-1 % of the true power)")
 
 
-
-
 # ---------------------------------------------------------------- putting it together
 
 
@@ -249,7 +247,8 @@ SPEC_TEXT = {
     "medcalcbench": ("MedCalc-Bench", "biomed", MEDCALC_PROMPT,
                      "graded within [Lower Limit, Upper Limit] (dates as dates); labels that depart from the "
                      "published formula are left out"),
-    "npowerai": ("N-PowerAI", "biomed", NPOWER_PROMPT, "sample sizes graded exactly, power within +/-1 % of the true power (N-PowerAI's rule)"),
+    "npowerai": ("N-PowerAI", "biomed", NPOWER_PROMPT,
+                 "sample sizes graded exactly, power within +/-1 % of the true power (N-PowerAI's rule)"),
     "biocoder": ("BioCoder", "biomed", BIOCODER_PROMPT,
                  "graded by what the context program prints with the agent's function inserted, against the "
                  "reference program's output (checked here: deterministic, non-empty, dependent on the solution)"),
@@ -299,7 +298,6 @@ def _drop_conflicts(items: list[tuple[Record, dict[str, Any]]], dataset: str) ->
     return [x for i, x in enumerate(items) if i not in bad], left
 
 
-
 def _write_family(out: Path, dataset: str, items: list[dict[str, Any]], records: int, note: str,
                   mimic3_fp: str | None) -> Path:
     family = family_name(dataset)
@@ -332,9 +330,11 @@ def _not_imported(src: Path, folders: list[str], present: list[str], wanted: lis
         if name in present and name in DATASETS:
             continue
         files = sorted(p.name for p in (src / name).iterdir() if p.is_file())
-        listing = f"; the folder holds {', '.join(files[:5])}{' ...' if len(files) > 5 else ''}" if files else "; the folder is empty"
+        more = " ..." if len(files) > 5 else ""
+        listing = f"; the folder holds {', '.join(files[:5])}{more}" if files else "; the folder is empty"
         if name not in DATASETS:
-            out[name] = UNSUPPORTED.get(name, "not a MedAgentGym data set kernelgym knows") + ("" if name in present else listing)
+            why = UNSUPPORTED.get(name, "not a MedAgentGym data set kernelgym knows")
+            out[name] = why + ("" if name in present else listing)
         else:
             out[name] = f"nothing imported: no task file ({task_files}){listing}"
     for name in wanted or []:

@@ -92,8 +92,8 @@ class BioCoderChecker:
         passing = self.passing_dummies(name, context, solution, out)
         if len(passing) == len(DUMMIES):
             raise NotGradable("output_independent_of_solution",
-                              "the context prints the same with any function, even one that does nothing (it defines the "
-                              "function itself or never calls it): its output cannot grade a solution")
+                              "the context prints the same with any function, even one that does nothing (it defines "
+                              "the function itself or never calls it): its output cannot grade a solution")
         if passing:
             raise NotGradable("dummy_function_passes",
                               f"the context prints the reference's output with a function that does not solve the task "

@@ -33,7 +33,6 @@ def slug(text: str, limit: int = 60) -> str:
     return s if s[0].isalpha() else f"c_{s}"
 
 
-
 # ---------------------------------------------------------------- records and the report
 
 
@@ -147,7 +146,6 @@ def _instance(
         out["verifier"] = verifier
         out["verifier_args"] = verifier_args or {}
     return out
-
 
 
 def _record_id(rec: Record) -> str | None:

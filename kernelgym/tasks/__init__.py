@@ -41,7 +41,8 @@ from kernelgym.tasks.store import (
 
 __all__ = [
     "Category", "CategoryOverride", "Draft", "GeneratorFamily", "GeneratorSpec", "Instance", "JsonlInstance",
-    "Source", "SourceSelector", "Split", "TaskInfo", "TaskSpec", "TaskSpecError", "category_names", "clear_caches", "families", "generation_jobs",
-    "get_instance", "get_spec", "instances", "iter_specs_errors", "load_spec", "map_families", "parse_source_selectors", "resource_dir",
-    "select", "slug", "spec_dirs", "spec_errors", "store_path", "variant_name", "variant_profile",
+    "Source", "SourceSelector", "Split", "TaskInfo", "TaskSpec", "TaskSpecError", "category_names", "clear_caches",
+    "families", "generation_jobs", "get_instance", "get_spec", "instances", "iter_specs_errors", "load_spec",
+    "map_families", "parse_source_selectors", "resource_dir", "select", "slug", "spec_dirs", "spec_errors",
+    "store_path", "variant_name", "variant_profile",
 ]
