@@ -75,6 +75,12 @@ def run(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the selected task ids (one a line) and stop: no kernel starts, nothing is written.")] = False,
     category: Annotated[Optional[list[str]], typer.Option(help="Only these categories; repeatable.")] = None,
+    source_ids: Annotated[Optional[list[str]], typer.Option(
+        "--source-ids",
+        help="Only imported tasks from these records of their source benchmark; repeatable: "
+             "DATASET[:SPLIT[:INDICES]] (biocoder:test:0-9,17, the indices MedAgentGym runs them under), "
+             "DATASET:id=RECORD_ID, or a JSON file shaped like MedAgentGym's rollout_indices.json. Without "
+             "--limit or --per-category every match runs.")] = None,
     rollouts: Annotated[int, typer.Option(min=1, help="Independent episodes per task.")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Episodes running at once.")] = 2,
     max_turns: Annotated[int, typer.Option(
@@ -201,7 +207,15 @@ def run(
     split_sel = None if split in (None, "all") else split
     if all_tasks and (limit is not None or per_category is not None):
         raise _fail("--all-tasks takes every task: give it without --limit and --per-category")
-    if per_category is None and limit is None and not all_tasks:
+    sources = None
+    if source_ids:
+        from kernelgym.tasks import parse_source_selectors
+
+        try:
+            sources = parse_source_selectors(source_ids)
+        except ValueError as err:
+            raise _fail(str(err)) from None
+    if per_category is None and limit is None and not all_tasks and sources is None:
         per_category = 2  # the one default, for every agent and suite (see --limit's help)
     options: dict[str, object] = {}
     if protocol not in ("auto", "tools", "text", "medagentgym"):
@@ -235,7 +249,7 @@ def run(
 
         with console.status("preparing tasks (the first use builds the data set)..."):
             chosen = select(suite, split=split_sel, limit=limit, per_category=per_category, categories=category,  # type: ignore[arg-type]
-                            dataset=dataset)
+                            dataset=dataset, sources=sources)
     except TaskSpecError as err:
         raise _fail(str(err)) from None
     except (AgentLoadError, KeyError, FileNotFoundError, TypeError, ValueError) as err:
@@ -243,7 +257,8 @@ def run(
     except FatalModelError as err:
         raise _fail(str(err), code=1) from None
     if not chosen:
-        raise _fail(f"no tasks match suite={suite!r} split={split!r} categories={category}")
+        raise _fail(f"no tasks match suite={suite!r} split={split!r} categories={category}"
+                    + (f" source ids={source_ids}" if source_ids else ""))
     if dry_run:
         out.print("\n".join(inst.id for inst in chosen), highlight=False, soft_wrap=True)
         console.print(escape(f"{len(chosen)} task(s) x {rollouts} rollout(s) from {len({i.family for i in chosen})} "
@@ -274,6 +289,7 @@ def run(
                                   feedback=feedback, max_observation_chars=episode.max_observation_chars),
             selection=Selection(suite=suite, split=split_sel, dataset=dataset, limit=limit, per_category=per_category,
                                 categories=sorted(category) if category else None, rollouts=rollouts,
+                                sources=list(source_ids) if source_ids else None,
                                 tasks=len(chosen), tasks_sha256=tasks_fingerprint(chosen)),
             datasets=dataset_fingerprints(chosen),
             seeds={"sampling": seed},

@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from kernelgym.runtime.kernel_session import SessionLimits
-from kernelgym.tasks import TaskInfo
+from kernelgym.tasks import Source, TaskInfo
 
 StopReason = Literal[
     "answered", "max_turns", "time_budget", "kernel_died", "timeout_killed",
@@ -122,6 +122,7 @@ class EpisodeResult(BaseModel):
     traceback: str | None = Field(default=None, description="of an agent_error or harness_error")
     started_at: str
     usage: dict[str, Any] = Field(default_factory=dict)
+    source: Source | None = Field(default=None, description="an imported task's record in its source benchmark")
 
 
 def agent_label(agent: Any) -> tuple[str, str | None, dict[str, Any]]:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
-from kernelgym.grading import Grader
+from kernelgym.grading import Grader, passing_dummies
 from kernelgym.tasks import Category, Draft
 
 GENERATOR_VERSION = "1"
@@ -883,15 +883,27 @@ def gen_nucleotide_counts(rng: random.Random) -> Draft:
 
 def _fn_draft(
     rng: random.Random, name: str, signature: str, spec: str, example_args: list[Any],
-    hidden: list[list[Any]], impl: Callable[..., Any], reference: str,
-) -> Draft:
+    hidden: list[list[Any]], impl: Callable[..., Any], reference: str, more: Callable[[], list[Any]] | None = None,
+) -> Draft | None:
+    """A code-writing draft. If a function that solves nothing (:data:`kernelgym.grading.DUMMIES`:
+    a constant, the first input handed back, raising) passes the hidden inputs, inputs from ``more``
+    are added until none does; without ``more``, or after 20 more, the draw is rejected (None)."""
     example = impl(*example_args)
     args_src = ", ".join(repr(a) for a in example_args)
     question = (
         f"Write a Python function `{signature}`. {spec}\n\nExample: `{name}({args_src})` returns `{example!r}`.\n\n{DONE}"
     )
+    hidden = list(hidden)
+    answer = [impl(*args) for args in hidden]
+    for added in range(21):
+        if not passing_dummies(answer, hidden, FUNCTION):
+            break
+        if more is None or added == 20:
+            return None
+        hidden.append(more())
+        answer.append(impl(*hidden[-1]))
     return Draft(
-        question=question, answer=[impl(*args) for args in hidden],
+        question=question, answer=answer,
         reference=_cells(reference, "submit('done')"), verifier="function",
         verifier_args={"name": name, "inputs": hidden},
     )
@@ -901,7 +913,7 @@ def _gc_fn(seq: str) -> float:
     return round(sum(c in "GCgc" for c in seq) / len(seq), 10) if seq else 0.0
 
 
-def gen_gc_content_function(rng: random.Random) -> Draft:
+def gen_gc_content_function(rng: random.Random) -> Draft | None:
     def mixed(n: int) -> str:
         s = dna(rng, n)
         return s.lower() if rng.random() < 0.3 else s
@@ -920,10 +932,11 @@ def gen_gc_content_function(rng: random.Random) -> Draft:
                 return 0.0
             return sum(c in "GCgc" for c in seq) / len(seq)
         """,
+        more=lambda: [mixed(rng.randint(1, 300))],
     )
 
 
-def gen_reverse_complement_function(rng: random.Random) -> Draft:
+def gen_reverse_complement_function(rng: random.Random) -> Draft | None:
     def with_n(n: int) -> str:
         s = list(dna(rng, n))
         for _ in range(rng.randint(0, 3)):
@@ -942,10 +955,11 @@ def gen_reverse_complement_function(rng: random.Random) -> Draft:
         def reverse_complement(seq: str) -> str:
             return seq.translate(str.maketrans("ACGTN", "TGCAN"))[::-1]
         """,
+        more=lambda: [with_n(rng.randint(1, 200))],
     )
 
 
-def gen_translate_function(rng: random.Random) -> Draft:
+def gen_translate_function(rng: random.Random) -> Draft | None:
     hidden = [[dna(rng, rng.randint(0, 240))] for _ in range(6)]
     hidden += [[coding_sequence(rng, rng.randint(5, 40))], ["AT"], [""]]
     rng.shuffle(hidden)
@@ -961,10 +975,11 @@ def gen_translate_function(rng: random.Random) -> Draft:
         def translate_dna(seq: str) -> str:
             return str(Seq(seq[: len(seq) // 3 * 3]).translate())
         """,
+        more=lambda: [dna(rng, rng.randint(3, 240))],
     )
 
 
-def gen_kmer_counts_function(rng: random.Random) -> Draft:
+def gen_kmer_counts_function(rng: random.Random) -> Draft | None:
     hidden = [[dna(rng, rng.randint(1, 150)), rng.randint(1, 6)] for _ in range(7)]
     hidden += [["ACG", 5], ["AAAAAA", 2]]
     rng.shuffle(hidden)
@@ -979,10 +994,11 @@ def gen_kmer_counts_function(rng: random.Random) -> Draft:
         def kmer_counts(seq: str, k: int) -> dict:
             return dict(Counter(seq[i:i + k] for i in range(len(seq) - k + 1)))
         """,
+        more=lambda: [dna(rng, rng.randint(1, 150)), rng.randint(1, 6)],
     )
 
 
-def gen_find_motif_function(rng: random.Random) -> Draft:
+def gen_find_motif_function(rng: random.Random) -> Draft | None:
     hidden = []
     for _ in range(7):
         motif = dna(rng, rng.randint(1, 5))
@@ -999,10 +1015,11 @@ def gen_find_motif_function(rng: random.Random) -> Draft:
         def find_motif(seq: str, motif: str) -> list:
             return [i + 1 for i in range(len(seq) - len(motif) + 1) if seq[i:i + len(motif)] == motif]
         """,
+        more=lambda: [plant(rng, dna(rng, rng.randint(20, 200)), motif, rng.randint(1, 4)), motif],
     )
 
 
-def gen_edit_distance_function(rng: random.Random) -> Draft:
+def gen_edit_distance_function(rng: random.Random) -> Draft | None:
     hidden = []
     for _ in range(7):
         a = protein(rng, rng.randint(1, 60))
@@ -1025,10 +1042,11 @@ def gen_edit_distance_function(rng: random.Random) -> Draft:
                 prev = cur
             return prev[-1]
         """,
+        more=lambda: [a, indel_mutate(rng, a, rng.uniform(0.1, 0.5), AMINO)],
     )
 
 
-def gen_global_alignment_function(rng: random.Random) -> Draft:
+def gen_global_alignment_function(rng: random.Random) -> Draft | None:
     hidden = []
     for _ in range(7):
         a = dna(rng, rng.randint(1, 60))
@@ -1054,6 +1072,7 @@ def gen_global_alignment_function(rng: random.Random) -> Draft:
             aligner = Align.PairwiseAligner(mode="global", match_score=match, mismatch_score=mismatch, gap_score=gap)
             return int(aligner.score(a, b))
         """,
+        more=lambda: [a, indel_mutate(rng, a, rng.uniform(0, 0.4), DNA), 1, -1, -2],
     )
 
 

@@ -20,10 +20,12 @@ class Grader(BaseModel):
 
     - ``exact``: strings compared after trimming (and case-folding unless ``case_sensitive``);
       numbers compared as numbers.
-    - ``numeric``: ``|a - e| <= max(abs_tol, rel_tol * |e|)``.
+    - ``numeric``: ``|a - e| <= max(abs_tol, rel_tol * |e|)``; a one-item list counts as its item.
     - ``range``: a number within ``[lower, upper]`` (bounds included), e.g. MedCalc-Bench's
       [Lower Limit, Upper Limit]; the ground truth is shown but not used for the comparison.
-    - ``set``: both sides as sets of normalised items (order and duplicates ignored).
+    - ``set``: both sides as sets of normalised items (order and duplicates ignored); a single value
+      is a one-item set, and a number written as text matches the number (``"5"`` and ``[5]`` agree
+      under ``set`` as under ``numeric``).
     - ``list``: element-wise, order matters, each element normalised as under ``exact``
       (numbers with the tolerances).
     - ``date`` / ``datetime``: parsed and compared at that precision.
@@ -136,6 +138,11 @@ def values_equal(a: Any, e: Any, g: Grader) -> bool:
     return _norm_text(a, g.case_sensitive) == _norm_text(e, g.case_sensitive)
 
 
+def _single(x: Any) -> Any:
+    """The item of a one-item list, else ``x``."""
+    return x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x
+
+
 def _as_list(x: Any) -> list[Any] | None:
     if isinstance(x, (list, tuple, set, frozenset)):
         return list(x)
@@ -245,6 +252,8 @@ def _compare(answer: Any, expected: Any, g: Grader) -> tuple[bool, str]:
         eps = 1e-9 * max(1.0, abs(g.lower), abs(g.upper))
         ok = g.lower - eps <= a <= g.upper + eps
         return ok, f"{'match' if ok else 'mismatch'}: got {answer!r}, expected {expected!r} ({g.describe()})"
+    if g.rule == "numeric":  # a one-item list and its item are one answer, as under ``set``
+        answer, expected = _single(answer), _single(expected)
     if g.rule in ("exact", "numeric"):
         if g.rule == "numeric" and _as_number(answer) is None:
             return False, f"expected a number, got {answer!r}"
@@ -277,7 +286,20 @@ def _compare(answer: Any, expected: Any, g: Grader) -> tuple[bool, str]:
         def key(x: Any) -> str:
             n = _as_number(x) if not isinstance(x, str) else None
             return f"#{round(n, 6)}" if n is not None else _norm_text(x, g.case_sensitive)
-        a_set, e_set = {key(x) for x in ans_list}, {key(x) for x in exp_list}
+
+        e_set = {key(x) for x in exp_list}
+
+        def answer_key(x: Any) -> str:
+            # as under ``exact`` and ``numeric``: a number written as text matches an expected number,
+            # and a number matches expected text that reads the same ("5" expects 5 or "5")
+            n = _as_number(x)
+            as_number = f"#{round(n, 6)}" if n is not None and math.isfinite(n) else None
+            for k in (key(x), as_number, _norm_text(x, g.case_sensitive)):
+                if k is not None and k in e_set:
+                    return k
+            return key(x)
+
+        a_set = {answer_key(x) for x in ans_list}
         ok = a_set == e_set
         if ok:
             return True, f"match: {len(e_set)} item(s)"

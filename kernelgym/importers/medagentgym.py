@@ -12,7 +12,8 @@ data set       profile     categories                            graded as
 medcalcbench   biomed      the calculator                        within [Lower Limit, Upper Limit];
                                                                  dates as dates (MedAgentGym accepts
                                                                  any positive number)
-npowerai       biomed      test type x size|power                sizes exactly, power within +/-0.01
+npowerai       biomed      test type x size|power                sizes exactly, power within +/-1 %
+                                                                 of the true power (N-PowerAI's rule)
 biocoder       biomed      function | method                     what the context program prints with
                                                                  the agent's function inserted, against
                                                                  the reference program's output
@@ -33,29 +34,29 @@ Records that cannot be graded soundly are left out and listed, with the reason, 
   :mod:`kernelgym.calculators`, as ``kernelgym import medcalc-bench --labels corrected`` does).
 - N-PowerAI: a target other than size/power, a size that is not a whole number, a power outside [0, 1].
 - BioCoder: a reference program that fails here, prints nothing, prints something else on a second
-  run, or prints the same whatever the solution (the context defines or never calls the function).
+  run, or prints the same with a function that solves nothing (:data:`kernelgym.grading.DUMMIES`:
+  a constant, the first input handed back, raising).
 - EHR: the record's SQL query, run on the imported database (``kernelgym data import mimic3``),
   fails or does not give the recorded answer; eICU records always (kernelgym has no eICU import).
 - EHRCon: no annotated notes for the admission (``ehrcon/clinical_notes.csv``), an admission that is
   not in the imported MIMIC-III, ``Has error`` contradicting ``Number of inconsistencies``.
 - Any data set: the same question recorded with different answers.
 
-Host side only: ground truth, reference programs and queries never enter a kernel.
+Every instance keeps its record's provenance (``source``: file, line, record id, and MedAgentGym's
+mode and index for the record, :func:`~kernelgym.importers.medagentgym_records.source_of`), which
+``kernelgym run --source-ids`` selects by. A chosen folder that gives no family gets a line in the
+report (``unsupported``). Host side only: ground truth, reference programs and queries never enter a
+kernel.
 """
 
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import json
 import math
-import re
-import textwrap
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +65,38 @@ import yaml
 from kernelgym.calculators import REGISTRY
 from kernelgym.grading import Grader
 from kernelgym.importers import medcalc_bench as mb
-from kernelgym.kernel import medagentgym as kmag
+from kernelgym.importers.medagentgym_biocoder import BIOCODER_PROMPT, BioCoderChecker, convert_biocoder
+from kernelgym.importers.medagentgym_ehr import (
+    EHR_PROMPT,
+    EHRCON_PROMPT,
+    Database,
+    _mimic3_root,
+    _read_notes,
+    convert_ehr,
+    convert_ehrcon,
+)
+from kernelgym.importers.medagentgym_records import (
+    FAMILY_PREFIX,
+    REPORT_FILE,
+    SPLIT_FILES,
+    DatasetResult,
+    LeftOut,
+    NotGradable,
+    Record,
+    _instance,
+    _need,
+    _record_id,
+    family_name,
+    read_records,
+    slug,
+    source_of,
+)
 
-FAMILY_PREFIX = "medagentgym"
-REPORT_FILE = "medagentgym-import.json"
-SPLIT_FILES = (("train_tasks.jsonl", "train"), ("train_tasks_all.jsonl", "train"), ("test_tasks.jsonl", "test"),
-               ("valid_tasks.jsonl", "test"))
-"""Task files and their kernelgym split. ``valid_tasks.jsonl`` is what MedAgentGym runs as its test set where a
-data set has no ``test_tasks.jsonl``; ``train_tasks_all.jsonl`` is MedCalc-Bench's training file there (read only
-when there is no ``train_tasks.jsonl``)."""
+__all__ = [
+    "DATASETS", "FAMILY_PREFIX", "REPORT_FILE", "SPLIT_FILES", "UNSUPPORTED", "DatasetResult", "ImportReport",
+    "LeftOut", "NotGradable", "Record", "family_name", "import_command", "import_medagentgym", "read_records", "slug",
+]
+
 DATASETS = ("medcalcbench", "npowerai", "biocoder", "mimic_iii", "eicu", "treqs", "ehrcon")
 UNSUPPORTED = {
     "biodsbench": "not imported: its tasks need the BioDSBench data files and an output checker per task",
@@ -81,138 +105,6 @@ UNSUPPORTED = {
     "mimic_extract": "not imported: MIMIC-Extract needs its preprocessed HDF5 files",
     "ehr_seqsql": "not imported: EHR-SeqSQL's multi-turn questions have no single-answer schema here",
 }
-BIOCODER_MAX_SECONDS = 2.0
-"""Reference programs slower than this are left out: the verifier allows 5 s per program."""
-SQL_TIMEOUT = 60.0
-SQLITE_MAX_ROWS = 5_000_000
-SUBMIT_DONE = "define the function, then call submit('done'); graded by the program's output"
-
-
-def family_name(dataset: str) -> str:
-    return f"{FAMILY_PREFIX}-{dataset.replace('_', '-')}"
-
-
-def slug(text: str, limit: int = 60) -> str:
-    """A category name (``^[a-z][a-z0-9_-]*$``) from free text."""
-    s = re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")[:limit].rstrip("_")
-    if not s:
-        return "other"
-    return s if s[0].isalpha() else f"c_{s}"
-
-
-# ---------------------------------------------------------------- records and the report
-
-
-@dataclass(frozen=True)
-class Record:
-    """One line of a MedAgentGym task file."""
-
-    dataset: str
-    file: str
-    line: int
-    split: str
-    data: dict[str, Any]
-
-
-@dataclass
-class LeftOut:
-    """A record that is not imported, and why."""
-
-    dataset: str
-    file: str
-    line: int
-    reason: str
-    detail: str
-    record_id: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "file": self.file, "line": self.line, "id": self.record_id,
-                "reason": self.reason, "detail": self.detail}
-
-
-class NotGradable(Exception):
-    """Raised by a converter: the record is left out with ``reason`` (a short code) and ``detail``."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
-
-
-@dataclass
-class DatasetResult:
-    name: str
-    family: str | None = None
-    profile: str | None = None
-    files: dict[str, int] = field(default_factory=dict)
-    imported: int = 0
-    left_out: list[LeftOut] = field(default_factory=list)
-    notes: list[dict[str, Any]] = field(default_factory=list)
-    """Imported records with something to know (e.g. MedAgentGym's own expected output was an error)."""
-    spec_path: Path | None = None
-    note: str = ""
-
-    @property
-    def records(self) -> int:
-        return sum(self.files.values())
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "family": self.family, "profile": self.profile, "files": self.files, "records": self.records,
-            "imported": self.imported, "left_out": len(self.left_out),
-            "reasons": dict(Counter(x.reason for x in self.left_out).most_common()), "note": self.note,
-            "notes": self.notes,
-            "spec": str(self.spec_path) if self.spec_path else None,
-        }
-
-
-def read_records(folder: Path, dataset: str) -> tuple[list[Record], list[LeftOut], dict[str, int]]:
-    """Every record of a data set folder's task files, in file order (train, test, valid)."""
-    records: list[Record] = []
-    bad: list[LeftOut] = []
-    counts: dict[str, int] = {}
-    for name, split in SPLIT_FILES:
-        path = folder / name
-        if not path.is_file() or (name == "train_tasks_all.jsonl" and (folder / "train_tasks.jsonl").is_file()):
-            continue
-        n = 0
-        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            n += 1
-            try:
-                data = json.loads(line)
-                if not isinstance(data, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError as exc:
-                bad.append(LeftOut(dataset, name, lineno, "malformed_record", f"not a JSON object: {exc}"))
-                continue
-            records.append(Record(dataset, name, lineno, split, data))
-        counts[name] = n
-    return records, bad, counts
-
-
-def _need(rec: Record, *keys: str) -> list[Any]:
-    missing = [k for k in keys if k not in rec.data]
-    if missing:
-        raise NotGradable("malformed_record", f"missing field(s) {', '.join(map(repr, missing))}")
-    return [rec.data[k] for k in keys]
-
-
-def _instance(
-    category: str, question: str, answer: Any, grader: Grader, split: str, *, answer_format: str = "",
-    inputs: dict[str, Any] | None = None, reference: list[str] | None = None, verifier: str | None = None,
-    verifier_args: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A line of the family's JSONL (:class:`kernelgym.tasks.JsonlInstance`)."""
-    out: dict[str, Any] = {
-        "category": category, "question": question, "answer": answer,
-        "grader": grader.model_dump(exclude_defaults=True), "split": split, "answer_format": answer_format,
-        "inputs": inputs or {}, "reference": reference or [f"submit({answer!r})"],
-    }
-    if verifier:
-        out["verifier"] = verifier
-        out["verifier_args"] = verifier_args or {}
-    return out
 
 
 # ---------------------------------------------------------------- MedCalc-Bench
@@ -314,7 +206,10 @@ NPOWER_PROMPT = (
     "{question}\n\n{answer_format}"
 )
 SIZE = Grader(rule="numeric", abs_tol=0.0)
-POWER = Grader(rule="numeric", abs_tol=0.01)
+POWER = Grader(rule="numeric", rel_tol=0.01)
+"""N-PowerAI's own rule for a power (MedAgentGym's ``npowerai.py``: strictly between 0.99 and 1.01 times
+the true power; here the bounds are included). Each source keeps its own tolerance: MedCalc-Bench's
+[Lower Limit, Upper Limit], N-PowerAI's 1 % relative band, never one rule for all."""
 
 
 def convert_npowerai(rec: Record) -> dict[str, Any]:
@@ -342,440 +237,7 @@ def convert_npowerai(rec: Record) -> dict[str, Any]:
     if not 0.0 <= value <= 1.0:
         raise NotGradable("power_out_of_range", f"the power {answer!r} is not between 0 and 1")
     return _instance(category, str(question).strip(), value, POWER, rec.split,
-                     answer_format="a number between 0 and 1: the power (graded within +/-0.01)")
-
-
-# ---------------------------------------------------------------- BioCoder
-
-
-BIOCODER_PROMPT = (
-    "You are an expert in writing bioinformatics code. You have a Jupyter kernel with numpy, scipy, pandas, "
-    "scikit-learn and Biopython.\n\n{question}\n\n{answer_format}"
-)
-_DEF = re.compile(r"\bdef\s+([A-Za-z_]\w*)\s*\(")
-
-
-def _function_name(signature: str, solution: str) -> str:
-    names = _DEF.findall(signature or "")
-    if not names:
-        try:
-            tree = ast.parse(solution or "")
-        except SyntaxError:
-            tree = None
-        names = [n.name for n in (tree.body if tree else []) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    if not names:
-        raise NotGradable("bad_signature", f"no function name in the signature {signature!r}")
-    return names[0]
-
-
-_UNSEEDED = re.compile(r"\b(?:random|np\.random|numpy\.random)\.(?:random|randint|randrange|choice|choices|sample|"
-                       r"shuffle|uniform|gauss|normal|rand|randn|permutation|binomial|poisson)\s*\(")
-_SEEDED = re.compile(r"\bseed\s*\(|default_rng\s*\(\s*\w|RandomState\s*\(\s*\w")
-
-
-def _marker_line(context: str) -> str | None:
-    for line in context.split("\n"):
-        if kmag.MARKER in line:
-            return line
-    return None
-
-
-class BioCoderChecker:
-    """Runs a record's programs: the reference (three times, in two processes), the record's ``code``,
-    and the context with a do-nothing function, to decide whether its output can grade a solution."""
-
-    def __init__(self, timeout: float = 30.0) -> None:
-        from kernelgym.importers.medagentgym_programs import ProgramRunner
-
-        self.first = ProgramRunner(hash_seed=0, timeout=timeout)
-        self.second = ProgramRunner(hash_seed=12345, timeout=timeout)
-
-    def close(self) -> None:
-        self.first.close()
-        self.second.close()
-
-    def expected_output(self, name: str, context: str, solution: str, code: str) -> tuple[dict[str, str], str | None]:
-        """The reference output, and a note when the record's own ``code`` fails where the context with
-        the solution runs; raises :class:`NotGradable`."""
-        program = kmag.insert_solution(context, solution)
-        ref = self.first.run(program)
-        if not ref.ok or ref.evidence is None:
-            raise NotGradable("reference_failed", f"the reference program fails here: {ref.error}")
-        out = ref.evidence
-        if not out["stdout"] and out["sha256"] == kmag.output_evidence("")["sha256"]:
-            raise NotGradable("reference_prints_nothing",
-                              "the reference program prints nothing: any program that prints nothing would pass")
-        if ref.seconds > BIOCODER_MAX_SECONDS:
-            raise NotGradable("reference_too_slow",
-                              f"the reference program takes {ref.seconds:.1f} s; the verifier allows 5 s")
-        if _UNSEEDED.search(program) and not _SEEDED.search(program):
-            raise NotGradable("nondeterministic_reference",
-                              "the reference program draws random numbers without setting a seed")
-        for runner in (self.second, self.first):
-            again = runner.run(program)
-            if not again.ok or again.evidence != out:
-                raise NotGradable("nondeterministic_reference",
-                                  "the reference program prints something else on another run (random state or hash order)")
-        stub = kmag.insert_solution(context, f"def {name}(*args, **kwargs):\n    return None")
-        wrong = self.first.run(stub)
-        if wrong.ok and wrong.evidence == out:
-            raise NotGradable("output_independent_of_solution",
-                              "the context prints the same with a function that does nothing (it defines the function "
-                              "itself or never calls it): its output cannot grade a solution")
-        note = None
-        if code and code.strip() and code.strip() != program.strip():
-            given = self.first.run(code)
-            if given.ok and given.evidence != out:
-                raise NotGradable("reference_mismatch",
-                                  "the record's reference program (`code`) and its context with its solution print "
-                                  "different outputs")
-            if not given.ok:  # e.g. a method pasted into its class without indentation
-                note = (f"the record's `code` fails ({given.error}); MedAgentGym's expected output is that error "
-                        "message. Graded by the context with the solution inserted at the marker's indentation")
-        return out, note
-
-
-def convert_biocoder(rec: Record, checker: BioCoderChecker, notes: list[str]) -> dict[str, Any]:
-    problem, solution, context = _need(rec, "problem", "solution", "context")
-    signature = str(rec.data.get("signature") or "")
-    code = str(rec.data.get("code") or "")
-    context, solution = str(context), str(solution)
-    line = _marker_line(context)
-    if line is None:
-        raise NotGradable("no_marker", f"the context has no {kmag.MARKER} marker")
-    name = _function_name(signature, solution)
-    if name not in _DEF.findall(solution):
-        raise NotGradable("bad_signature", f"the reference solution does not define {name!r}")
-    expected, note = checker.expected_output(name, context, solution, code)
-    if note:
-        notes.append(note)
-    kind = "method" if line != line.lstrip() or re.search(r"\(\s*self\b", signature) else "function"
-    # the reference defines the function as an agent would: a top-level function after the context's code
-    # above the marker (its imports, helpers and decorators: a decorator runs when the function is defined)
-    prelude = context.split(kmag.MARKER, 1)[0].rstrip() if line == line.lstrip() else ""
-    reference = ([prelude] if prelude.strip() else []) + [solution, "submit('done')"]
-    question = (
-        f"{str(problem).strip()}\n\nWrite a Python function with this signature:\n\n{textwrap.indent(signature or name, '    ')}\n\n"
-        f"Define it in a code cell of this kernel. After you finish, its source is inserted at {kmag.MARKER} in the "
-        "context program below (also in the variable `context`), the program is run, and what it prints must equal "
-        "what it prints with the reference solution. Only the function's source is inserted: put any helper inside it "
-        "(it can use the context's imports and functions; a decorator from the context must be defined in the kernel "
-        "before you define the function). "
-        "You can run that check yourself (it shows what the program prints, not whether it is right): "
-        f"`from kernelgym.kernel.medagentgym import run_program; print(run_program({name!r}, context)['stdout'])`."
-        "\n\nThe context code around the function:\n\n"
-        f"```python\n{context}\n```"
-    )
-    return _instance(
-        kind, question, [expected], Grader(rule="list", case_sensitive=True), rec.split, answer_format=SUBMIT_DONE,
-        inputs={"context": context}, reference=reference, verifier="function",
-        verifier_args={"name": "kernelgym.kernel.medagentgym:run_program", "inputs": [[name, context]]},
-    )
-
-
-# ---------------------------------------------------------------- EHR databases (MIMIC-III)
-
-
-def _num_key(x: float) -> str:
-    if math.isnan(x):
-        return "nan"
-    text = f"{round(x, 6):.6f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def value_key(v: Any) -> str:
-    """A database value or a recorded answer, normalised for comparison (numbers by value, text
-    case-folded, times as ``YYYY-MM-DD HH:MM:SS``, booleans as 1/0)."""
-    if v is None:
-        return "none"
-    if isinstance(v, bool):
-        return _num_key(float(v))
-    if isinstance(v, (int, float, Decimal)):
-        return _num_key(float(v))
-    if isinstance(v, dt.datetime):
-        return v.replace(microsecond=0).isoformat(sep=" ")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    s = str(v).strip()
-    low = s.casefold()
-    if low in ("true", "false"):
-        return "1" if low == "true" else "0"
-    if low in ("none", "null", "nan"):
-        return "none"
-    try:
-        return _num_key(float(s))
-    except ValueError:
-        pass
-    try:
-        return dt.datetime.fromisoformat(s).replace(microsecond=0, tzinfo=None).isoformat(sep=" ")
-    except ValueError:
-        return low
-
-
-def plain(v: Any) -> Any:
-    """A database value as a JSON value (the ground truth's form)."""
-    if isinstance(v, Decimal):
-        return float(v)
-    if isinstance(v, dt.datetime):
-        return v.replace(microsecond=0).isoformat(sep=" ")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if isinstance(v, (bool, int, float, str)) or v is None:
-        return v
-    return str(v)
-
-
-def _flatten(x: Any) -> list[Any]:
-    if isinstance(x, (list, tuple)):
-        out: list[Any] = []
-        for item in x:
-            out.extend(_flatten(item))
-        return out
-    return [x]
-
-
-_RELATIVE_TIME = re.compile(r"\bcurrent_(?:time|date|timestamp)\b|\bnow\s*\(|'now'", re.IGNORECASE)
-_CONDITION = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)\s*=\s*('(?:[^']|'')*'|\"[^\"]*\"|-?\d+(?:\.\d+)?)(?![\w.])")
-
-
-class Database:
-    """The imported MIMIC-III (its Parquet files): run a record's SQL query with DuckDB, and with
-    SQLite when DuckDB fails or disagrees (EHRSQL and TREQS write SQLite SQL)."""
-
-    def __init__(self, root: Path, timeout: float = SQL_TIMEOUT) -> None:
-        import duckdb
-
-        self.root = root
-        self.timeout = timeout
-        self.tables = {p.stem: p for p in sorted(root.glob("*.parquet"))}
-        self._duck = duckdb.connect(":memory:")
-        for name, path in self.tables.items():
-            self._duck.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path.as_posix()}')")
-        self._lite: Any = None
-        self._loaded: set[str] = set()
-
-    def close(self) -> None:
-        self._duck.close()
-        if self._lite is not None:
-            self._lite.close()
-
-    def _with_timeout(self, con: Any, fn: Callable[[], Any]) -> Any:
-        timer = threading.Timer(self.timeout, con.interrupt)
-        timer.start()
-        try:
-            return fn()
-        finally:
-            timer.cancel()
-
-    def duckdb(self, query: str) -> list[tuple[Any, ...]]:
-        return self._with_timeout(self._duck, lambda: self._duck.execute(query).fetchall())
-
-    def sqlite(self, query: str) -> list[tuple[Any, ...]]:
-        import sqlite3
-
-        if self._lite is None:
-            self._lite = sqlite3.connect(":memory:", check_same_thread=False)
-        for name in self.tables:
-            if name in self._loaded or not re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", query, re.IGNORECASE):
-                continue
-            rows = self._duck.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-            if rows > SQLITE_MAX_ROWS:
-                raise RuntimeError(f"table {name} has {rows:,} rows, too many to check this SQLite query")
-            df = self._duck.execute(f"SELECT * FROM {name}").df()
-            for col in df.columns:  # SQLite keeps times as text, as MIMIC's SQLite exports do
-                if str(df[col].dtype).startswith("datetime64"):
-                    df[col] = df[col].dt.strftime("%Y-%m-%d %H:%M:%S").where(df[col].notna(), None)
-            df.to_sql(name, self._lite, index=False)
-            self._loaded.add(name)
-        return self._with_timeout(self._lite, lambda: self._lite.execute(query).fetchall())
-
-    def missing_premise(self, query: str) -> str | None:
-        """The first ``table.column = literal`` condition of ``query`` that no row of the table meets
-        (a patient, drug or lab test the database does not have), or None."""
-        for table, column, literal in _CONDITION.findall(query):
-            name = table.lower()
-            if name not in self.tables:
-                continue
-            if literal.startswith('"'):
-                literal = "'" + literal[1:-1].replace("'", "''") + "'"
-            try:
-                hit = self._duck.execute(f"SELECT 1 FROM {name} WHERE {column} = {literal} LIMIT 1").fetchone()
-            except Exception:  # noqa: BLE001 - a condition DuckDB cannot read is not checked
-                continue
-            if hit is None:
-                return f"{table}.{column} = {literal}"
-        return None
-
-    def admissions(self) -> set[int]:
-        if "admissions" not in self.tables:
-            return set()
-        return {int(r[0]) for r in self._duck.execute("SELECT DISTINCT hadm_id FROM admissions").fetchall()
-                if r[0] is not None}
-
-
-def _mimic3_root(mimic3_dir: Path | str | None) -> tuple[Path | None, str | None]:
-    """The imported MIMIC-III folder and its fingerprint, or (None, None) when none is imported."""
-    from kernelgym.importers.mimic3 import default_dir, load_manifest
-
-    root = Path(mimic3_dir) if mimic3_dir is not None else default_dir()
-    if not (root / "manifest.json").is_file():
-        return None, None
-    return root, load_manifest(root).fingerprint
-
-
-EHR_PROMPT = (
-    "The kernel holds the hospital's EHR database (MIMIC-III): every table as a pandas DataFrame under its "
-    "lower-case name, and sql(query) for DuckDB SQL over the same tables. Answer the question from the data, "
-    "using code cells, then call submit(answer) with your final answer.\n\nQuestion: {question}\n\n{answer_format}"
-)
-EHR_FORMAT = ("a list of the values the question asks for (one value may be given alone; order and duplicates are "
-              "ignored): numbers as numbers, times as 'YYYY-MM-DD HH:MM:SS', None if the data hold no answer")
-
-
-def _ehr_category(rec: Record, dataset: str) -> str:
-    tag = rec.data.get("q_tag") or rec.data.get("tag") or rec.data.get("template")
-    if tag and dataset != "treqs":
-        return slug(re.sub(r"[{}]", "", str(tag)))
-    query = str(rec.data.get("query") or "").lower()
-    for agg in ("count", "min", "max", "avg", "sum"):
-        if re.search(rf"\b{agg}\s*\(", query):
-            return agg
-    return "lookup"
-
-
-def convert_ehr(rec: Record, dataset: str, db: Database | None) -> dict[str, Any]:
-    if dataset == "eicu":
-        raise NotGradable("no_eicu_dataset",
-                          "kernelgym has no eICU data set (`kernelgym data import` supports mimic3 only), so the answer "
-                          "cannot be checked on the data the agent would query")
-    question = rec.data.get("template") if dataset == "mimic_iii" else rec.data.get("question")
-    question = question or rec.data.get("question")
-    (answer,) = _need(rec, "answer")
-    if not question:
-        raise NotGradable("malformed_record", "no question")
-    if db is None:
-        raise NotGradable("no_mimic3", "no imported MIMIC-III: run `kernelgym data import mimic3 PATH` first")
-    recorded = [a for a in _flatten(answer)]
-    query = str(rec.data.get("query") or "").strip()
-    category = _ehr_category(rec, dataset)
-    if rec.data.get("is_impossible") is True or query.lower() in ("", "nan", "null", "none"):
-        if rec.data.get("is_impossible") is True and not [a for a in recorded if value_key(a) != "none"]:
-            return _instance(category, str(question), None, Grader(rule="set"), rec.split, answer_format=EHR_FORMAT,
-                             reference=["submit(None)"])
-        raise NotGradable("no_query", "no SQL query to check the recorded answer with")
-    if _RELATIVE_TIME.search(query):
-        raise NotGradable("relative_time",
-                          "the question is relative to the current time (this year, last month, ...), which EHRSQL fixes "
-                          "at 2105-12-31 23:59:00 and neither the data nor the question state")
-    want = {value_key(a) for a in recorded}
-    results: dict[str, list[Any]] = {}
-    tried: list[str] = []
-    for engine in ("duckdb", "sqlite"):
-        try:
-            rows = db.duckdb(query) if engine == "duckdb" else db.sqlite(query)
-        except Exception as exc:  # noqa: BLE001 - a failing query is a reason, not a crash
-            tried.append(f"{engine}: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
-            continue
-        results[engine] = [v for row in rows for v in row]
-    if not results:
-        raise NotGradable("sql_failed", "the record's query fails on the imported database (" + "; ".join(tried) + ")")
-    keys = {engine: {value_key(v) for v in values} for engine, values in results.items()}
-    if len(keys) == 2 and keys["duckdb"] != keys["sqlite"] and not (keys["duckdb"] | keys["sqlite"]) <= {"none"}:
-        raise NotGradable("engine_dependent_query",
-                          f"the record's query gives {sorted(keys['sqlite'])[:5]} in SQLite and {sorted(keys['duckdb'])[:5]} "
-                          "in DuckDB (integer division, a date format one of them does not know, ...): what it asks "
-                          "depends on the SQL engine")
-    engine, values = next(iter(results.items()))
-    got = keys[engine]
-    if not (got == want or (got <= {"none"} and want <= {"none"})):
-        raise NotGradable("sql_result_differs",
-                          f"the record's query gives {sorted(got)[:5]}{' ...' if len(got) > 5 else ''} on the imported "
-                          f"database, not the recorded {sorted(want)[:5]}"
-                          + (f" ({'; '.join(tried)})" if tried else ""))
-    missing = db.missing_premise(query)
-    if missing:
-        raise NotGradable("premise_not_in_database",
-                          f"the question is about something the imported database does not have ({missing}): "
-                          "its recorded answer is a premise that fails, not a fact the agent can find")
-    truth: list[Any] = []
-    seen: set[str] = set()
-    for v in values:
-        if value_key(v) not in seen and value_key(v) != "none":
-            seen.add(value_key(v))
-            truth.append(plain(v))
-    gt = truth or None  # no row, or only NULLs (an aggregate over nothing): the data hold no answer
-    if engine == "duckdb":  # the kernel's sql() is DuckDB over the same files
-        reference = [f"rows = sql({query!r})\nsubmit([v for row in rows.itertuples(index=False) for v in row] or None)"]
-    else:
-        reference = [f"submit({gt!r})"]
-    return _instance(category, str(question), gt, Grader(rule="set"), rec.split, answer_format=EHR_FORMAT,
-                     reference=reference)
-
-
-# ---------------------------------------------------------------- EHRCon
-
-
-EHRCON_PROMPT = (
-    "The kernel holds the hospital's EHR database (MIMIC-III): every table as a pandas DataFrame under its "
-    "lower-case name, and sql(query) for DuckDB SQL over the same tables. The admission's clinical notes are "
-    "in the variable `notes` (a list of dicts: row_id, chartdate, charttime, category, description, text).\n\n"
-    "{question}\n\n{answer_format}"
-)
-
-
-def _read_notes(path: Path) -> dict[int, list[dict[str, Any]]]:
-    import pandas as pd
-
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    df.columns = [c.strip().lower() for c in df.columns]
-    if "hadm_id" not in df.columns or "text" not in df.columns:
-        raise ValueError(f"{path} has no HADM_ID / TEXT columns")
-    notes: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    keep = [c for c in ("row_id", "chartdate", "charttime", "category", "description", "text") if c in df.columns]
-    for rec in df.to_dict("records"):
-        try:
-            hadm = int(float(rec["hadm_id"]))
-        except ValueError:
-            continue
-        notes[hadm].append({k: rec[k] for k in keep})
-    return dict(notes)
-
-
-def convert_ehrcon(rec: Record, notes: dict[int, list[dict[str, Any]]] | None, admissions: set[int] | None) -> dict[str, Any]:
-    hadm_raw, entity, n_errors, has_error = _need(rec, "Hospital admission", "Medical entity", "Number of inconsistencies",
-                                                  "Has error")
-    try:
-        hadm = int(float(hadm_raw))
-    except (TypeError, ValueError):
-        raise NotGradable("malformed_record", f"Hospital admission {hadm_raw!r} is not an id") from None
-    if not isinstance(has_error, bool):
-        if str(has_error).strip().lower() in ("true", "false"):
-            has_error = str(has_error).strip().lower() == "true"
-        else:
-            raise NotGradable("malformed_answer", f"Has error {has_error!r} is not a boolean")
-    try:
-        n = int(float(n_errors))
-    except (TypeError, ValueError):
-        n = None
-    if n is not None and (n > 0) != has_error:
-        raise NotGradable("inconsistent_label", f"Has error is {has_error} but Number of inconsistencies is {n}")
-    if notes is None:
-        raise NotGradable("no_clinical_notes",
-                          "no ehrcon/clinical_notes.csv: EHRCon labels one annotated note per admission, which MIMIC-III's "
-                          "NOTEEVENTS (every note of the admission) does not identify")
-    if hadm not in notes:
-        raise NotGradable("no_clinical_notes", f"no clinical note for admission {hadm} in ehrcon/clinical_notes.csv")
-    if admissions is None:
-        raise NotGradable("no_mimic3", "no imported MIMIC-III: run `kernelgym data import mimic3 PATH` first")
-    if hadm not in admissions:
-        raise NotGradable("admission_not_in_database", f"admission {hadm} is not in the imported MIMIC-III")
-    question = (f"For the hospital admission {hadm} (hadm_id) and the medical entity {str(entity)!r}, is there any "
-                "inconsistency between the database and the admission's clinical note?")
-    return _instance("inconsistency", question, has_error, Grader(rule="boolean"), rec.split,
-                     answer_format="True or False (True: the note and the database disagree about the entity)",
-                     inputs={"hadm_id": hadm, "entity": str(entity), "notes": notes[hadm]})
+                     answer_format="a number between 0 and 1: the power (graded within +/-1 % of the true power)")
 
 
 # ---------------------------------------------------------------- putting it together
@@ -785,7 +247,8 @@ SPEC_TEXT = {
     "medcalcbench": ("MedCalc-Bench", "biomed", MEDCALC_PROMPT,
                      "graded within [Lower Limit, Upper Limit] (dates as dates); labels that depart from the "
                      "published formula are left out"),
-    "npowerai": ("N-PowerAI", "biomed", NPOWER_PROMPT, "sample sizes graded exactly, power within +/-0.01"),
+    "npowerai": ("N-PowerAI", "biomed", NPOWER_PROMPT,
+                 "sample sizes graded exactly, power within +/-1 % of the true power (N-PowerAI's rule)"),
     "biocoder": ("BioCoder", "biomed", BIOCODER_PROMPT,
                  "graded by what the context program prints with the agent's function inserted, against the "
                  "reference program's output (checked here: deterministic, non-empty, dependent on the solution)"),
@@ -835,13 +298,6 @@ def _drop_conflicts(items: list[tuple[Record, dict[str, Any]]], dataset: str) ->
     return [x for i, x in enumerate(items) if i not in bad], left
 
 
-def _record_id(rec: Record) -> str | None:
-    for key in ("id", "idx", "Row Number", "task_id", "Hospital admission"):
-        if rec.data.get(key) not in (None, ""):
-            return str(rec.data[key])
-    return None
-
-
 def _write_family(out: Path, dataset: str, items: list[dict[str, Any]], records: int, note: str,
                   mimic3_fp: str | None) -> Path:
     family = family_name(dataset)
@@ -861,6 +317,32 @@ def _write_family(out: Path, dataset: str, items: list[dict[str, Any]], records:
     return path
 
 
+def _not_imported(src: Path, folders: list[str], present: list[str], wanted: list[str] | None) -> dict[str, str]:
+    """One line for every chosen folder that gives no family for a reason of its own, so that none is
+    passed over in silence: a data set kernelgym does not import (with or without task files: EHRSHOT
+    keeps its tasks in ``task.jsonl``), a known data set without task files, and a ``--only`` name that
+    has no folder."""
+    out: dict[str, str] = {}
+    task_files = "/".join(f for f, _ in SPLIT_FILES)
+    for name in folders:
+        if wanted is not None and name not in wanted:
+            continue
+        if name in present and name in DATASETS:
+            continue
+        files = sorted(p.name for p in (src / name).iterdir() if p.is_file())
+        more = " ..." if len(files) > 5 else ""
+        listing = f"; the folder holds {', '.join(files[:5])}{more}" if files else "; the folder is empty"
+        if name not in DATASETS:
+            why = UNSUPPORTED.get(name, "not a MedAgentGym data set kernelgym knows")
+            out[name] = why + ("" if name in present else listing)
+        else:
+            out[name] = f"nothing imported: no task file ({task_files}){listing}"
+    for name in wanted or []:
+        if name not in folders:
+            out[name] = f"nothing imported: {src} has no folder {name!r}"
+    return out
+
+
 def import_medagentgym(
     data_dir: Path | str, out_dir: Path | str, *, only: Iterable[str] | None = None,
     mimic3_dir: Path | str | None = None, progress: Callable[[str], None] | None = None,
@@ -878,7 +360,8 @@ def import_medagentgym(
     for name in wanted or []:
         if name not in DATASETS and name not in UNSUPPORTED:
             raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
-    present = [p.name for p in sorted(src.iterdir()) if p.is_dir() and any((p / f).is_file() for f, _ in SPLIT_FILES)]
+    folders = [p.name for p in sorted(src.iterdir()) if p.is_dir() and not p.name.startswith((".", "_"))]
+    present = [n for n in folders if any((src / n / f).is_file() for f, _ in SPLIT_FILES)]
     if not present:
         raise FileNotFoundError(f"{src} has no data set folders with train_tasks.jsonl / test_tasks.jsonl / valid_tasks.jsonl")
     chosen = [n for n in present if wanted is None or n in wanted]
@@ -890,7 +373,7 @@ def import_medagentgym(
     db: Database | None = None
     checker: BioCoderChecker | None = None
     results: dict[str, DatasetResult] = {}
-    unsupported = {n: UNSUPPORTED.get(n, "not a MedAgentGym data set kernelgym knows") for n in chosen if n not in DATASETS}
+    unsupported = _not_imported(src, folders, present, wanted)
     try:
         for name in [n for n in DATASETS if n in chosen]:
             records, left, counts = read_records(src / name, name)
@@ -925,7 +408,7 @@ def import_medagentgym(
             for rec in records:
                 rec_notes.clear()
                 try:
-                    items.append((rec, convert(rec)))
+                    items.append((rec, {**convert(rec), "source": source_of(rec)}))
                 except NotGradable as why:
                     res.left_out.append(LeftOut(name, rec.file, rec.line, why.reason, why.detail, _record_id(rec)))
                     continue
@@ -957,7 +440,8 @@ def import_medagentgym(
             old = json.loads(previous.read_text(encoding="utf-8"))
             kept = {k: v for k, v in old.get("datasets", {}).items() if k not in results}
             data["datasets"] = {**kept, **data["datasets"]}
-            data["unsupported"] = {**{k: v for k, v in old.get("unsupported", {}).items() if k not in chosen},
+            data["unsupported"] = {**{k: v for k, v in old.get("unsupported", {}).items()
+                                      if k not in chosen and k not in unsupported},
                                    **data["unsupported"]}
             data["left_out"] = [x for x in old.get("left_out", []) if x.get("dataset") in kept] + data["left_out"]
         except (ValueError, AttributeError):

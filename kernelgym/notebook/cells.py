@@ -163,6 +163,7 @@ def new_episode_notebook(inst: Instance) -> NotebookNode:
         "task": {
             "id": inst.id, "family": inst.family, "category": inst.category, "split": inst.split,
             "profile": inst.profile, "dataset_fingerprint": inst.dataset_fingerprint,
+            **({"source": inst.source.model_dump()} if inst.source is not None else {}),
         },
     }
     nb.cells.append(tagged(markdown_cell(f"## Task `{inst.id}`\n\n{inst.prompt}"), TAG_TASK))

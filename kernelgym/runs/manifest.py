@@ -67,6 +67,7 @@ class Selection(BaseModel):
     limit: int | None = None
     per_category: int | None = None
     categories: list[str] | None = None
+    sources: list[str] | None = Field(default=None, description="--source-ids: records of the source benchmark")
     rollouts: int = 1
     tasks: int = Field(description="how many tasks were selected")
     tasks_sha256: str = Field(description="sha256 over the selected tasks' ids, ground truths and graders")
@@ -155,7 +156,8 @@ OPTION_NAMES = {
     "episode.cell_timeout_s": "--cell-timeout", "episode.time_budget_s": "--time-budget",
     "episode.feedback": "--feedback", "selection.suite": "--suite", "selection.split": "--split",
     "selection.dataset": "--dataset", "selection.limit": "--limit", "selection.per_category": "--per-category",
-    "selection.categories": "--category", "selection.rollouts": "--rollouts", "seeds.sampling": "--seed",
+    "selection.categories": "--category", "selection.sources": "--source-ids", "selection.rollouts": "--rollouts",
+    "seeds.sampling": "--seed",
 }
 """The command-line option behind a configuration field, named in a refusal."""
 

@@ -533,6 +533,7 @@ async def _run_locked(
                     raise
                 trace = crash if result is None and crash else traceback.format_exc()
                 result = _harness_error(inst, rollout, trace, out_dir)
+            result.source = inst.source  # every record of an imported task says where it comes from
             results_file.append(result)
         except OSError as exc:
             if not _is_disk_full(exc):

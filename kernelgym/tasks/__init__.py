@@ -7,7 +7,7 @@ the spec, the seed and the data set on first use.
 """
 
 from kernelgym._package import resource_dir
-from kernelgym.tasks.instance import Instance, Split, TaskInfo, slug
+from kernelgym.tasks.instance import Instance, Source, Split, TaskInfo, slug
 from kernelgym.tasks.registry import (
     families,
     get_spec,
@@ -15,7 +15,7 @@ from kernelgym.tasks.registry import (
     variant_name,
     variant_profile,
 )
-from kernelgym.tasks.selection import select
+from kernelgym.tasks.selection import SourceSelector, parse_source_selectors, select
 from kernelgym.tasks.spec import (
     Category,
     CategoryOverride,
@@ -41,7 +41,8 @@ from kernelgym.tasks.store import (
 
 __all__ = [
     "Category", "CategoryOverride", "Draft", "GeneratorFamily", "GeneratorSpec", "Instance", "JsonlInstance",
-    "Split", "TaskInfo", "TaskSpec", "TaskSpecError", "category_names", "clear_caches", "families", "generation_jobs",
-    "get_instance", "get_spec", "instances", "iter_specs_errors", "load_spec", "map_families", "resource_dir",
-    "select", "slug", "spec_dirs", "spec_errors", "store_path", "variant_name", "variant_profile",
+    "Source", "SourceSelector", "Split", "TaskInfo", "TaskSpec", "TaskSpecError", "category_names", "clear_caches",
+    "families", "generation_jobs", "get_instance", "get_spec", "instances", "iter_specs_errors", "load_spec",
+    "map_families", "parse_source_selectors", "resource_dir", "select", "slug", "spec_dirs", "spec_errors",
+    "store_path", "variant_name", "variant_profile",
 ]

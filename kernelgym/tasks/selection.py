@@ -1,8 +1,16 @@
-"""Choosing the instances of a run: a suite, a split, limits, categories, a data set."""
+"""Choosing the instances of a run: a suite, a split, limits, categories, a data set, records of a
+source benchmark."""
 
 from __future__ import annotations
 
-from kernelgym.tasks.instance import Instance, Split
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kernelgym.tasks.instance import Instance, Source, Split
 from kernelgym.tasks.registry import families, get_spec, variant_name, variant_profile
 from kernelgym.tasks.store import category_instances, category_names
 
@@ -15,6 +23,7 @@ def select(
     per_category: int | None = None,
     categories: list[str] | None = None,
     dataset: str | None = None,
+    sources: Iterable[SourceSelector] | None = None,
 ) -> list[Instance]:
     """Pick instances of a suite (a family name, ``all``, or comma-separated names).
 
@@ -43,8 +52,10 @@ def select(
         except KeyError as err:
             raise KeyError(f"{err.args[0]} (or 'all': every family)") from None
     names = sorted(dict.fromkeys(names))
-    if limit is None and per_category is None:
-        return _pick(names, split, categories, None, None)[0]
+    if (limit is None and per_category is None) or sources is not None:
+        chosen = list(sources) if sources is not None else None
+        out = _pick(names, split, categories, None, per_category, chosen)[0]
+        return out[:limit] if limit is not None else out
     # Only the start of each category is needed: generate that much (doubling until the limit is
     # reached), not whole families, unless they are in the task store already.
     depth = per_category if per_category is not None else max(1, -(-limit // len(names)))  # type: ignore[operator]
@@ -57,7 +68,7 @@ def select(
 
 def _pick(
     names: list[str], split: Split | None, categories: list[str] | None, depth: int | None,
-    per_category: int | None,
+    per_category: int | None, sources: list[SourceSelector] | None = None,
 ) -> tuple[list[Instance], bool]:
     """The round-robin over families of round-robins over their categories, each category cut to
     ``depth`` instances (at most ``per_category``); and whether that is the whole answer. A family
@@ -68,7 +79,8 @@ def _pick(
         chosen = [c for c in sorted(category_names(get_spec(name))) if not categories or c in categories]
         cut = None if depth is None else depth if per_category is None else min(depth, per_category)
         found = category_instances(name, dict.fromkeys(chosen, cut), split=split)
-        queues = [found[c][0][:per_category] for c in chosen]
+        queues = [[i for i in found[c][0] if sources is None or (i.source is not None and any(
+            sel.matches(i.source) for sel in sources))][:per_category] for c in chosen]
         # more beyond the cap of per_category does not matter
         more = depth is not None and (per_category is None or depth < per_category) and any(found[c][1] for c in chosen)
         sequences.append((_round_robin(queues), more))
@@ -87,4 +99,96 @@ def _round_robin(queues: list[list[Instance]]) -> list[Instance]:
     out: list[Instance] = []
     for i in range(max((len(q) for q in queues), default=0)):
         out.extend(q[i] for q in queues if i < len(q))
+    return out
+
+
+# ---------------------------------------------------------------- records of a source benchmark
+
+
+@dataclass(frozen=True)
+class SourceSelector:
+    """Imported instances by their place in the source benchmark: a data set, optionally one split, and
+    optionally some of its indices or one record id."""
+
+    dataset: str
+    split: str | None = None
+    indices: tuple[tuple[int, int], ...] | None = None
+    """Inclusive ranges ``(first, last)`` of indices; None: every index."""
+    record_id: str | None = None
+
+    def matches(self, source: Source) -> bool:
+        """Whether ``source`` is one of the records this selector names."""
+        if source.dataset != self.dataset or (self.split is not None and source.split != self.split):
+            return False
+        if self.record_id is not None:
+            return source.record_id == self.record_id
+        if self.indices is None:
+            return True
+        return source.index is not None and any(lo <= source.index <= hi for lo, hi in self.indices)
+
+
+_SELECTOR = re.compile(r"^(?P<dataset>[A-Za-z][\w.-]*)(?::(?:id=(?P<id>.+)|(?P<split>[A-Za-z]+)(?::(?P<indices>[\d,\s-]+))?))?$")
+SELECTOR_HELP = ("DATASET[:SPLIT[:INDICES]] (biocoder:test:0-9,17; indices as the source runs them), DATASET:id=RECORD_ID, "
+                 "or a JSON file shaped like MedAgentGym's rollout_indices.json ({dataset: {split: [index, ...]}})")
+
+
+def _indices(text: str) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        if not lo.isdigit() or (sep and not hi.strip().isdigit()):
+            raise ValueError(f"{part!r} is not an index or a range START-END")
+        a, b = int(lo), int(hi) if sep else int(lo)
+        if b < a:
+            raise ValueError(f"the range {part!r} ends before it starts")
+        out.append((a, b))
+    if not out:
+        raise ValueError("no index given")
+    return tuple(out)
+
+
+def _from_indices_file(path: Path) -> list[SourceSelector]:
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"cannot read {path} as JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a JSON object of data set -> split -> indices")
+    out = []
+    for dataset, splits in data.items():
+        if not isinstance(splits, dict):
+            raise ValueError(f"{path}: {dataset!r} is not an object of split -> indices")
+        for split, idx in splits.items():
+            if not isinstance(idx, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in idx):
+                raise ValueError(f"{path}: {dataset}.{split} is not a list of indices (whole numbers from 0)")
+            out.append(SourceSelector(str(dataset), str(split), tuple((i, i) for i in sorted(set(idx)))))
+    return out
+
+
+def parse_source_selectors(values: Iterable[str]) -> list[SourceSelector]:
+    """Selectors from ``--source-ids`` values: see :data:`SELECTOR_HELP`. A value without ``:id=`` that
+    ends in ``.json`` or holds a ``/`` is read as an indices file. Raises ``ValueError`` saying what to
+    write."""
+    out: list[SourceSelector] = []
+    for raw in values:
+        text = raw.strip()
+        path = Path(text).expanduser()
+        if ":id=" not in text and (text.endswith(".json") or "/" in text):
+            if not path.is_file():
+                raise ValueError(f"--source-ids {raw!r}: no such file")
+            try:
+                out.extend(_from_indices_file(path))
+            except ValueError as err:
+                raise ValueError(f"--source-ids {raw!r}: {err}") from None
+            continue
+        m = _SELECTOR.match(text)
+        if not m:
+            raise ValueError(f"--source-ids {raw!r}: write {SELECTOR_HELP}")
+        try:
+            indices = _indices(m["indices"]) if m["indices"] else None
+        except ValueError as err:
+            raise ValueError(f"--source-ids {raw!r}: {err}") from None
+        out.append(SourceSelector(m["dataset"], m["split"], indices, m["id"]))
     return out

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from kernelgym.grading import Grader, VerifierName
-from kernelgym.tasks.instance import Split
+from kernelgym.tasks.instance import Source, Split
 
 _NAME = r"^[a-z][a-z0-9_-]*$"
 
@@ -152,6 +152,8 @@ class JsonlInstance(BaseModel):
     reference: list[str] = Field(default_factory=list)
     verifier: VerifierName | None = None
     verifier_args: dict[str, Any] = Field(default_factory=dict)
+    source: Source | None = None
+    """An imported record's place in its source benchmark (:class:`kernelgym.tasks.instance.Source`)."""
 
 
 # ---------------------------------------------------------------- loading specs

@@ -128,7 +128,7 @@ def _from_jsonl(spec: TaskSpec) -> list[Instance]:
                 prompt=_render_prompt(spec, rec.question, rec.answer_format, rec.inputs),
                 inputs=rec.inputs, answer_format=rec.answer_format, grader=rec.grader,
                 ground_truth=rec.answer, reference=rec.reference,
-                verifier=rec.verifier or spec.verifier, verifier_args=rec.verifier_args,
+                verifier=rec.verifier or spec.verifier, verifier_args=rec.verifier_args, source=rec.source,
             )
         )
     return out

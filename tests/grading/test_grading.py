@@ -47,3 +47,19 @@ def test_rules(answer: object, expected: object, grader: Grader, ok: bool) -> No
     assert verdict.passed is ok, verdict.explanation
     assert verdict.score == (1.0 if ok else 0.0)
     assert verdict.explanation
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected", "ok"),
+    [
+        ("5", [5], True), ([5], 5, True), ("5", 5, True), ([5], "5", True), (5, ["5"], True), (["5"], [5], True),
+        ("5.0", [5], True), ([5.0], 5, True),
+        ("6", [5], False), ([5, 6], [5], False), ("five", [5], False), ("05", ["5"], False), ("0389", ["389"], False),
+    ],
+)
+def test_set_and_numeric_agree_on_a_number_and_its_one_item_list(answer: object, expected: object, ok: bool) -> None:
+    """Regression (issue 17, item 8): ``set`` failed "5" against [5] (text never matched a number) while
+    ``numeric`` passed "5" against 5 and failed anything against [5]. Both rules now read a one-item list
+    as its item and a number written as text as the number; identifiers written as text stay text."""
+    assert grade(answer, expected, Grader(rule="set")).passed is ok
+    assert grade(answer, expected, Grader(rule="numeric")).passed is ok

@@ -143,6 +143,49 @@ def _biocoder(idx: str, problem: str, signature: str, solution: str, context: st
             "code": code, "_expect": expect}
 
 
+HAS_GC_SOLUTION = textwrap.dedent('''\
+    def has_gc(seq):
+        return any(base in "GC" for base in seq.upper())''')
+
+HAS_GC_CONTEXT = textwrap.dedent('''\
+    <<insert solution here>>
+    def main():
+        for seq in ("ACGT", "GGA", "ttc"):
+            print(has_gc(seq))
+    if __name__ == "__main__":
+        main()''')
+
+UPPER_SOLUTION = textwrap.dedent('''\
+    def canonical(seq):
+        return seq.strip().upper()''')
+
+UPPER_CONTEXT = textwrap.dedent('''\
+    <<insert solution here>>
+    def main():
+        for seq in ("ACGT", "TTGA"):
+            print(canonical(seq))
+    if __name__ == "__main__":
+        main()''')
+
+# BioCoder's contexts import scikit-image and pysam in their boilerplate (CellProfiler and sequencing tools):
+# the biomed profile has both, so such a record is graded, not left out as `reference_failed`
+OBJECTS_SOLUTION = textwrap.dedent('''\
+    def count_objects(mask):
+        """The number of 4-connected objects of a binary mask."""
+        return int(skimage.measure.label(numpy.asarray(mask), connectivity=1).max())''')
+
+OBJECTS_CONTEXT = textwrap.dedent('''\
+    import numpy
+    import pysam
+    import skimage.measure
+    <<insert solution here>>
+    def main():
+        numpy.random.seed(11)
+        for size in (4, 6, 8):
+            print(count_objects(numpy.random.rand(size, size) > 0.5))
+    if __name__ == "__main__":
+        main()''')
+
 BIOCODER_TEST = [
     _biocoder("b1", "This is in python\nWrite a function gc_fraction(seq) that returns the fraction of G and C "
               "bases in a DNA sequence, rounded to 4 decimals (0.0 for an empty sequence).",
@@ -170,6 +213,14 @@ BIOCODER_TEST = [
     # the record's `code` prints something else than its context with its solution
     _biocoder("b8", "Write gc_fraction(seq).", "def gc_fraction(seq)", GC_SOLUTION, GC_CONTEXT, "reference_mismatch",
               code=GC_CONTEXT.replace("<<insert solution here>>", GC_SOLUTION).replace("seed(7)", "seed(8)")),
+    # every input the context tries contains G or C: `return True` prints what the reference prints
+    _biocoder("b9", "Write has_gc(seq): whether a DNA sequence contains G or C.", "def has_gc(seq)", HAS_GC_SOLUTION,
+              HAS_GC_CONTEXT, "dummy_function_passes"),
+    # the context only tries sequences that are already canonical: handing the input back passes
+    _biocoder("b10", "Write canonical(seq): the sequence upper-cased, without surrounding spaces.", "def canonical(seq)",
+              UPPER_SOLUTION, UPPER_CONTEXT, "dummy_function_passes"),
+    _biocoder("b11", "This is in python\nWrite count_objects(mask): the number of 4-connected objects of a binary "
+              "image mask (use scikit-image).", "def count_objects(mask)", OBJECTS_SOLUTION, OBJECTS_CONTEXT, "imported"),
 ]
 
 # ---------------------------------------------------------------- a tiny made-up MIMIC-III
@@ -297,6 +348,9 @@ def write_data(root: Path) -> Path:
     _write_jsonl(root / "ehrcon" / "test_tasks.jsonl", EHRCON_TEST)
     (root / "ehrcon" / "clinical_notes.csv").write_text("\n".join(EHRCON_NOTES) + "\n")
     _write_jsonl(root / "biodsbench" / "test_tasks.jsonl", [{"question": "made up", "_expect": "unsupported"}])
+    # EHRSHOT keeps its tasks in task.jsonl, and a partial download can leave an empty folder: both get a line
+    _write_jsonl(root / "ehrshot" / "task.jsonl", [{"task": "made up", "_expect": "unsupported"}])
+    (root / "ehr_seqsql").mkdir(parents=True, exist_ok=True)
     return root
 
 

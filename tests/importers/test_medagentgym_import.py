@@ -73,6 +73,8 @@ def test_every_family_is_imported_and_every_unsound_record_is_reported(imported:
         for left in res.left_out:
             assert left.detail and left.reason in expected
     assert "biodsbench" in report.unsupported
+    assert "EHRSHOT" in report.unsupported["ehrshot"] and "task.jsonl" in report.unsupported["ehrshot"]
+    assert "the folder is empty" in report.unsupported["ehr_seqsql"]
     saved = json.loads((out / mag.REPORT_FILE).read_text())
     assert len(saved["left_out"]) == sum(len(r.left_out) for r in report.datasets.values())
     assert saved["mimic3"]["fingerprint"]
@@ -98,7 +100,7 @@ def test_imported_families_load_with_the_right_graders(specs: Any, ehr_home: Non
     assert medcalc["mean_arterial_pressure"].split == "train"
     power = {i.category: i for i in by_family["medagentgym-npowerai"]}
     assert power["two_sample_t_test_size"].grader.model_dump(exclude_defaults=True) == {"rule": "numeric"}
-    assert power["two_sample_t_test_power"].grader.abs_tol == 0.01
+    assert power["two_sample_t_test_power"].grader.model_dump(exclude_defaults=True) == {"rule": "numeric", "rel_tol": 0.01}
     assert set(power) == {"two_sample_t_test_size", "two_sample_t_test_power", "one_sample_t_test_size"}
     coder = {i.category: i for i in by_family["medagentgym-biocoder"]}
     assert set(coder) == {"function", "method"}
@@ -185,6 +187,17 @@ def test_biocoder_records_that_pass_silent_programs_are_left_out(imported: tuple
     assert reasons["b6"] == "nondeterministic_reference"
 
 
+def test_biocoder_records_a_guessed_function_passes_are_left_out(imported: tuple[Path, mag.ImportReport]) -> None:
+    """Regression (issue 17, item 3): the solution-independence check tried only `return None`, so a
+    record whose context printed the same with `return True` (or with the input handed back) was
+    imported and a function that solves nothing passed it. Every dummy of grading.DUMMIES is tried."""
+    left = {x.record_id: x for x in imported[1].datasets["biocoder"].left_out}
+    assert left["b9"].reason == left["b10"].reason == "dummy_function_passes"
+    assert "return True" in left["b9"].detail and "return None" not in left["b9"].detail
+    assert "return the first input" in left["b10"].detail
+    assert "b1" not in left and "b2" not in left and "b11" not in left
+
+
 def test_solution_is_inserted_with_the_marker_indentation() -> None:
     program = kmag.insert_solution(fx.METHOD_CONTEXT, fx.METHOD_SOLUTION)
     assert "        pairs = {" in program and "<<insert" not in program
@@ -201,7 +214,7 @@ def test_solution_is_inserted_with_the_marker_indentation() -> None:
 
 class OutsideToleranceAgent:
     """Submits the recorded answer moved outside the grading tolerance (MedCalc far outside the limits,
-    sizes off by one, power off by 0.02, dates off by a month); for BioCoder, defines the function as
+    sizes off by one, power 2 % too high, dates off by a month); for BioCoder, defines the function as
     one that returns nothing. Host-side test code: it reads the ground truth from the task store."""
 
     name = "outside-tolerance"
@@ -228,10 +241,10 @@ def outside(inst: Instance) -> Any:
         return g.upper + 10 * max(1.0, g.upper - g.lower)
     if g.rule == "date":
         return (dt.date.fromisoformat(truth) + dt.timedelta(days=30)).isoformat()
+    if g.rule == "numeric" and g.rel_tol:
+        return truth * (1 + 2 * g.rel_tol)
     if g.rule == "numeric" and g.abs_tol == 0:
         return truth + 1
-    if g.rule == "numeric":
-        return truth - 0.02 if truth > 0.5 else truth + 0.02
     raise AssertionError(f"no outside answer for {inst.id}")
 
 
@@ -253,7 +266,7 @@ def test_run_recorded_answers_pass_and_answers_outside_the_tolerance_fail(
     out = imported[0]
     n = sum(len(specs.instances(f)) for f in RUN_FAMILIES)
     good = _run(out, "reference", tmp_path / "reference")
-    assert len(good) == n == 9
+    assert len(good) == n == 10
     assert all(r["passed"] for r in good), [(r["task_id"], r["explanation"]) for r in good if not r["passed"]]
 
     bad = _run(out, "test_medagentgym_import:OutsideToleranceAgent", tmp_path / "outside")
@@ -265,7 +278,7 @@ def test_run_recorded_answers_pass_and_answers_outside_the_tolerance_fail(
         if r["family"] == "medagentgym-biocoder":
             assert "1/1" not in r["explanation"] and r["stop_reason"] == "answered"
     power = [r for r in bad if r["category"].endswith("_power")]
-    assert power and all(math.isclose(abs(r["answer"] - r["expected"]), 0.02) for r in power)
+    assert power and all(math.isclose(r["answer"] / r["expected"], 1.02) for r in power)
 
 
 # ---------------------------------------------------------------- --protocol medagentgym
@@ -350,3 +363,220 @@ def test_medagentgym_protocol_episode(specs: Any) -> None:
     actions = [c.source for c in nb.cells if "kernelgym-action" in c.metadata.get("tags", [])]
     assert actions[0].startswith("%%sh\n") and "_kg_debug(" in actions[2]
     assert nb.metadata["kernelgym"]["agent"]["sampling"]["protocol"] == "medagentgym"
+
+
+# ---------------------------------------------------------------- functions that solve nothing (issue 17, item 3)
+
+
+def _definition(inst: Instance) -> tuple[str, bool, list[str]]:
+    """The function's name, whether it is a method, and its decorators, read from the reference solution."""
+    import ast
+
+    name = inst.verifier_args["inputs"][0][0]
+    for cell in inst.reference:
+        for node in ast.walk(ast.parse(cell)):
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                return name, inst.category == "method", [f"@{ast.unparse(d)}" for d in node.decorator_list]
+    raise AssertionError(f"{inst.id}: the reference does not define {name!r}")
+
+
+def _define(source: str, namespace: dict[str, Any]) -> None:
+    """Run a cell's ``source`` in ``namespace`` with its text findable by ``inspect.getsource``, as
+    IPython keeps each cell's source."""
+    import hashlib
+    import linecache
+
+    name = f"<kg-test-cell-{hashlib.sha256(source.encode()).hexdigest()[:12]}>"
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    exec(compile(source, name, "exec"), namespace)  # noqa: S102 - test code and the records' reference solutions
+
+
+def _verdict_of(inst: Instance, namespace: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The host's verdict when the kernel's user namespace is ``namespace``: the verifier's own call
+    (kernel.verify.emit_function_evidence, which runs the BioCoder program) and Instance.verdict."""
+    from kernelgym.kernel import verify
+
+    monkeypatch.setattr(kmag, "_user_namespace", lambda: namespace)
+    verify.emit_function_evidence(inst.verifier_args["name"], inst.verifier_args["inputs"])
+    evidence = verify.last_evidence()
+    assert evidence is not None
+    return inst.verdict(evidence)[1]
+
+
+def passing_dummy_labels(inst: Instance, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The dummies (grading.DUMMIES) that pass ``inst``, each defined as an agent would define it in its
+    kernel; the reference solution must pass the same way (else the check proves nothing)."""
+    from kernelgym.grading import DUMMIES
+
+    name, method, decorators = _definition(inst)
+    ref_ns: dict[str, Any] = {"__name__": "__main__", "submit": lambda *a: None}
+    for cell in inst.reference:
+        _define(cell, ref_ns)
+    assert _verdict_of(inst, ref_ns, monkeypatch).passed, inst.id
+    passing = []
+    for dummy in DUMMIES:
+        ns: dict[str, Any] = {"__name__": "__main__"}
+        _define(dummy.source(name, method=method, decorators=decorators), ns)
+        if _verdict_of(inst, ns, monkeypatch).passed:
+            passing.append(dummy.label)
+    return passing
+
+
+def test_no_function_that_solves_nothing_passes_an_imported_biocoder_task(
+    specs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """Every dummy (True, False, 0, "", None, the first input, raising) fails every imported BioCoder
+    task, graded through the verifier's own call; the reference solution passes each."""
+    monkeypatch.chdir(tmp_path)
+    coder = specs.instances("medagentgym-biocoder")
+    assert sorted(i.source.record_id for i in coder) == ["b1", "b11", "b2"]
+    assert {i.id: passing_dummy_labels(i, monkeypatch) for i in coder} == {i.id: [] for i in coder}
+
+
+def _real_medagentgym() -> Path | None:
+    """MedAgentGym's released data folder, when this machine has it: ../shared/data/medagentgym[/data],
+    or the folder named by $KERNELGYM_TEST_MEDAGENTGYM_DATA."""
+    import os
+
+    from helpers.paths import SHARED_DATA
+
+    given = os.environ.get("KERNELGYM_TEST_MEDAGENTGYM_DATA")
+    for root in ([Path(given)] if given else []) + [SHARED_DATA / "medagentgym" / "data", SHARED_DATA / "medagentgym"]:
+        if (root / "biocoder" / "test_tasks.jsonl").is_file():
+            return root
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_real_medagentgym() is None, reason="MedAgentGym's data folder is not in ../shared/data/medagentgym "
+                    "(or $KERNELGYM_TEST_MEDAGENTGYM_DATA)")
+def test_no_function_that_solves_nothing_passes_a_real_biocoder_task(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """The same on MedAgentGym's released BioCoder records, imported here (with scikit-image and pysam)."""
+    from kernelgym import tasks
+
+    data = _real_medagentgym()
+    assert data is not None
+    report = mag.import_medagentgym(data, tmp_path / "families", only=["biocoder"])
+    assert report.datasets["biocoder"].imported > 0
+    monkeypatch.setenv("KERNELGYM_SPECS", str(tmp_path / "families"))
+    monkeypatch.chdir(tmp_path)
+    tasks.clear_caches()
+    try:
+        coder = tasks.instances("medagentgym-biocoder")
+        passing = {i.source.label(): p for i in coder if (p := passing_dummy_labels(i, monkeypatch))}
+    finally:
+        tasks.clear_caches()
+    assert passing == {}
+
+
+# ---------------------------------------------------------------- provenance (issue 17, item 4)
+
+
+def test_imported_instances_keep_their_provenance(imported: tuple[Path, mag.ImportReport], specs: Any, ehr_home: None) -> None:
+    """Regression (issue 17, item 4): imported instances kept no source file, line or record id, so no
+    result could be matched with MedAgentGym's task indices or its rollout_indices.json."""
+    data = Path(imported[1].source)
+    coder = {i.source.record_id: i.source for i in specs.instances("medagentgym-biocoder")}
+    b1 = coder["b1"]
+    assert (b1.benchmark, b1.dataset, b1.file, b1.line, b1.split, b1.index) == (
+        "medagentgym", "biocoder", "biocoder/test_tasks.jsonl", 1, "test", 0)
+    assert (coder["b11"].line, coder["b11"].index, coder["b11"].label()) == (11, 10, "biocoder:test:10")
+    ehr = {i.source.record_id: i.source for i in specs.instances("medagentgym-mimic-iii")}
+    assert (ehr["m1"].file, ehr["m1"].split, ehr["m1"].index) == ("mimic_iii/valid_tasks.jsonl", "test", 0)
+    assert (ehr["m10"].split, ehr["m10"].index) == ("test", 2)
+    assert (ehr["m6"].file, ehr["m6"].split, ehr["m6"].index) == ("mimic_iii/train_tasks.jsonl", "train", 0)
+    # MedAgentGym's train mode reads MedCalc's train_tasks_all.jsonl, not train_tasks.jsonl: no index to match
+    medcalc_train = next(i.source for i in specs.instances("medagentgym-medcalcbench") if i.split == "train")
+    assert (medcalc_train.file, medcalc_train.line, medcalc_train.split, medcalc_train.index) == (
+        "medcalcbench/train_tasks.jsonl", 1, None, None)
+    assert medcalc_train.label() == "medcalcbench/train_tasks.jsonl:1"
+    for family in ("medagentgym-medcalcbench", "medagentgym-npowerai", "medagentgym-biocoder", "medagentgym-mimic-iii",
+                   "medagentgym-ehrcon"):
+        for inst in specs.instances(family):
+            src = inst.source
+            assert src is not None and src.benchmark == "medagentgym", inst.id
+            record = json.loads((data / src.file).read_text().splitlines()[src.line - 1])
+            if src.record_id is not None:
+                assert src.record_id in {str(v) for v in record.values() if not isinstance(v, (dict, list))}, inst.id
+            question = record.get("question") or record.get("Question") or record.get("problem") or ""
+            assert str(question).strip()[:40] in inst.prompt or family == "medagentgym-mimic-iii", inst.id
+
+
+def test_runs_select_imported_tasks_by_their_source_ids(imported: tuple[Path, mag.ImportReport], specs: Any,
+                                                         tmp_path: Path) -> None:
+    """``--source-ids``: MedAgentGym's data set, split and indices (or a record id, or its
+    rollout_indices.json) pick the imported tasks; a bad selector stops before any work."""
+    out = imported[0]
+    both = "medagentgym-npowerai,medagentgym-biocoder"
+    chosen = specs.select(both, sources=specs.parse_source_selectors(["npowerai:test:0-1", "biocoder:id=b2"]))
+    assert sorted(i.source.label() for i in chosen) == ["biocoder:test:1", "npowerai:test:0", "npowerai:test:1"]
+    assert [i.split for i in specs.select(both, sources=specs.parse_source_selectors(["npowerai:train"]))] == ["train"]
+    assert len(specs.select(both, sources=specs.parse_source_selectors(["npowerai:test:0-4000000000"]))) == 2
+    (tmp_path / "run.json").write_text("[1, 2]")
+    indices = tmp_path / "rollout_indices.json"
+    indices.write_text(json.dumps({"npowerai": {"test": [1], "train": [0]}, "biocoder": {"test": [0, 99]}}))
+    chosen = specs.select(both, sources=specs.parse_source_selectors([str(indices)]))
+    assert sorted(i.source.label() for i in chosen) == ["biocoder:test:0", "npowerai:test:1", "npowerai:train:0"]
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["run", "--specs", str(out), "--suite", both, "--split", "all", "--source-ids",
+                              "npowerai:test:1", "--source-ids", "biocoder:id=b1", "--dry-run"])
+    assert res.exit_code == 0, res.output
+    picked = [line for line in res.output.splitlines() if line.startswith("medagentgym-")]
+    assert sorted(specs.get_instance(t).source.label() for t in picked) == ["biocoder:test:0", "npowerai:test:1"]
+    for bad, says in ((["npowerai:test:x"], "--source-ids 'npowerai:test:x': write DATASET"),
+                      (["npowerai:test:9-3"], "ends before it starts"),
+                      ([str(tmp_path / "nope.json")], "no such file"),
+                      ([str(tmp_path / "run.json")], "not a JSON object of data set")):
+        res = runner.invoke(app, ["run", "--specs", str(out), "--suite", both, "--source-ids", *bad, "--dry-run"])
+        assert res.exit_code == 2 and says in res.output, res.output
+    none = runner.invoke(app, ["run", "--specs", str(out), "--suite", both, "--source-ids", "npowerai:test:77", "--dry-run"])
+    assert none.exit_code == 2 and "source ids" in none.output
+
+
+def test_results_and_notebooks_say_where_an_imported_task_comes_from(
+    imported: tuple[Path, mag.ImportReport], specs: Any, tmp_path: Path,
+) -> None:
+    """A real run (reference agent, one biomed kernel) selected by source id: its results.jsonl record
+    and its episode notebook carry the record's provenance; run.json keeps the selectors."""
+    import nbformat
+
+    target = tmp_path / "run"
+    res = CliRunner().invoke(app, [
+        "run", "--specs", str(imported[0]), "--suite", "medagentgym-npowerai", "--source-ids", "npowerai:test:0",
+        "--agent", "reference", "--out", str(target), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    (record,) = [json.loads(x) for x in (target / "results.jsonl").read_text().splitlines()]
+    want = {"benchmark": "medagentgym", "dataset": "npowerai", "file": "npowerai/test_tasks.jsonl", "line": 1,
+            "split": "test", "index": 0, "record_id": "1"}
+    assert record["passed"] and record["source"] == want
+    nb = nbformat.read(target / record["notebook"], as_version=4)
+    assert nb.metadata["kernelgym"]["task"]["source"] == want
+    assert json.loads((target / "run.json").read_text())["config"]["selection"]["sources"] == ["npowerai:test:0"]
+
+
+# ---------------------------------------------------------------- each source's own tolerance (issue 17, item 7)
+
+
+def npowerai_passes(answer: float, pred: float) -> bool:
+    """N-PowerAI's check for a power in MedAgentGym (npowerai.py), restated: within 1 % of the answer."""
+    return answer * 0.99 < pred < answer * 1.01
+
+
+def test_npowerai_power_is_graded_by_its_own_rule(specs: Any) -> None:
+    """Regression (issue 17, item 7): imported powers were graded +/-0.01 absolute, which accepts answers
+    N-PowerAI rejects (0.4779 + 0.009 is 1.9 % off); the source's rule is +/-1 % relative. MedCalc keeps
+    its [Lower Limit, Upper Limit] and sizes stay exact: each source keeps its own rule."""
+    power = next(i for i in specs.instances("medagentgym-npowerai") if i.category == "two_sample_t_test_power")
+    truth = power.ground_truth
+    assert truth == 0.4779
+    for pred in (truth, truth * 1.0099, truth * 0.9901, truth * 1.0101, truth * 0.9899, truth + 0.009, truth - 0.009):
+        assert grade(pred, truth, power.grader).passed == npowerai_passes(truth, pred), pred
+    assert not grade(truth + 0.009, truth, power.grader).passed
+    size = next(i for i in specs.instances("medagentgym-npowerai") if i.category == "two_sample_t_test_size")
+    assert grade(size.ground_truth, size.ground_truth, size.grader).passed
+    assert not grade(size.ground_truth * 1.005, size.ground_truth, size.grader).passed
+    bmi = next(i for i in specs.instances("medagentgym-medcalcbench") if i.category == "bmi")
+    assert bmi.grader.rule == "range" and grade(bmi.grader.upper, bmi.ground_truth, bmi.grader).passed
