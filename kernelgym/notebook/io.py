@@ -124,8 +124,11 @@ def write(nb: NotebookNode, path: Path, *, validate: bool = True) -> None:
         nbformat.validate(nb)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
+    # nbformat.write's own bytes, without the second validation it runs (logging, not raising)
+    text = nbformat.v4.nbjson.writes(nb)
     try:
-        nbformat.write(nb, str(tmp))
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text if text.endswith("\n") else text + "\n")
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -87,10 +87,13 @@ def _pidns() -> int | None:
 def current_owner() -> Owner | None:
     """This process as an :class:`Owner`; None where ``/proc`` does not tell (then folders get no owner)."""
     pid = os.getpid()
-    start, pidns, boot = process_start(pid), _pidns(), _boot_id()
-    if start is None or pidns is None or boot is None:
-        return None
-    return Owner(pid, start, pidns, boot)
+    if pid not in _owners:  # a process's start time never changes; a forked child has another pid
+        start, pidns, boot = process_start(pid), _pidns(), _boot_id()
+        _owners[pid] = None if start is None or pidns is None or boot is None else Owner(pid, start, pidns, boot)
+    return _owners[pid]
+
+
+_owners: dict[int, Owner | None] = {}
 
 
 def owned_tempdir(kind: str, dir: str | os.PathLike[str] | None = None) -> Path:
