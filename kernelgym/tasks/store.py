@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,7 @@ from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
+from kernelgym.grading import Grader
 from kernelgym.kernel.paths import kernelgym_home
 from kernelgym.tasks.instance import Instance, Split
 from kernelgym.tasks.registry import _all_specs, get_spec
@@ -62,6 +64,7 @@ def _generate(spec: TaskSpec, dataset_fingerprint: str | None) -> list[Instance]
             n = over.per_category or spec.generator.per_category
             rng = random.Random(f"{spec.generator.seed}/{spec.family}/{cat.name}")
             seen: set[str] = set()
+            balance = _Balance(cat.max_share, grader) if cat.max_share else None
             attempts = stale = 0
             patience = spec.generator.patience
             while len(seen) < n and attempts < n * 20 and (patience is None or stale < patience):
@@ -70,13 +73,16 @@ def _generate(spec: TaskSpec, dataset_fingerprint: str | None) -> list[Instance]
                 draft = cat.generate(ctx, rng)
                 if draft is None or draft.question in seen:
                     continue
+                iid = f"{spec.family}/{cat.name}/{len(seen):05d}"
+                split = _split_of(iid, spec.generator.test_fraction)
+                if balance is not None and not balance.admit(split, draft.answer, draft.grader):
+                    continue
                 seen.add(draft.question)
                 stale = 0
-                iid = f"{spec.family}/{cat.name}/{len(seen) - 1:05d}"
                 out.append(
                     Instance(
                         id=iid, family=spec.family, category=cat.name,
-                        split=_split_of(iid, spec.generator.test_fraction), profile=spec.profile,
+                        split=split, profile=spec.profile,
                         prompt=_render_prompt(spec, draft.question, cat.answer_format, draft.inputs),
                         inputs=draft.inputs, answer_format=cat.answer_format, grader=draft.grader or grader,
                         ground_truth=draft.answer, reference=draft.reference,
@@ -85,6 +91,57 @@ def _generate(spec: TaskSpec, dataset_fingerprint: str | None) -> list[Instance]
                     )
                 )
     return out
+
+
+class _Balance:
+    """A category's answers kept balanced while it is generated: a draft is admitted when its answer
+    would then hold at most ``ceil(max_share * n)`` of the ``n`` instances of its split (rounded up, so
+    that k answers of share 1/k can alternate).
+    Answers are compared as the grader compares them (case, whitespace and order of sets aside)."""
+
+    def __init__(self, max_share: float, grader: Grader) -> None:
+        self.max_share, self.grader = max_share, grader
+        self.counts: dict[str, Counter[str]] = {"train": Counter(), "test": Counter()}
+
+    def key(self, answer: Any, grader: Grader | None) -> str:
+        import json
+
+        from kernelgym.grading.rules import is_null
+
+        rule = (grader or self.grader).rule
+        if is_null(answer):
+            return "null"
+        if rule == "set" and isinstance(answer, (list, tuple, set)):
+            return json.dumps(sorted({_balance_text(x) for x in answer}))
+        if rule == "boolean":
+            return "true" if str(answer).strip().casefold() in ("true", "yes", "y", "1", "t") else "false"
+        g = grader or self.grader
+        if rule == "numeric" and isinstance(answer, (int, float)) and (g.rel_tol or g.abs_tol):
+            # numbers within the tolerance pass alike: count them in bins twice the tolerance wide
+            if g.rel_tol and answer:
+                return f"~{'-' if answer < 0 else ''}{math.floor(math.log(abs(answer)) / math.log1p(2 * g.rel_tol))}"
+            if g.abs_tol:
+                return f"~{math.floor(answer / (2 * g.abs_tol))}"
+        return _balance_text(answer)
+
+    def admit(self, split: str, answer: Any, grader: Grader | None) -> bool:
+        counts = self.counts[split]
+        key = self.key(answer, grader)
+        total = sum(counts.values())
+        if counts[key] + 1 > math.ceil(self.max_share * (total + 1) - 1e-9):
+            return False
+        counts[key] += 1
+        return True
+
+
+def _balance_text(x: Any) -> str:
+    import json
+
+    if isinstance(x, str):
+        return " ".join(x.split()).casefold()
+    if isinstance(x, float) and x == int(x):
+        x = int(x)
+    return json.dumps(x, sort_keys=True, default=str)
 
 
 def _open_generator_context(module: Any, profile: str) -> contextlib.AbstractContextManager[Any]:
