@@ -113,6 +113,31 @@ def test_max_share_balances_each_split_and_brings_the_constant_under_the_bound(s
     assert tasks.instances(skewed_spec) == insts
 
 
+def test_cli_prints_the_baselines_and_exits_1_when_a_category_is_over_its_bound(skewed_spec: str) -> None:
+    """`kernelgym tasks stats --baselines`: the table, JSON and Markdown of the same report; exit
+    code 1 when a category is over its bound (here "skewed"), 0 when none is; a misuse of
+    --markdown is refused with one line and exit code 2, before any instance is generated."""
+    from typer.testing import CliRunner
+
+    from kernelgym.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["tasks", "stats", "--markdown"], env={"COLUMNS": "200"})
+    assert res.exit_code == 2 and "--markdown prints the --baselines table" in res.output
+    assert not tasks.store_path(skewed_spec).exists()
+    res = runner.invoke(app, ["tasks", "stats", "--baselines", "--suite", skewed_spec, "--json"], env={"COLUMNS": "200"})
+    assert res.exit_code == 1, res.output
+    report = json.loads(res.output)
+    assert [r["category"] for r in report["categories"] if r["over_bound"]] == ["skewed"]
+    res = runner.invoke(app, ["tasks", "stats", "--baselines", "--suite", skewed_spec, "--markdown"])
+    assert res.exit_code == 1
+    lines = res.output.splitlines()
+    assert lines[0].startswith("| family | category | k | bound |") and len(lines) == 2 + 3 + 1
+    assert "| skewed | skewed |  | 20.0% |" in res.output and "| **all** | 3 answer-graded |" in res.output
+    res = runner.invoke(app, ["tasks", "stats", "--baselines", "--suite", skewed_spec], env={"COLUMNS": "200"})
+    assert res.exit_code == 1 and "skewed_balanced" in res.output and "1 over" in res.output
+
+
 # ---------------------------------------------------------------- the shipped families
 
 SAMPLE = {"medcalc": 300, "ehr": 40, "ehr_quality": 300, "ehr_qa": 100, "bioinfo": 200, "power": 40, "biostat": 8}
