@@ -10,6 +10,7 @@ solution.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from typing import Any
 
@@ -110,8 +111,9 @@ def baseline_bound(answer_values: int | None) -> float:
 class CategoryBaseline(BaseModel):
     """How far a constant answer gets in one category (``kernelgym tasks stats --baselines``).
 
-    ``constant`` is the best of the ``candidates`` commonest answers of the train split (the one
-    that passes most train instances), graded on the test split as a submitted answer is
+    ``constant`` is the best of the ``candidates`` commonest answers of the train split, and for
+    numbers graded with a tolerance also their median and mean (the one that passes most train
+    instances), graded on the test split as a submitted answer is
     (:meth:`Instance.verdict`); ``majority`` is the commonest answer of the test split itself,
     graded the same way. ``over_bound`` is judged on ``best_candidate_rate``, the best of the
     candidates **on the test split** (at least ``constant_rate``): the bound holds even for a guesser
@@ -130,8 +132,9 @@ class CategoryBaseline(BaseModel):
     constant: Any = Field(default=None, description="the best constant answer, chosen on the train split")
     constant_passes: int = 0
     constant_rate: float = 0.0
+    best_candidate_passes: int = 0
     best_candidate_rate: float = Field(
-        default=0.0, description="the most any candidate passes on test (a bound that peeked at the test split)")
+        default=0.0, description="the most any candidate passes on test (a guesser that peeked at the test split)")
     majority: Any = Field(default=None, description="the commonest test answer")
     majority_passes: int = 0
     majority_rate: float = 0.0
@@ -211,31 +214,29 @@ def _one_category(family: str, category: str, members: list[Instance], candidate
     if tried:
         key, n = max(tried, key=lambda t: t[1]["train"])  # max keeps the first (commonest) of ties
         base.constant, base.constant_passes = json.loads(key), n["test"]
-        base.best_candidate_rate = max(t[1]["test"] for t in tried) / base.test if base.test else 0.0
+        base.best_candidate_passes = max(t[1]["test"] for t in tried)
     for key in commonest(test_answers, 1):
         base.majority, base.majority_passes = json.loads(key), passes(key)["test"]
     if base.test:
         base.constant_rate = base.constant_passes / base.test
         base.majority_rate = base.majority_passes / base.test
+        base.best_candidate_rate = base.best_candidate_passes / base.test
     base.over_bound = max(base.constant_rate, base.best_candidate_rate) > base.bound + 1e-12
     return base
 
 
-QUANTILES = (0.5,)
-
-
 def _numeric_candidates(members: list[Instance]) -> list[str]:
-    """For numbers graded with a tolerance, the train answers' quantiles (:data:`QUANTILES`): where
-    the answers are all distinct, the commonest ones are arbitrary, and a guess near the middle of
-    their spread is what passes most."""
+    """For numbers graded with a tolerance, the median and the mean of the train answers: where the
+    answers are all distinct, the commonest ones are arbitrary, and a guess near the middle of their
+    spread is what passes most."""
     if not all(i.grader.rule in ("numeric", "range") for i in members):
         return []
     values = sorted(float(i.ground_truth) for i in members
-                    if i.split == "train" and isinstance(i.ground_truth, (int, float)) and not isinstance(i.ground_truth, bool))
+                    if i.split == "train" and isinstance(i.ground_truth, (int, float))
+                    and not isinstance(i.ground_truth, bool) and math.isfinite(i.ground_truth))
     if not values:
         return []
-    picks = [values[min(len(values) - 1, int(q * len(values)))] for q in QUANTILES]
-    picks.append(round(sum(values) / len(values), 4))
+    picks = [values[len(values) // 2], round(sum(values) / len(values), 4)]
     return [_answer_key(int(v) if v == int(v) else v) for v in picks]
 
 
@@ -265,7 +266,7 @@ def baselines(suite: str = "all", dataset: str | None = None, *, candidates: int
     test = sum(r["test"] for r in rows)
     answer_test = sum(r["test"] for r in applicable)
     passes = sum(r["constant_passes"] for r in applicable)
-    any_passes = sum(round(r["best_candidate_rate"] * r["test"]) for r in applicable)
+    any_passes = sum(r["best_candidate_passes"] for r in applicable)
     return {
         "candidates": candidates, "bound": BOUND, "margin": MARGIN, "categories": rows,
         "totals": {

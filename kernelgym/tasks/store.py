@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import json
 import math
 import random
 from collections import Counter
@@ -26,6 +27,7 @@ from typing import Any, TypeVar, cast
 from pydantic import ValidationError
 
 from kernelgym.grading import Grader
+from kernelgym.grading.rules import is_null
 from kernelgym.kernel.paths import kernelgym_home
 from kernelgym.tasks.instance import Instance, Split
 from kernelgym.tasks.registry import _all_specs, get_spec
@@ -104,10 +106,7 @@ class _Balance:
         self.counts: dict[str, Counter[str]] = {"train": Counter(), "test": Counter()}
 
     def key(self, answer: Any, grader: Grader | None) -> str:
-        import json
-
-        from kernelgym.grading.rules import is_null
-
+        """The answer as the balance counts it: answers the grader takes as equal share a key."""
         rule = (grader or self.grader).rule
         if is_null(answer):
             return "null"
@@ -118,13 +117,14 @@ class _Balance:
         g = grader or self.grader
         if rule == "numeric" and isinstance(answer, (int, float)) and (g.rel_tol or g.abs_tol):
             # numbers within the tolerance pass alike: count them in bins twice the tolerance wide
-            if g.rel_tol and answer:
+            if g.rel_tol and answer and math.isfinite(answer):
                 return f"~{'-' if answer < 0 else ''}{math.floor(math.log(abs(answer)) / math.log1p(2 * g.rel_tol))}"
-            if g.abs_tol:
+            if g.abs_tol and math.isfinite(answer):
                 return f"~{math.floor(answer / (2 * g.abs_tol))}"
         return _balance_text(answer)
 
     def admit(self, split: str, answer: Any, grader: Grader | None) -> bool:
+        """Count the answer in its split and say True, or say False when it would be over its share."""
         counts = self.counts[split]
         key = self.key(answer, grader)
         total = sum(counts.values())
@@ -135,11 +135,9 @@ class _Balance:
 
 
 def _balance_text(x: Any) -> str:
-    import json
-
     if isinstance(x, str):
         return " ".join(x.split()).casefold()
-    if isinstance(x, float) and x == int(x):
+    if isinstance(x, float) and math.isfinite(x) and x == int(x):
         x = int(x)
     return json.dumps(x, sort_keys=True, default=str)
 
