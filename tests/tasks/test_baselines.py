@@ -161,6 +161,7 @@ def shipped_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     """The baselines of every shipped family on a deterministic sample (:data:`SAMPLE`), generated
     once on the default data sets (1,000 synthetic patients) in a home of its own, and which
     categories the sample holds whole."""
+    import importlib
     import os
     import time
 
@@ -173,16 +174,15 @@ def shipped_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         if raw["family"] in AUROC_ONLY:
             continue
         n = SAMPLE[raw["family"]]  # a family missing here fails: every family must be sampled
-        shipped = {c if isinstance(c, str) else c["name"]: (raw["generator"]["per_category"] if isinstance(c, str)
-                   else c.get("per_category", raw["generator"]["per_category"])) for c in raw.get("categories") or []}
-        raw["generator"]["per_category"] = min(n, raw["generator"]["per_category"])
-        if raw.get("categories"):
-            raw["categories"] = [{"name": name, "per_category": min(n, k)} for name, k in shipped.items()]
+        per = raw["generator"]["per_category"]
+        listed = {c if isinstance(c, str) else c["name"]: per if isinstance(c, str) else c.get("per_category", per)
+                  for c in raw.get("categories") or []}
+        shipped = listed or dict.fromkeys(importlib.import_module(raw["generator"]["module"]).CATEGORIES, per)
+        raw["generator"]["per_category"] = min(n, per)
+        if listed:
+            raw["categories"] = [{"name": name, "per_category": min(n, k)} for name, k in listed.items()]
         (folder / path.name).write_text(yaml.safe_dump(raw))
-        module = __import__(raw["generator"]["module"], fromlist=["CATEGORIES"])
-        for name in module.CATEGORIES if not shipped else shipped:
-            if n >= shipped.get(name, yaml.safe_load(path.read_text())["generator"]["per_category"]):
-                whole.add((raw["family"], name))
+        whole |= {(raw["family"], name) for name, k in shipped.items() if n >= k}
     old = {k: os.environ.get(k) for k in ("KERNELGYM_HOME", "KERNELGYM_SPECS")}
     os.environ["KERNELGYM_HOME"], os.environ["KERNELGYM_SPECS"] = str(root / "home"), str(folder)
     tasks.clear_caches()
@@ -214,7 +214,9 @@ def test_no_shipped_category_lets_a_constant_answer_pass_more_than_its_bound(shi
     rows = report["categories"]
     assert {r["family"] for r in rows} | AUROC_ONLY == set(SAMPLE) | AUROC_ONLY == set(tasks.families())
     for family in AUROC_ONLY:
-        module = __import__(tasks.families()[family].generator.module, fromlist=["CATEGORIES"])
+        spec = tasks.families()[family]
+        assert spec.generator is not None
+        module = __import__(spec.generator.module, fromlist=["CATEGORIES"])
         assert all(c.grader.rule == "auroc" for c in module.CATEGORIES.values()), family
     over = []
     for r in rows:
