@@ -15,6 +15,7 @@ from kernelgym.cli._common import (
     _use_specs,
     console,
     out,
+    print_table,
     tasks_app,
 )
 
@@ -74,24 +75,40 @@ def tasks_stats(
     dataset: Annotated[Optional[str], typer.Option(help="Count the <family>-<dataset> variants, e.g. mimic3.")] = None,
     categories: Annotated[bool, typer.Option("--categories", help="One row per category.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (families, categories, counts per split).")] = False,
+    baselines: Annotated[bool, typer.Option(
+        "--baselines", help="Per category, how far a constant answer gets on the test split: the best of the commonest "
+        "train answers, the majority answer of test, the bound, and the floor over all (docs/baselines.md).")] = False,
+    candidates: Annotated[int, typer.Option(
+        min=1, help="--baselines: how many of the commonest train answers to try (numbers: also their median and mean).")] = 5,
+    markdown: Annotated[bool, typer.Option("--markdown", help="--baselines: print a Markdown table.")] = False,
     specs: SpecsOpt = None,
 ) -> None:
-    """Count task instances per family (and category) and split; generates them on first use."""
+    """Count task instances per family (and category) and split; generates them on first use. With
+    --baselines: the constant-answer baselines per category instead (exit code 1 if any is over its bound)."""
     from kernelgym.tasks import TaskSpecError
-    from kernelgym.tasks.stats import stats_table, task_stats
+    from kernelgym.tasks.stats import baselines_markdown, baselines_table, stats_table, task_stats
+    from kernelgym.tasks.stats import baselines as measure_baselines
 
+    if markdown and (as_json or not baselines):
+        raise _fail("--markdown prints the --baselines table: give --baselines, and not --json")
     _use_specs(specs)
     try:
         with console.status("counting task instances (the first use generates them)..."):
-            stats = task_stats(suite, dataset)
+            report = measure_baselines(suite, dataset, candidates=candidates) if baselines else task_stats(suite, dataset)
     except TaskSpecError as err:
         raise _fail(str(err)) from None
     except (KeyError, FileNotFoundError) as err:
         raise _fail(str(err).strip('"')) from None
     if as_json:
-        out.print_json(json.dumps(stats))
+        out.print_json(json.dumps(report, default=str))
+    elif markdown:
+        out.print(baselines_markdown(report), highlight=False, markup=False, soft_wrap=True, end="")
+    elif baselines:
+        print_table(baselines_table(report))
     else:
-        out.print(stats_table(stats, by_category=categories))
+        print_table(stats_table(report, by_category=categories))
+    if baselines and report["totals"]["over_bound"]:
+        raise typer.Exit(1)
 
 
 @tasks_app.command("check")

@@ -27,7 +27,7 @@ from typing import Any
 from kernelgym.grading import Grader, passing_dummies
 from kernelgym.tasks import Category, Draft
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: kmer_count and codon_count balanced (issue 17)
 
 DNA = "ACGT"
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
@@ -1191,3 +1191,8 @@ CATEGORIES: dict[str, Category] = {
         _cat("longest_orf_function", "Write longest_orf(seq).", FUNCTION, _FN_FORMAT, gen_longest_orf_function),
     ]
 }
+
+# Balanced answers (issue 17): small counts bunch at 1-4, which a constant answer would pass; at most
+# 15 % of a split may have one count (the sampler's other drafts are skipped).
+for _name in ("kmer_count", "codon_count"):
+    CATEGORIES[_name] = CATEGORIES[_name].model_copy(update={"max_share": 0.15})

@@ -33,7 +33,7 @@ from typing import Any
 from kernelgym.grading import Grader
 from kernelgym.tasks import Category, Draft
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: cox_hr and nnt_km balanced (issue 17)
 
 TIME = Grader(rule="numeric", abs_tol=1e-6, rel_tol=1e-6)
 PROB = Grader(rule="numeric", abs_tol=0.001)
@@ -1483,3 +1483,8 @@ CATEGORIES: dict[str, Category] = {
              AUROC, "a number between 0 and 1 (graded within +/-0.005)", gen_auroc_logistic),
     ]
 }
+
+# Balanced answers (issue 17): a few fits come up again and again (cox_hr) and a few NNTs dominate
+# (nnt_km); at most ``max_share`` of a split may have one answer (within the grader's tolerance).
+for _name, _share in (("cox_hr", 0.1), ("nnt_km", 0.15)):
+    CATEGORIES[_name] = CATEGORIES[_name].model_copy(update={"max_share": _share})

@@ -30,7 +30,7 @@ import duckdb
 from kernelgym.grading import Grader
 from kernelgym.tasks import Category, Draft
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: answers balanced (issue 17), admission_count over groups of patients
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _TRIES = 8  # samples tried inside one generate() call before giving up with None
@@ -288,27 +288,28 @@ def gen_admission_count(ctx: EhrContext, rng: random.Random) -> Draft | None:
         "SELECT p.subject_id, count(DISTINCT a.hadm_id) FROM patients p "
         "LEFT JOIN admissions a ON a.subject_id = p.subject_id GROUP BY p.subject_id ORDER BY p.subject_id",
     )
-    multi = [r for r in rows if r[1] > 1]
-    # patients with several admissions are rarer, and more interesting: ask about them half the time
-    pool = multi if multi and rng.random() < 0.5 else rows
-    pick = _pick(rng, pool)
-    if pick is None:
+    if len(rows) < 2:
         return None
-    subject_id, n = pick
+    # a group of patients: one patient's count is nearly always 1 or 2, which a constant answer would pass
+    group = sorted(rng.sample(rows, rng.randint(2, min(8, len(rows)))))
+    ids = [int(r[0]) for r in group]
+    n = sum(int(r[1]) for r in group)
+    listed = str(ids)  # as the input subject_ids shows it
     q = rng.choice([
-        "How many hospital admissions does patient {s} have?",
-        "How many times was patient {s} admitted to the hospital?",
-        "Count the hospital stays recorded for patient {s}.",
-        "What is the number of distinct hospital admissions of patient {s}?",
-    ]).format(s=subject_id)
+        "How many hospital admissions do the patients {p} have in total?",
+        "How many times in total were the patients {p} admitted to the hospital?",
+        "Count the hospital stays recorded for the patients {p} together.",
+        "What is the number of distinct hospital admissions of the patients {p}, summed over them?",
+    ]).format(p=listed)
     ref = reference_cells(
         """
-        df = sql(f"SELECT COUNT(DISTINCT hadm_id) AS n FROM admissions WHERE subject_id = {subject_id}")
+        ids = ", ".join(str(int(s)) for s in subject_ids)
+        df = sql(f"SELECT COUNT(DISTINCT hadm_id) AS n FROM admissions WHERE subject_id IN ({ids})")
         df
         """,
         "submit(int(df['n'].iloc[0]))",
     )
-    return Draft(question=q, inputs={"subject_id": int(subject_id)}, answer=int(n), reference=ref)
+    return Draft(question=q, inputs={"subject_ids": ids}, answer=n, reference=ref)
 
 
 @retry
@@ -1417,12 +1418,23 @@ _TABLE: list[tuple[str, str, Grader, str, Sampler]] = [
      gen_microbiology_organisms),
     ("maybe_unanswerable",
      "A lab value, drug route or ICU length of stay that the record may not contain "
-     "(about half are absent; then the answer is None).",
+     "(some are absent; then the answer is None).",
      MAYBE, "the value asked for (a number or a string), or None if the record does not contain it",
      gen_maybe_unanswerable),
 ]
 
+# Balanced answers (issue 17: a constant answer passes at most 20 % of a split, or 1/k + 5 points when
+# the answer can only take k values): at most ``max_share`` of a split may have one answer.
+_BALANCE: dict[str, dict[str, Any]] = {
+    **{name: {"max_share": 0.15} for name in (
+        "admission_count", "lab_count_abnormal", "microbiology_organisms", "maybe_unanswerable", "drug_route")},
+    **{name: {"max_share": 0.5} for name, _, grader, _, _ in _TABLE if grader.rule == "boolean"},
+    "admission_type": {"answer_values": 3, "max_share": 0.34},  # EMERGENCY, ELECTIVE, URGENT (no newborns here)
+    "icu_first_careunit": {"answer_values": 5, "max_share": 0.22},  # MICU, SICU, CCU, CSRU, TSICU
+    "patient_gender": {"answer_values": 2, "max_share": 0.5},
+}
+
 CATEGORIES: dict[str, Category] = {
-    name: Category(name=name, description=desc, grader=grader, answer_format=fmt, generate=fn)
+    name: Category(name=name, description=desc, grader=grader, answer_format=fmt, generate=fn, **_BALANCE.get(name, {}))
     for name, desc, grader, fmt, fn in _TABLE
 }

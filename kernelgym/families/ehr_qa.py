@@ -32,7 +32,7 @@ from kernelgym.families.ehr_data import Frames, frames, profile_data_dir, ts
 from kernelgym.grading import Grader
 from kernelgym.tasks import Category, Draft
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: answers balanced (issue 17), counts over groups of patients
 
 NUMBER = Grader(rule="numeric", abs_tol=0.01, rel_tol=1e-4)
 COUNT = Grader(rule="numeric", abs_tol=0.0)
@@ -246,27 +246,24 @@ def gen_patient_date_of_death(ctx: QaContext, rng: random.Random) -> Draft | Non
 
 @retry
 def gen_admissions_in_year(ctx: QaContext, rng: random.Random) -> Draft | None:
-    by_subject = ctx.f.subject_admissions
-    subjects = ctx.memo("subjects_sorted", lambda: sorted(by_subject))
-    s = _pick(rng, subjects)
-    if s is None:
+    years = ctx.memo("admit_years", lambda: sorted({int(y) for y in ctx.f.admissions["admittime"].dropna().dt.year}))
+    if not years:
         return None
-    years = sorted({a.admittime.year for a in by_subject[s]})
-    year = rng.choice(years) if rng.random() < 0.8 else rng.choice(years) + rng.choice([-1, 1])
-    n = sum(1 for a in by_subject[s] if a.admittime.year == year)
+    year = rng.randint(years[0], years[-1])
+    n = int((ctx.f.admissions["admittime"].dt.year == year).sum())
     q = _q(rng, [
-        "How many times was patient {s} admitted to the hospital in the year {y}?",
-        "Count the hospital admissions of patient {s} that began in {y}.",
-        "In {y}, how many hospital admissions did patient {s} have (by admission time)?",
-    ], s=s, y=year)
+        "How many hospital admissions (of all patients) began in the year {y}?",
+        "Count the hospital admissions whose admission time falls in {y}, over all patients.",
+        "In {y}, how many hospital admissions were there in the whole database (by admission time)?",
+    ], y=year)
     ref = reference_cells(
         """
-        adm = admissions[admissions['subject_id'] == subject_id]
-        adm[['hadm_id', 'admittime', 'dischtime']]
+        in_year = admissions[admissions['admittime'].dt.year == year]
+        in_year[['subject_id', 'hadm_id', 'admittime']].head()
         """,
-        "submit(int((adm['admittime'].dt.year == year).sum()))",
+        "submit(int(len(in_year)))",
     )
-    return Draft(question=q, inputs={"subject_id": int(s), "year": int(year)}, answer=int(n), reference=ref)
+    return Draft(question=q, inputs={"year": int(year)}, answer=n, reference=ref)
 
 
 @retry
@@ -474,32 +471,23 @@ def gen_patients_with_diagnosis(ctx: QaContext, rng: random.Random) -> Draft | N
 
 @retry
 def gen_procedure_count_for_patient(ctx: QaContext, rng: random.Random) -> Draft | None:
-    def build() -> list[tuple[int, str, int]]:
-        px = ctx.f.procedures
-        titles = px["icd9_code"].map(lambda c: ctx.f.d_px.get(c, (None, None))[1])
-        px = px.assign(title=titles)
-        px = px[px["title"].isin(ctx.f.unique_px_titles)]
-        n = px.groupby(["subject_id", "title"]).size()
-        return [(int(s), str(t), int(k)) for (s, t), k in n.items()]
-
-    pick = _pick(rng, ctx.memo("px_counts", build))
-    if pick is None:
+    ids = _patient_group(ctx, rng)
+    if not ids:
         return None
-    s, title, n = pick
+    n = int(ctx.f.procedures["subject_id"].isin(ids).sum())
     q = _q(rng, [
-        'How many times has patient {s} undergone the procedure "{t}"? Count procedures_icd entries across all admissions.',
-        'Count the procedure records "{t}" of patient {s} over all of their hospital admissions.',
-        'In how many procedures_icd rows does patient {s} have the procedure "{t}"?',
-    ], s=s, t=title)
+        "How many procedures were recorded for the patients {p} in total? Count procedures_icd entries across all admissions.",
+        "Count the procedures_icd records of the patients {p} together, over all of their hospital admissions.",
+        "In how many procedures_icd rows do the patients {p} appear?",
+    ], p=_listed(ids))
     ref = reference_cells(
         """
-        codes = d_icd_procedures.loc[d_icd_procedures['long_title'] == procedure_title, 'icd9_code']
-        px = procedures_icd[(procedures_icd['subject_id'] == subject_id) & procedures_icd['icd9_code'].isin(codes)]
-        px
+        px = procedures_icd[procedures_icd['subject_id'].isin(subject_ids)]
+        px[['subject_id', 'hadm_id', 'icd9_code']]
         """,
         "submit(int(len(px)))",
     )
-    return Draft(question=q, inputs={"subject_id": s, "procedure_title": title}, answer=n, reference=ref)
+    return Draft(question=q, inputs={"subject_ids": ids}, answer=n, reference=ref)
 
 
 # ---------------------------------------------------------------- populations (top-k, cohorts)
@@ -1076,17 +1064,20 @@ def gen_drug_first_start(ctx: QaContext, rng: random.Random) -> Draft | None:
 
 @retry
 def gen_drug_order_count(ctx: QaContext, rng: random.Random) -> Draft | None:
-    r = _rx_pick(ctx, rng, "count", lambda st: st["n"] >= 1)
-    if r is None:
+    counts = ctx.memo("rx_drug_rows", lambda: sorted(
+        (str(d), int(k)) for d, k in ctx.f.prescriptions.groupby("drug").size().items()))
+    pick = _pick(rng, counts)
+    if pick is None:
         return None
+    drug, n = pick
     q = _q(rng, [
-        'How many prescriptions of "{d}" were written for patient {s} during hospital admission {h}?',
-        'Count the "{d}" orders in the prescriptions of admission {h} (patient {s}).',
-        'How many times was "{d}" prescribed to patient {s} in hospital stay {h}?',
-    ], d=r.drug, s=_i(r.subject_id), h=_i(r.hadm_id)) + " Count rows of the prescriptions table."
-    ref = reference_cells(_RX_SELECT, "submit(int(len(rx)))")
-    return Draft(question=q, inputs={"subject_id": _i(r.subject_id), "hadm_id": _i(r.hadm_id), "drug": str(r.drug)},
-                 answer=int(r.n), reference=ref)
+        'How many prescriptions of "{d}" were written in total, over all patients and admissions?',
+        'Count the "{d}" orders in the prescriptions table (all admissions).',
+        'How many times was "{d}" prescribed in the whole database?',
+    ], d=drug) + " Count rows of the prescriptions table."
+    ref = reference_cells("rx = prescriptions[prescriptions['drug'] == drug]\nrx[['subject_id', 'hadm_id', 'startdate', 'drug']].head()",
+                          "submit(int(len(rx)))")
+    return Draft(question=q, inputs={"drug": drug}, answer=n, reference=ref)
 
 
 @retry
@@ -1430,20 +1421,33 @@ def gen_micro_culture_positive(ctx: QaContext, rng: random.Random) -> Draft | No
 
 @retry
 def gen_icu_stay_count(ctx: QaContext, rng: random.Random) -> Draft | None:
-    counts = ctx.f.stays_per_admission
-    rows = ctx.memo("adm_rows", lambda: _rows(ctx.f.admissions[["subject_id", "hadm_id"]]))
-    pick = _pick(rng, rows)
-    if pick is None:
+    ids = _patient_group(ctx, rng)
+    if not ids:
         return None
-    s, h = _i(pick[0]), _i(pick[1])
+    stays = ctx.f.icustays
+    n = int(stays["subject_id"].isin(ids).sum())
     q = _q(rng, [
-        "How many ICU stays did patient {s} have during hospital admission {h}?",
-        "Count the ICU stays (icustays rows) of admission {h} of patient {s}.",
-        "During hospital stay {h}, how many times was patient {s} admitted to an ICU?",
-    ], s=s, h=h)
-    ref = reference_cells("stays = icustays[icustays['hadm_id'] == hadm_id]\nstays[['icustay_id', 'intime', 'outtime']]",
-                 "submit(int(len(stays)))")
-    return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=int(counts.get(h, 0)), reference=ref)
+        "How many ICU stays (icustays rows) do the patients {p} have in total, over all of their hospital admissions?",
+        "Count the ICU stays of the patients {p} together (all admissions).",
+        "How many times in total were the patients {p} admitted to an ICU (rows of icustays)?",
+    ], p=_listed(ids))
+    ref = reference_cells("stays = icustays[icustays['subject_id'].isin(subject_ids)]\nstays[['subject_id', 'icustay_id', 'intime']]",
+                          "submit(int(len(stays)))")
+    return Draft(question=q, inputs={"subject_ids": ids}, answer=n, reference=ref)
+
+
+def _patient_group(ctx: QaContext, rng: random.Random, low: int = 2, high: int = 12) -> list[int]:
+    """A few distinct patients, sorted: counts summed over them spread over many values (one
+    patient's counts are nearly always 1, which a constant answer would pass)."""
+    subjects = ctx.memo("subjects_sorted_all", lambda: sorted(int(x) for x in ctx.f.patients["subject_id"]))
+    if len(subjects) < low:
+        return []
+    return sorted(rng.sample(subjects, rng.randint(low, min(high, len(subjects)))))
+
+
+def _listed(ids: Sequence[int]) -> str:
+    """The group as the input ``subject_ids`` shows it, e.g. ``[10006, 10011]``."""
+    return str(list(ids))
 
 
 @retry
@@ -1466,43 +1470,38 @@ def gen_icu_last_careunit(ctx: QaContext, rng: random.Random) -> Draft | None:
 
 @retry
 def gen_careunits_of_admission(ctx: QaContext, rng: random.Random) -> Draft | None:
-    def build() -> list[tuple[int, int, list[str]]]:
-        return _sets(ctx.f.transfers.dropna(subset=["curr_careunit"]), "hadm_id", "curr_careunit")
-
-    pick = _pick(rng, ctx.memo("careunits", build))
-    if pick is None:
+    # a few patients together: one admission's units are nearly always one unit, most often MICU
+    ids = _patient_group(ctx, rng, 2, 4)
+    t = ctx.f.transfers
+    units = sorted(set(t.loc[t["subject_id"].isin(ids), "curr_careunit"].dropna().astype(str)))
+    if not units:
         return None
-    s, h, units = pick
     q = _q(rng, [
-        "Which care units did patient {s} stay in during hospital admission {h}, according to the transfers table?",
-        "List the distinct care units (transfers.curr_careunit) of admission {h} of patient {s}.",
-        "Through which ICU care units did patient {s} pass in hospital stay {h}?",
-    ], s=s, h=h)
-    ref = reference_cells("t = transfers[transfers['hadm_id'] == hadm_id].sort_values('intime')\n"
-                 "t[['eventtype', 'prev_careunit', 'curr_careunit', 'intime', 'outtime']]",
-                 "submit(sorted(set(t['curr_careunit'].dropna().astype(str))))")
-    return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=units, reference=ref)
+        "Which care units did the patients {p} stay in, over all of their hospital admissions, according to the transfers table?",
+        "List the distinct care units (transfers.curr_careunit) of the patients {p} together.",
+        "Through which care units did the patients {p} pass in their hospital stays (transfers.curr_careunit)?",
+    ], p=_listed(ids))
+    ref = reference_cells("t = transfers[transfers['subject_id'].isin(subject_ids)].sort_values('intime')\n"
+                          "t[['subject_id', 'eventtype', 'prev_careunit', 'curr_careunit', 'intime']]",
+                          "submit(sorted(set(t['curr_careunit'].dropna().astype(str))))")
+    return Draft(question=q, inputs={"subject_ids": ids}, answer=units, reference=ref)
 
 
 @retry
 def gen_transfer_count(ctx: QaContext, rng: random.Random) -> Draft | None:
-    def build() -> list[tuple[int, int, int]]:
-        t = ctx.f.transfers
-        n = t.assign(x=(t["eventtype"] == "transfer").astype(int)).groupby("hadm_id").agg(s=("subject_id", "first"), n=("x", "sum"))
-        return [(int(r.s), int(h), int(r.n)) for h, r in n.iterrows()]
-
-    pick = _pick(rng, ctx.memo("transfers_n", build))
-    if pick is None:
+    ids = _patient_group(ctx, rng)
+    if not ids:
         return None
-    s, h, n = pick
+    t = ctx.f.transfers
+    n = int(((t["eventtype"] == "transfer") & t["subject_id"].isin(ids)).sum())
     q = _q(rng, [
-        "How many transfers (eventtype 'transfer') did patient {s} have during hospital admission {h}?",
-        "Count the transfer events of admission {h} (patient {s}) in the transfers table, eventtype = 'transfer'.",
-        "During hospital stay {h}, how many times was patient {s} transferred between units or wards (eventtype 'transfer')?",
-    ], s=s, h=h)
-    ref = reference_cells("t = transfers[transfers['hadm_id'] == hadm_id].sort_values('intime')\nt[['eventtype', 'curr_careunit', 'intime']]",
-                 "submit(int((t['eventtype'] == 'transfer').sum()))")
-    return Draft(question=q, inputs={"subject_id": s, "hadm_id": h}, answer=n, reference=ref)
+        "How many transfers (eventtype 'transfer') do the patients {p} have in total, over all of their hospital admissions?",
+        "Count the transfer events (transfers table, eventtype = 'transfer') of the patients {p} together.",
+        "How many times in total were the patients {p} transferred between units or wards (eventtype 'transfer')?",
+    ], p=_listed(ids))
+    ref = reference_cells("t = transfers[transfers['subject_id'].isin(subject_ids)]\nt[['subject_id', 'eventtype', 'curr_careunit', 'intime']]",
+                          "submit(int((t['eventtype'] == 'transfer').sum()))")
+    return Draft(question=q, inputs={"subject_ids": ids}, answer=n, reference=ref)
 
 
 @retry
@@ -1729,7 +1728,7 @@ _TABLE: list[tuple[str, str, Grader, str, Sampler]] = [
     ("patient_date_of_birth", "A patient's recorded date of birth (shifted, as in MIMIC).", DAY, _DATE, gen_patient_date_of_birth),
     ("patient_date_of_death", "A patient's date of death, or None if none is recorded.", DAY, _DATE + ", or None if no death is recorded",
      gen_patient_date_of_death),
-    ("admissions_in_year", "How many hospital admissions of a patient began in a given year.", COUNT, "an integer count",
+    ("admissions_in_year", "How many hospital admissions (of all patients) began in a given year.", COUNT, "an integer count",
      gen_admissions_in_year),
     ("longest_admission", "Which admission of a patient lasted longest.", COUNT, "the hadm_id, an integer", gen_longest_admission),
     ("diagnosis_title", "The short or long title of an ICD-9 diagnosis code.", TEXT, "the title exactly as in d_icd_diagnoses",
@@ -1743,7 +1742,7 @@ _TABLE: list[tuple[str, str, Grader, str, Sampler]] = [
     ("has_diagnosis", "Whether a patient was ever coded with a diagnosis (by title).", YESNO, "true or false", gen_has_diagnosis),
     ("patients_with_diagnosis", "How many patients carry a diagnosis (by title).", COUNT, "an integer count of distinct patients",
      gen_patients_with_diagnosis),
-    ("procedure_count_for_patient", "How many times a patient underwent a procedure (by title).", COUNT, "an integer count",
+    ("procedure_count_for_patient", "How many procedures were recorded for a group of patients.", COUNT, "an integer count",
      gen_procedure_count_for_patient),
     ("top_procedures", "The k most frequent procedure codes in a population of admissions.", RANKED,
      "a list of ICD-9 procedure codes as strings, most frequent first", gen_top_procedures),
@@ -1780,7 +1779,7 @@ _TABLE: list[tuple[str, str, Grader, str, Sampler]] = [
     ("drugs_of_admission", "The distinct drugs prescribed in an admission.", SET,
      "a list of drug names exactly as in prescriptions.drug" + _ORDERLESS, gen_drugs_of_admission),
     ("drug_first_start", "The date a drug was first prescribed in an admission.", DAY, _DATE, gen_drug_first_start),
-    ("drug_order_count", "How many prescriptions of a drug an admission has.", COUNT, "an integer count", gen_drug_order_count),
+    ("drug_order_count", "How many prescriptions of a drug the database holds.", COUNT, "an integer count", gen_drug_order_count),
     ("drug_ever_prescribed", "Whether a patient was ever prescribed a drug.", YESNO, "true or false", gen_drug_ever_prescribed),
     ("drugs_started_first_day", "The drugs started on the calendar day of admission.", SET,
      "a list of drug names exactly as in prescriptions.drug" + _ORDERLESS, gen_drugs_started_first_day),
@@ -1802,12 +1801,12 @@ _TABLE: list[tuple[str, str, Grader, str, Sampler]] = [
      "a list of antibiotic names exactly as in microbiologyevents.ab_name" + _ORDERLESS, gen_micro_resistant_antibiotics),
     ("micro_culture_positive", "Whether a specimen type grew an organism in an admission.", YESNO, "true or false",
      gen_micro_culture_positive),
-    ("icu_stay_count", "How many ICU stays a hospital admission has.", COUNT, "an integer count (0 if none)", gen_icu_stay_count),
+    ("icu_stay_count", "How many ICU stays a group of patients had.", COUNT, "an integer count (0 if none)", gen_icu_stay_count),
     ("icu_last_careunit", "The care unit in which an ICU stay ended.", TEXT,
      "the care unit as recorded, e.g. MICU, SICU, CCU, CSRU or TSICU", gen_icu_last_careunit),
-    ("careunits_of_admission", "The distinct care units of an admission's transfers.", SET,
+    ("careunits_of_admission", "The distinct care units of a group of patients' transfers.", SET,
      "a list of care unit names as in transfers.curr_careunit" + _ORDERLESS, gen_careunits_of_admission),
-    ("transfer_count", "How many transfer events an admission has.", COUNT, "an integer count", gen_transfer_count),
+    ("transfer_count", "How many transfer events a group of patients had.", COUNT, "an integer count", gen_transfer_count),
     ("hours_to_icu", "Hours from hospital admission to the first ICU stay.", DURATION, "a number of hours (fractional)",
      gen_hours_to_icu),
     ("hours_since_admission", "Hours since admission at a stated current time.", DURATION, "a number of hours (fractional)",
@@ -1815,11 +1814,28 @@ _TABLE: list[tuple[str, str, Grader, str, Sampler]] = [
     ("cohort_count_admissions", "How many admissions or patients meet several conditions at once.", COUNT, "an integer count",
      gen_cohort_count_admissions),
     ("unanswerable_question",
-     "A question about the patient that the database may not answer (about half cannot be answered: then None).",
+     "A question about the patient that the database may not answer (some cannot be answered: then None).",
      MAYBE, "the value asked for, or None if the database does not contain it", gen_unanswerable_question),
 ]
 
+# Balanced answers (issue 17: a constant answer passes at most 20 % of a split, or 1/k + 5 points when
+# the answer can only take k values): at most ``max_share`` of a split may have one answer (the
+# generator's other drafts are skipped). ``answer_values``: the size of a closed vocabulary.
+_BALANCE: dict[str, dict[str, Any]] = {
+    **{name: {"max_share": 0.15} for name in (
+        "admission_ethnicity", "admission_language",
+        "discharge_location", "careunits_of_admission", "micro_specimens", "patient_date_of_death",
+        "vital_count_abnormal", "unanswerable_question", "admissions_in_year", "icu_stay_count", "transfer_count",
+        "procedure_count_for_patient", "drug_order_count")},
+    **{name: {"max_share": 0.5} for name, _, grader, _, _ in _TABLE if grader.rule == "boolean"},
+    "admission_insurance": {"answer_values": 5, "max_share": 0.22},  # Medicare, Private, Medicaid, Government, Self Pay
+    "icu_last_careunit": {"answer_values": 5, "max_share": 0.22},  # MICU, SICU, CCU, CSRU, TSICU
+    # the values the data set's column holds (MIMIC-III has a few more, rarely used)
+    "admission_location": {"answer_values": 5, "max_share": 0.21},
+    "admission_marital_status": {"answer_values": 6, "max_share": 0.2},
+}
+
 CATEGORIES: dict[str, Category] = {
-    name: Category(name=name, description=desc, grader=grader, answer_format=fmt, generate=fn)
+    name: Category(name=name, description=desc, grader=grader, answer_format=fmt, generate=fn, **_BALANCE.get(name, {}))
     for name, desc, grader, fmt, fn in _TABLE
 }

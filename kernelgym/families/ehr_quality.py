@@ -8,8 +8,9 @@ The synthetic data set carries such errors because its generator plants them on 
 on real MIMIC-III the same rules find whatever real inconsistencies there are.
 
 Every question states its rule exactly, and the ground truth is that rule applied to the data
-(host side); answers are sets of row ids, codes or ICU stay ids (often empty: a clean record is
-the answer "none"), or counts, graded exactly. About half of the sampled records hold an error.
+(host side); answers are sets of row ids, codes or ICU stay ids (empty for a clean record: the
+answer "none"), or counts, graded exactly. At most 15 % of a split's records are clean, so that the
+constant answer "none" passes no more (issue 17).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from kernelgym.families.ehr_data import Frames, frames, profile_data_dir
 from kernelgym.grading import Grader
 from kernelgym.tasks import Category, Draft
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: at most 15 % clean records per split (issue 17)
 
 SET = Grader(rule="set")
 COUNT = Grader(rule="numeric", abs_tol=0.0)
@@ -330,7 +331,12 @@ _TABLE: list[tuple[str, str, Grader, str, Callable[[QualityContext, random.Rando
      "an integer count", gen_audit_count),
 ]
 
+# Balanced answers (issue 17): a clean record ("none", the empty list) may be at most 15 % of a split,
+# or the constant answer [] would pass half of the instances.
+_MAX_SHARE = {name: 0.15 for name, *_ in _TABLE if name != "quality_audit_count"}
+
 CATEGORIES: dict[str, Category] = {
-    name: Category(name=name, description=desc, grader=grader, answer_format=fmt, generate=fn)
+    name: Category(name=name, description=desc, grader=grader, answer_format=fmt, generate=fn,
+                   max_share=_MAX_SHARE.get(name))
     for name, desc, grader, fmt, fn in _TABLE
 }

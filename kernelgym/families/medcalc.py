@@ -30,7 +30,7 @@ from kernelgym.calculators import BY_SLUG, Calculator
 from kernelgym.grading import Grader
 from kernelgym.tasks import Category, Draft
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"  # 3: scores balanced, tight formulas +/-1 % (issue 17)
 
 
 # ---------------------------------------------------------------- quantities and units
@@ -1151,6 +1151,28 @@ def _ga(n: Note) -> str:
 # ---------------------------------------------------------------- drafts
 
 
+TIGHT = 0.01
+"""The relative tolerance of the formulas in :data:`_TIGHT` (the rest: +/-5 %, as MedCalc-Bench)."""
+
+_TIGHT = frozenset({
+    "sodium_correction", "serum_osmolality", "qtc_hodges", "adjusted_body_weight", "ideal_body_weight",
+    "mean_arterial_pressure", "meld_na", "calcium_correction",
+})
+"""Formulas whose values vary little against a +/-5 % band: a constant near the middle of their
+spread passed 20-45 % of the instances (issue 17), so they are graded within +/-1 %."""
+
+_BALANCE: dict[str, dict[str, Any]] = {
+    **{slug: {"max_share": 0.15} for slug in (
+        "cha2ds2_vasc", "wells_dvt", "rcri", "heart_score", "centor", "has_bled", "perc", "child_pugh")},
+    "curb65": {"answer_values": 6, "max_share": 0.18},  # 0-5
+    "feverpain": {"answer_values": 6, "max_share": 0.18},  # 0-5
+    "sirs": {"answer_values": 5, "max_share": 0.22},  # 0-4 criteria
+}
+"""Scores whose values bunch: at most ``max_share`` of a split may have one score (issue 17: a constant
+passes at most 20 %, or 1/k + 5 points for a score with k values); the notes whose score is over it
+are skipped, so the extreme scores come up more often than in the sampler's natural mix."""
+
+
 def _answer_format(calc: Calculator) -> str:
     if calc.output == "date":
         return "a date as YYYY-MM-DD (MM/DD/YYYY is also accepted)"
@@ -1160,7 +1182,7 @@ def _answer_format(calc: Calculator) -> str:
         return "an integer"
     unit = calc.unit if calc.unit not in ("", "points") else ""
     what = "the score, a number" if calc.unit == "points" else "a number" + (f" in {unit}" if unit else "")
-    return f"{what} (graded within +/-5 %)"
+    return f"{what} (graded within +/-{'1' if calc.slug in _TIGHT else '5'} %)"
 
 
 def _draft(slug: str, rng: random.Random) -> Draft | None:
@@ -1192,6 +1214,8 @@ def _draft(slug: str, rng: random.Random) -> Draft | None:
 def _grader(calc: Calculator) -> Grader:
     from kernelgym.importers.medcalc_bench import corrected_grader
 
+    if calc.slug in _TIGHT:
+        return Grader(rule="numeric", rel_tol=TIGHT)
     return corrected_grader(calc)
 
 
@@ -1203,7 +1227,7 @@ def _category(slug: str) -> Category:
 
     generate.__name__ = f"gen_{slug}"
     return Category(name=slug, description=f"{calc.name} (MedCalc-Bench calculator {calc.id}) from a synthetic patient note.",
-                    grader=_grader(calc), answer_format=_answer_format(calc), generate=generate)
+                    grader=_grader(calc), answer_format=_answer_format(calc), generate=generate, **_BALANCE.get(slug, {}))
 
 
 CATEGORIES: dict[str, Category] = {slug: _category(slug) for slug in sorted(BY_SLUG, key=lambda s: BY_SLUG[s].id)}

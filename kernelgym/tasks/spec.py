@@ -68,6 +68,18 @@ class Category(BaseModel):
     description: str
     grader: Grader = Field(default_factory=Grader)
     answer_format: str = Field(default="", description="told to the agent, e.g. 'a number in mg/dL'")
+    answer_values: int | None = Field(
+        default=None, ge=2,
+        description="the answer can only take this many values (a yes/no, a class label): a constant answer "
+        "may then pass 1/k of the instances, and the bound on it is 1/k + 5 points instead of 20 % "
+        "(``kernelgym tasks stats --baselines``); a ``boolean`` grader implies 2",
+    )
+    max_share: float | None = Field(
+        default=None, gt=0, le=1,
+        description="balance the answers: at most this share of a split's instances may have one answer "
+        "(compared as the grader compares them); the generator's drafts over it are skipped, so the category "
+        "may come out smaller than asked",
+    )
     generate: Callable[[Any, random.Random], Draft | None] = Field(exclude=True)
 
 

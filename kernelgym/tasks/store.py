@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import json
+import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +26,8 @@ from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
+from kernelgym.grading import Grader
+from kernelgym.grading.rules import is_null
 from kernelgym.kernel.paths import kernelgym_home
 from kernelgym.tasks.instance import Instance, Split
 from kernelgym.tasks.registry import _all_specs, get_spec
@@ -72,6 +76,7 @@ def _generate_category(
     n = over.per_category or spec.generator.per_category
     rng = random.Random(f"{spec.generator.seed}/{spec.family}/{cat.name}")
     seen: set[str] = set()
+    balance = _Balance(cat.max_share, grader) if cat.max_share else None
     attempts = stale = 0
     patience = spec.generator.patience
     while len(seen) < n and attempts < n * 20 and (patience is None or stale < patience):
@@ -80,18 +85,68 @@ def _generate_category(
         draft = cat.generate(ctx, rng)
         if draft is None or draft.question in seen:
             continue
+        iid = f"{spec.family}/{cat.name}/{len(seen):05d}"
+        split = _split_of(iid, spec.generator.test_fraction)
+        if balance is not None and not balance.admit(split, draft.answer, draft.grader):
+            continue
         seen.add(draft.question)
         stale = 0
-        iid = f"{spec.family}/{cat.name}/{len(seen) - 1:05d}"
         yield Instance(
             id=iid, family=spec.family, category=cat.name,
-            split=_split_of(iid, spec.generator.test_fraction), profile=spec.profile,
+            split=split, profile=spec.profile,
             prompt=_render_prompt(spec, draft.question, cat.answer_format, draft.inputs),
             inputs=draft.inputs, answer_format=cat.answer_format, grader=draft.grader or grader,
             ground_truth=draft.answer, reference=draft.reference,
             dataset_fingerprint=dataset_fingerprint,
             verifier=draft.verifier or spec.verifier, verifier_args=draft.verifier_args,
         )
+
+
+class _Balance:
+    """A category's answers kept balanced while it is generated: a draft is admitted when its answer
+    would then hold at most ``ceil(max_share * n)`` of the ``n`` instances of its split (rounded up, so
+    that k answers of share 1/k can alternate).
+    Answers are compared as the grader compares them (case, whitespace and order of sets aside)."""
+
+    def __init__(self, max_share: float, grader: Grader) -> None:
+        self.max_share, self.grader = max_share, grader
+        self.counts: dict[str, Counter[str]] = {"train": Counter(), "test": Counter()}
+
+    def key(self, answer: Any, grader: Grader | None) -> str:
+        """The answer as the balance counts it: answers the grader takes as equal share a key."""
+        rule = (grader or self.grader).rule
+        if is_null(answer):
+            return "null"
+        if rule == "set" and isinstance(answer, (list, tuple, set)):
+            return json.dumps(sorted({_balance_text(x) for x in answer}))
+        if rule == "boolean":
+            return "true" if str(answer).strip().casefold() in ("true", "yes", "y", "1", "t") else "false"
+        g = grader or self.grader
+        if rule == "numeric" and isinstance(answer, (int, float)) and (g.rel_tol or g.abs_tol):
+            # numbers within the tolerance pass alike: count them in bins twice the tolerance wide
+            if g.rel_tol and answer and math.isfinite(answer):
+                return f"~{'-' if answer < 0 else ''}{math.floor(math.log(abs(answer)) / math.log1p(2 * g.rel_tol))}"
+            if g.abs_tol and math.isfinite(answer):
+                return f"~{math.floor(answer / (2 * g.abs_tol))}"
+        return _balance_text(answer)
+
+    def admit(self, split: str, answer: Any, grader: Grader | None) -> bool:
+        """Count the answer in its split and say True, or say False when it would be over its share."""
+        counts = self.counts[split]
+        key = self.key(answer, grader)
+        total = sum(counts.values())
+        if counts[key] + 1 > math.ceil(self.max_share * (total + 1) - 1e-9):
+            return False
+        counts[key] += 1
+        return True
+
+
+def _balance_text(x: Any) -> str:
+    if isinstance(x, str):
+        return " ".join(x.split()).casefold()
+    if isinstance(x, float) and math.isfinite(x) and x == int(x):
+        x = int(x)
+    return json.dumps(x, sort_keys=True, default=str)
 
 
 def _open_generator_context(module: Any, profile: str) -> contextlib.AbstractContextManager[Any]:
@@ -212,7 +267,7 @@ def category_instances(
 
     Once the family is in the task store (or any count is None) this reads the whole family. Before,
     it generates only the start of each category, so that ``kernelgym run --suite all --limit 16``
-    and the lookups of its 16 tasks do not wait for all 119,922 instances. What it returns is exactly
+    and the lookups of its 16 tasks do not wait for every instance of every family. What it returns is exactly
     the start of what the store will hold."""
     spec = get_spec(family)
     if None in firsts.values() or spec.generator is None or store_path(family).is_file():

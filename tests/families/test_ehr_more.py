@@ -311,11 +311,11 @@ SPOT_SQL: dict[str, tuple[str, str]] = {
                        "WHERE l.hadm_id = {hadm_id} AND d.label = '{lab_label}'", "number"),
     "min_lab_value": ("SELECT min(l.valuenum) FROM labevents l JOIN d_labitems d USING (itemid) "
                       "WHERE l.hadm_id = {hadm_id} AND d.label = '{lab_label}'", "number"),
-    "drug_order_count": ("SELECT count(*) FROM prescriptions WHERE hadm_id = {hadm_id} AND drug = '{drug}'", "number"),
+    "drug_order_count": ("SELECT count(*) FROM prescriptions WHERE drug = '{drug}'", "number"),
     "drugs_of_admission": ("SELECT DISTINCT drug FROM prescriptions WHERE hadm_id = {hadm_id} AND drug IS NOT NULL", "set"),
     "micro_specimens": ("SELECT DISTINCT spec_type_desc FROM microbiologyevents WHERE hadm_id = {hadm_id} "
                         "AND spec_type_desc IS NOT NULL", "set"),
-    "icu_stay_count": ("SELECT count(*) FROM icustays WHERE hadm_id = {hadm_id}", "number"),
+    "icu_stay_count": ("SELECT count(*) FROM icustays WHERE list_contains({subject_ids}, subject_id)", "number"),
     "output_total": ("SELECT sum(o.value) FROM outputevents o JOIN d_items d USING (itemid) WHERE o.icustay_id = "
                      "{icustay_id} AND d.label = '{item_label}' AND d.linksto = 'outputevents'", "number"),
     "hours_to_icu": ("SELECT date_diff('second', a.admittime, min(i.intime)) / 3600.0 FROM admissions a "
