@@ -117,9 +117,23 @@ def run(
     protocol: Annotated[str, typer.Option(
         help="tools (run_cell/submit_answer tool calls) | text (```python blocks, submit() in code) | "
              "auto (tools when the model supports tool calling) | medagentgym (MedAgentGym's request_info, "
-             "validate_code, debug, terminal as tools; docs/medagentgym.md).", rich_help_panel="LLM agent")] = "auto",
+             "validate_code, debug, terminal as tools) | medagentgym-text (MedAgentGym's own format: the action as "
+             "JSON in the message text; docs/medagentgym.md).", rich_help_panel="LLM agent")] = "auto",
     feedback: Annotated[bool, typer.Option(
-        "--feedback", help="Tell the agent when a submitted answer is wrong; it may try again while turns remain.")] = False,
+        "--feedback", help="Tell the agent when a submitted answer is wrong; it may try again while turns and "
+                           "attempts (--max-attempts) remain. The reward of a pass after a wrong submission follows "
+                           "--reward-rule.")] = False,
+    silent_retries: Annotated[Optional[bool], typer.Option(
+        "--silent-retries/--no-silent-retries",
+        help="MedAgentGym's rule: grade every submission, end the episode at the first pass, never tell the agent "
+             "(default: on with --protocol medagentgym and medagentgym-text, off otherwise).")] = None,
+    max_attempts: Annotated[Optional[int], typer.Option(
+        help="Submissions graded per episode at most with --feedback or silent retries (default 3; with the "
+             "medagentgym protocols and silent retries: --max-turns, as MedAgentGym grades every validate_code).")] = None,
+    reward_rule: Annotated[str, typer.Option(
+        help="The reward of a pass after wrong submissions: first (default: only a pass at the first submission "
+             "is rewarded) | discount:D (score x D per wrong submission) | any (any pass: rewards guessing). "
+             "Results record passed and reward apart (docs/guide.md).")] = "first",
     max_concurrent_requests: Annotated[Optional[int], typer.Option(
         min=1, help="Model requests in flight at once, shared by all episodes (default: --concurrency; a lower "
                     "cap makes episodes wait for a free slot).", rich_help_panel="LLM agent")] = None,
@@ -204,8 +218,25 @@ def run(
     if per_category is None and limit is None and not all_tasks:
         per_category = 2  # the one default, for every agent and suite (see --limit's help)
     options: dict[str, object] = {}
-    if protocol not in ("auto", "tools", "text", "medagentgym"):
-        raise _fail(f"--protocol must be tools, text, auto or medagentgym, not {protocol!r}")
+    if protocol not in ("auto", "tools", "text", "medagentgym", "medagentgym-text"):
+        raise _fail(f"--protocol must be tools, text, auto, medagentgym or medagentgym-text, not {protocol!r}")
+    from kernelgym.grading.attempts import parse_rule
+
+    try:
+        reward_rule = parse_rule(reward_rule).spelled()
+    except ValueError as err:
+        raise _fail(f"--reward-rule: {err}") from None
+    if max_attempts is not None and max_attempts < 1:
+        raise _fail(f"--max-attempts must be at least 1, not {max_attempts}")
+    medagentgym_protocol = bool(model) and protocol.startswith("medagentgym")
+    if silent_retries is None:
+        silent_retries = medagentgym_protocol and not feedback
+    if silent_retries and feedback:
+        raise _fail("--feedback tells the agent its verdict and --silent-retries does not: give one of them")
+    if max_attempts is None:
+        from kernelgym.episode.types import DEFAULT_MAX_ATTEMPTS
+
+        max_attempts = max_turns if (silent_retries and medagentgym_protocol) else DEFAULT_MAX_ATTEMPTS
     if model:
         if agent == "reference":
             agent = "llm"
@@ -264,14 +295,15 @@ def run(
         raise _fail(str(err)) from None
     episode = EpisodeConfig(
         max_turns=max_turns, time_budget=time_budget, limits=SessionLimits(cell_timeout=cell_timeout),
-        feedback=feedback,
+        feedback=feedback, silent_retries=silent_retries, max_attempts=max_attempts, reward_rule=reward_rule,
     )
     manifest = RunManifest(
         config=RunConfig(
             kernelgym_version=kernelgym_version(),
             agent=AgentConfig(name=agent, model=model, options=options),
             episode=EpisodeLimits(max_turns=max_turns, cell_timeout_s=cell_timeout, time_budget_s=time_budget,
-                                  feedback=feedback, max_observation_chars=episode.max_observation_chars),
+                                  feedback=feedback, max_observation_chars=episode.max_observation_chars,
+                                  silent_retries=silent_retries, max_attempts=max_attempts, reward_rule=reward_rule),
             selection=Selection(suite=suite, split=split_sel, dataset=dataset, limit=limit, per_category=per_category,
                                 categories=sorted(category) if category else None, rollouts=rollouts,
                                 tasks=len(chosen), tasks_sha256=tasks_fingerprint(chosen)),
