@@ -22,6 +22,7 @@ from typing import Any
 
 from kernelgym import notebook as nbk
 from kernelgym.episode import EpisodeResult, is_error
+from kernelgym.grading.metrics import RolloutStats
 from kernelgym.runs.manifest import RunManifest, read_manifest
 from kernelgym.runs.runner import RESULTS, SUMMARY, episode_notebook, read_results
 
@@ -145,7 +146,14 @@ class RunIndex:
         completion = sum(_num(u.get("completion_tokens")) for u in usage)
         has_tokens = any("prompt_tokens" in u or "completion_tokens" in u or "total_tokens" in u for u in usage)
         starts = sorted(r.started_at for r in self.results if r.started_at)
+        rollouts = RolloutStats()
+        for r in self.results:
+            rollouts.add(r.task_id, r.passed, r.reward)
         return {
+            "mean_reward": sum(r.reward for r in self.results) / n if n else 0.0,
+            "first_attempt_passed": sum(1 for r in self.results if r.passed and r.attempts <= 1),
+            "retried": sum(1 for r in self.results if r.attempts > 1),
+            "rollouts": rollouts.row(),
             "episodes": n, "passed": passed, "failed": n - passed - errors, "errors": errors,
             "pass_rate": passed / n if n else 0.0, "ci_low": lo, "ci_high": hi,
             "tasks": len(self.by_task),
@@ -401,6 +409,20 @@ class Index:
                 lo, hi = wilson(ok, eps)
                 out[cat][n] = {"episodes": eps, "passed": ok, "pass_rate": ok / eps, "ci_low": lo, "ci_high": hi}
         return out
+
+    def rollouts(self, runs: Sequence[int] = ()) -> dict[str, dict[int, dict[str, Any]]]:
+        """``{family/category: {run number: RolloutStats.row()}}`` for the runs whose tasks have several
+        rollouts (pass@k, pass^k, best@k, consistency per category)."""
+        out: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+        for run in self.chosen(runs):
+            per: dict[str, RolloutStats] = defaultdict(RolloutStats)
+            for r in run.results:
+                per[f"{r.family}/{r.category}"].add(r.task_id, r.passed, r.reward)
+            for cat, stats in per.items():
+                row = stats.row()
+                if row:
+                    out[cat][run.number] = row
+        return dict(sorted(out.items()))
 
     def disagreements(self, runs: Sequence[int] = (), limit: int = 200
                       ) -> tuple[list[tuple[str, dict[int, tuple[int, int]]]], int]:
