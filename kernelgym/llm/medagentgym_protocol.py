@@ -242,15 +242,18 @@ def text_cell(name: str, args: dict[str, Any]) -> str:
     return cell
 
 
-def _json_candidate(text: str) -> str:
-    """The part of a reply that should be the action's JSON object."""
+def _json_candidate(text: str) -> tuple[str, str]:
+    """The part of a reply that should be the action's JSON object, and the text before it (the
+    model's reasoning, for the notebook)."""
     if "</think>" in text:
         text = text.rsplit("</think>", 1)[1]
     fenced = _FENCED_JSON.search(text)
-    if fenced:
-        text = fenced.group(1)
-    start, end = text.find("{"), text.rfind("}")
-    return text[start:end + 1] if start != -1 and end > start else text.strip()
+    before = text[:fenced.start()] if fenced else ""
+    body = fenced.group(1) if fenced else text
+    start, end = body.find("{"), body.rfind("}")
+    if not fenced:
+        before = body[:start] if start != -1 else ""
+    return (body[start:end + 1] if start != -1 and end > start else body.strip()), before.strip()
 
 
 def _loads(candidate: str) -> Any:
@@ -268,7 +271,7 @@ def parse_text_reply(message: Any, actions: tuple[str, ...] = ACTIONS) -> Parsed
     in its text (see the module docstring). A reply that is not one such action becomes an error
     message for the model (a user turn), which may try again."""
     text = message_text(getattr(message, "content", message))
-    candidate = _json_candidate(text)
+    candidate, thought = _json_candidate(text)
     formats = " or ".join(f'{{"action": "{a}", "params": {{...}}}}' for a in actions)
     problem: str | None = None
     cell = ""
@@ -289,10 +292,9 @@ def parse_text_reply(message: Any, actions: tuple[str, ...] = ACTIONS) -> Parsed
                 cell = text_cell(str(obj["action"]), obj["params"])
             except ValueError as exc:
                 problem = str(exc)
-    thought = text[:text.find(candidate)].strip() if candidate and candidate in text else None
     if problem is not None:
         return Parsed(kind="error", error=f"Error: {problem}. Nothing was run. Reply with exactly one action: {formats}.",
-                      thought=thought or None, problems=[problem])
+                      thought=text.strip() or None, problems=[problem])
     return Parsed(kind="code", code=cell, thought=thought or None)
 
 
