@@ -126,3 +126,29 @@ def test_attempts_are_capped_per_episode(runs: dict[str, Path], picks: list[Inst
     rec = by_task(runs["capped"])[picks[0].id]
     assert rec.attempts == 2 and not rec.passed and rec.stop_reason == "answered" and rec.turns == 2
     assert rec.reward == 0.0
+
+
+def test_kernelgym_grade_counts_the_attempts_again(runs: dict[str, Path], picks: list[Instance], tmp_path: Path) -> None:
+    """Re-grading keeps the attempts and reward, counted again from the re-executed cells: a notebook
+    whose recorded attempts were edited down to 1 (to claim a first-attempt reward) is re-graded with
+    its 3 submissions and reward 0."""
+    import copy
+
+    from kernelgym.regrade import GradeOptions, grade_paths
+
+    rec = by_task(runs["feedback"])[picks[0].id]
+    nb = nbformat.read(runs["feedback"] / rec.notebook, as_version=4)
+    edited = copy.deepcopy(nb)
+    result = edited.metadata["kernelgym"]["result"]
+    result.update(attempts=1, reward=1.0)
+    edited.metadata["kernelgym"]["episode"]["submissions"] = edited.metadata["kernelgym"]["episode"]["submissions"][-1:]
+    nbk.cells_with_tag(edited, nbk.TAG_RECORD)[0].source = nbk.result_markdown(result)
+    paths = {"as_run": tmp_path / "as_run.ipynb", "edited": tmp_path / "edited.ipynb"}
+    nbk.write(nb, paths["as_run"])
+    nbk.write(edited, paths["edited"])
+    records = grade_paths(list(paths.values()), tmp_path / "graded", GradeOptions(concurrency=2, timeout=60, progress=False))
+    assert all(r.passed and r.error is None for r in records), records
+    for name in paths:
+        graded = nbformat.read(tmp_path / "graded" / f"{name}.ipynb", as_version=4)
+        assert (graded.metadata["kernelgym"]["result"]["attempts"], graded.metadata["kernelgym"]["result"]["reward"]) == (3, 0.0)
+        assert "attempts: 3 submissions graded; reward 0" in nbk.cells_with_tag(graded, nbk.TAG_RECORD)[0].source
