@@ -75,7 +75,9 @@ def run(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the selected task ids (one a line) and stop: no kernel starts, nothing is written.")] = False,
     category: Annotated[Optional[list[str]], typer.Option(help="Only these categories; repeatable.")] = None,
-    rollouts: Annotated[int, typer.Option(min=1, help="Independent episodes per task.")] = 1,
+    rollouts: Annotated[int, typer.Option(
+        min=1, help="Independent episodes per task; with 2 or more the summary, `kernelgym report` and `kernelgym view` "
+                    "give pass@k (unbiased), pass^k, best@k and per-task consistency.")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Episodes running at once.")] = 2,
     max_turns: Annotated[int, typer.Option(
         min=1, help="Agent actions (code cells) per episode; the episode ends unanswered after the last.")] = 15,
