@@ -230,15 +230,6 @@ def run(
         raise _fail(f"--reward-rule: {err}") from None
     if max_attempts is not None and max_attempts < 1:
         raise _fail(f"--max-attempts must be at least 1, not {max_attempts}")
-    medagentgym_protocol = bool(model) and protocol.startswith("medagentgym")
-    if silent_retries is None:
-        silent_retries = medagentgym_protocol and not feedback
-    if silent_retries and feedback:
-        raise _fail("--feedback tells the agent its verdict and --silent-retries does not: give one of them")
-    if max_attempts is None:
-        from kernelgym.episode.types import DEFAULT_MAX_ATTEMPTS
-
-        max_attempts = max_turns if (silent_retries and medagentgym_protocol) else DEFAULT_MAX_ATTEMPTS
     if model:
         if agent == "reference":
             agent = "llm"
@@ -255,6 +246,16 @@ def run(
         if not sep or not key.strip():
             raise _fail(f"--agent-option {item!r}: write key=value")
         options[key.strip()] = _option_value(value)
+    # the medagentgym protocols (--protocol, or -O protocol=...) follow MedAgentGym's episode rules by default
+    medagentgym_protocol = str(options.get("protocol") or "").startswith("medagentgym")
+    if silent_retries is None:
+        silent_retries = medagentgym_protocol and not feedback
+    if silent_retries and feedback:
+        raise _fail("--feedback tells the agent its verdict and --silent-retries does not: give one of them")
+    if max_attempts is None:
+        from kernelgym.episode.types import DEFAULT_MAX_ATTEMPTS
+
+        max_attempts = max_turns if (silent_retries and medagentgym_protocol) else DEFAULT_MAX_ATTEMPTS
     from kernelgym._plugins import is_file_target
 
     if is_file_target(agent):  # one name for the file wherever the run is started from (run.json)
