@@ -26,7 +26,7 @@ from kernelgym.grading.metrics import RolloutStats
 from kernelgym.runs.manifest import RunManifest, read_manifest
 from kernelgym.runs.runner import RESULTS, SUMMARY, episode_notebook, read_results
 
-SORT_KEYS = ("run", "task_id", "family", "category", "rollout", "passed", "score", "stop_reason", "turns",
+SORT_KEYS = ("run", "task_id", "family", "category", "rollout", "passed", "score", "reward", "attempts", "stop_reason", "turns",
              "duration_s", "tokens")
 """Columns the episodes table sorts by."""
 OUTCOMES = ("passed", "failed", "error")
@@ -72,7 +72,7 @@ def _tokens(usage: dict[str, Any]) -> int | None:
 class Row:
     """One episode in the index (what the table shows and what the filters read)."""
 
-    __slots__ = ("run", "i", "task_id", "family", "category", "cat", "rollout", "passed", "score", "stop_reason",
+    __slots__ = ("run", "i", "task_id", "family", "category", "cat", "rollout", "passed", "score", "reward", "attempts", "stop_reason",
                  "outcome", "turns", "duration_s", "tokens", "answer", "haystack", "prompt")
 
     def __init__(self, run: int, i: int, r: EpisodeResult) -> None:
@@ -80,6 +80,7 @@ class Row:
         self.task_id, self.family, self.category = r.task_id, r.family, r.category
         self.cat = f"{r.family}/{r.category}"
         self.rollout, self.passed, self.score = r.rollout, bool(r.passed), float(r.score)
+        self.reward, self.attempts = float(r.reward), int(r.attempts)
         self.stop_reason = r.stop_reason
         self.outcome = "passed" if r.passed else ("error" if is_error(r.stop_reason) else "failed")
         self.turns, self.duration_s = r.turns, float(r.duration_s)
@@ -93,7 +94,7 @@ class Row:
     def json(self, label: str) -> dict[str, Any]:
         return {"run": self.run, "run_label": label, "i": self.i, "task_id": self.task_id, "family": self.family,
                 "category": self.category, "rollout": self.rollout, "passed": self.passed, "score": self.score,
-                "stop_reason": self.stop_reason, "outcome": self.outcome, "turns": self.turns,
+                "reward": self.reward, "attempts": self.attempts, "stop_reason": self.stop_reason, "outcome": self.outcome, "turns": self.turns,
                 "duration_s": round(self.duration_s, 3), "tokens": self.tokens, "answer": self.answer}
 
 

@@ -142,6 +142,7 @@ def episodes_page(index: Index, args: dict[str, str]) -> str:
                  f"{h(r.label)}</option>" for r in index.runs]
     cols = [("run", "run"), ("task_id", "task"), ("family", "family"), ("category", "category"), ("rollout", "rollout"),
             ("passed", "passed"), ("score", "score"), ("stop_reason", "stop reason"), ("turns", "turns"),
+            ("attempts", "attempts"), ("reward", "reward"),
             ("duration_s", "duration"), ("tokens", "tokens"), ("", "answer")]
     head = "".join(f'<th data-sort="{k}" tabindex="0">{t}</th>' if k else f"<th>{t}</th>" for k, t in cols)
     body = f"""<h1>Episodes</h1>

@@ -484,6 +484,8 @@ def test_the_viewer_shows_pass_at_k_best_at_k_consistency_and_attempts(runs: dic
     assert 'id="rollouts"' in compare and "pass@4" in compare and "best@4" in compare
     episode = get(server + "/run/0/episode/0")[1].decode()
     assert "<th>attempts</th>" in episode and "<th>reward</th>" in episode
+    rows = api(server, runs=2, sort="reward", desc=1, per_page=5)["rows"]
+    assert all({"reward", "attempts"} <= set(r) for r in rows) and rows[0]["reward"] == 1.0
 
 
 def test_reading_and_serving_changed_nothing_in_the_run_folders(runs: dict[str, Any], server: str) -> None:
