@@ -247,7 +247,6 @@ async def run_episode(
                 "max_observation_chars": cfg.max_observation_chars,
                 **({"feedback": True} if cfg.feedback else {}),
                 **({"silent_retries": True} if cfg.silent_retries else {}),
-                "wrong_answers": sum(1 for s in submissions if s.passed is False),
                 "max_attempts": cfg.max_attempts if cfg.retries else 1,
                 "submissions": [s.model_dump(mode="json") for s in submissions],
             },
@@ -258,6 +257,7 @@ async def run_episode(
     if submissions and submissions[-1].passed is None:  # graded only by the verifier: its verdict
         submissions[-1].passed = verdict.passed
         nb.metadata["kernelgym"]["episode"]["submissions"][-1]["passed"] = verdict.passed
+    nb.metadata["kernelgym"]["episode"]["wrong_answers"] = sum(1 for s in submissions if s.passed is False)
     scored = attempt_fields(len(submissions), verdict.score, rule)
     nbk.write_result(nb, nbk.result_record(inst, answer, verdict, failure) | scored)
     result = EpisodeResult(
