@@ -46,7 +46,7 @@ from rich.table import Table
 
 from kernelgym import notebook as nbk
 from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, agent_label, is_error, run_episode
-from kernelgym.grading.metrics import RolloutStats
+from kernelgym.grading.metrics import RolloutStats, task_key
 from kernelgym.llm.client import close_shared_models, follow_run_concurrency, reset_run_concurrency
 from kernelgym.llm.errors import FatalModelError
 from kernelgym.runs.manifest import MANIFEST, RunManifest, check_resume, write_manifest
@@ -326,15 +326,14 @@ class _Totals:
 
     __slots__ = ("n", "passed", "errors", "turns", "duration", "first", "attempts", "reward", "rollouts")
 
-    rollouts: RolloutStats | None
-
     def __init__(self) -> None:
         self.n = self.passed = self.errors = self.turns = self.first = self.attempts = 0
         self.duration: float = 0
         self.reward: float = 0
-        self.rollouts = None  # set by summarize when tasks have several rollouts
+        self.rollouts = RolloutStats()  # 13 bytes an episode: pass@k, best@k, consistency
 
-    def add(self, r: EpisodeResult) -> None:
+    def add(self, r: EpisodeResult, key: int | None = None) -> None:
+        """Count ``r`` (``key``: its :func:`~kernelgym.grading.metrics.task_key`, if already computed)."""
         self.n += 1
         self.passed += r.passed
         self.first += r.passed and r.attempts <= 1
@@ -343,6 +342,7 @@ class _Totals:
         self.errors += is_error(r.stop_reason) and not r.passed
         self.turns += r.turns
         self.duration += r.duration_s
+        self.rollouts.add_key(task_key(r.task_id) if key is None else key, r.passed, r.reward)
 
     def row(self) -> dict[str, Any]:
         n, passed, errors = self.n, self.passed, self.errors
@@ -356,7 +356,7 @@ class _Totals:
             "mean_turns": round(self.turns / n, 2) if n else 0.0,
             "mean_duration_s": round(self.duration / n, 3) if n else 0.0,
         }
-        rollouts = self.rollouts.row() if self.rollouts is not None else {}
+        rollouts = self.rollouts.row()
         if rollouts:
             row["rollouts"] = rollouts
         return row
@@ -373,28 +373,18 @@ def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
     best@k (of the rewards) and per-task consistency (:mod:`kernelgym.grading.metrics`).
 
     One pass over ``results`` (a stream from :func:`iter_results` is fine): memory grows with the
-    categories and the tasks (a few bytes per episode's outcome, for pass@k), not with the records."""
+    categories, and by 3 x 13 bytes an episode for pass@k (:class:`~kernelgym.grading.metrics.RolloutStats`
+    of the run, its family and its category), not with the records."""
     total = _Totals()
     by_cat: dict[str, _Totals] = defaultdict(_Totals)
     by_fam: dict[str, _Totals] = defaultdict(_Totals)
     stops: dict[str, int] = defaultdict(int)
-    tasks: dict[str, tuple[str, str, list[bool], list[float]]] = {}  # per task: its outcomes (pass@k)
     for r in results:
-        total.add(r)
-        by_cat[f"{r.family}/{r.category}"].add(r)
-        by_fam[r.family].add(r)
+        key = task_key(r.task_id)
+        total.add(r, key)
+        by_cat[f"{r.family}/{r.category}"].add(r, key)
+        by_fam[r.family].add(r, key)
         stops[r.stop_reason] += 1
-        outcomes = tasks.setdefault(r.task_id, (r.family, f"{r.family}/{r.category}", [], []))
-        outcomes[2].append(bool(r.passed))
-        outcomes[3].append(float(r.reward))
-    if any(len(t[2]) > 1 for t in tasks.values()):
-        total.rollouts = RolloutStats()
-        for task_id, (fam, cat, passed, rewards) in tasks.items():
-            for group in (total, by_fam[fam], by_cat[cat]):
-                if group.rollouts is None:
-                    group.rollouts = RolloutStats()
-                group.rollouts.tasks[task_id] = (passed, rewards)
-    del tasks
     return {
         "total": total.row(),
         "stop_reasons": dict(sorted(stops.items())),
