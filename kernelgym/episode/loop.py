@@ -203,7 +203,8 @@ async def run_episode(
             if answers:
                 # every submission is recorded; with retries each is graded on the host as it is made
                 graded = _answer_passes(inst, answers[-1]) if cfg.retries and inst.verifier == "answer" else None
-                submissions.append(Submission(turn=turns, answer=answers[-1], passed=graded, values=len(answers)))
+                submissions.append(Submission(turn=turns, answer=answers[-1], passed=graded, values=len(answers),
+                                              superseded=list(answers[:-1])))
                 if (graded is not False or turns >= cfg.max_turns
                         or len(submissions) >= max(1, cfg.max_attempts)):
                     stop = "answered"

@@ -95,6 +95,8 @@ class Submission(BaseModel):
     answer: Any = None
     passed: bool | None = None
     values: int = Field(default=1, description="how many submit() calls the cell made (the last one counts)")
+    superseded: list[Any] = Field(
+        default_factory=list, description="the values of the cell's earlier submit() calls, in order (not graded)")
 
 
 @dataclass

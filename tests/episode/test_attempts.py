@@ -152,3 +152,19 @@ def test_kernelgym_grade_counts_the_attempts_again(runs: dict[str, Path], picks:
         graded = nbformat.read(tmp_path / "graded" / f"{name}.ipynb", as_version=4)
         assert (graded.metadata["kernelgym"]["result"]["attempts"], graded.metadata["kernelgym"]["result"]["reward"]) == (3, 0.0)
         assert "attempts: 3 submissions graded; reward 0" in nbk.cells_with_tag(graded, nbk.TAG_RECORD)[0].source
+
+
+def test_several_submit_calls_in_one_cell_are_one_graded_submission(picks: list[Instance]) -> None:
+    """Every value passed to submit() is recorded: a cell that submits 0, 1 and 2 (the answer) is one
+    submission, graded on its last value (as the verifier grades it), the earlier ones kept as superseded."""
+    from kernelgym.episode import Action, Observation, run_episode
+
+    class Spray:
+        async def act(self, obs: Observation) -> Action:
+            return Action.code("submit(0)\nsubmit(1)\nsubmit(2)")
+
+    result, nb = asyncio.run(run_episode(picks[0], Spray(), config=EpisodeConfig(max_turns=3, feedback=True)))
+    assert result.passed and result.attempts == 1 and result.reward == 1.0
+    [sub] = result.submissions
+    assert (sub.answer, sub.values, sub.superseded, sub.passed) == (2, 3, [0, 1], True)
+    assert nb.metadata["kernelgym"]["episode"]["submissions"][0]["superseded"] == [0, 1]
