@@ -64,7 +64,8 @@ class Group:
 @dataclass
 class Run:
     """One run folder, read in one streamed pass: totals, not records (a run of millions of episodes
-    takes the memory of its categories, and a few bytes per episode's outcome for pass@k). :attr:`results` reads the records again, one at a time."""
+    takes the memory of its categories, and 13 bytes an episode for pass@k). :attr:`results` reads the
+    records again, one at a time."""
 
     path: Path
     results: Iterable[EpisodeResult] = ()
@@ -291,7 +292,7 @@ def _num(value: Any, fmt: str) -> str:
 
 OVERVIEW_COLUMNS = (
     ("run", "label", None), ("episodes", "episodes", "d"), ("passed", "passed", "d"), ("pass rate", "pass_rate", ".1%"),
-    ("mean reward", "mean_reward", ".3f"), ("pass@k", "pass_at_k", ".1%"),
+    ("mean reward", "mean_reward", ".3f"), ("pass@K (K rollouts)", "pass_at_k", ".1%"),
     ("mean turns", "mean_turns", ".2f"), ("prompt tok", "prompt_tokens", ",d"), ("completion tok", "completion_tokens", ",d"),
     ("tok/episode", "mean_tokens", ",.0f"), ("s/call", "mean_latency_s", ".2f"), ("cost $", "cost_usd", ".4f"),
 )
