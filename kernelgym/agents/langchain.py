@@ -35,6 +35,8 @@ from kernelgym.llm.protocol import (
 )
 
 DEFAULT_CONTEXT_TOKENS = 32_768
+PROTOCOLS = ("auto", "tools", "text", "medagentgym", "medagentgym-text")
+"""The values of the ``protocol`` option (``kernelgym run --protocol``)."""
 TRIM_MARKER = "[kernelgym: the output of cell {turn} ({chars:,} characters) was trimmed from the conversation to fit the model's context window; re-run code if you need it again]"
 
 
@@ -78,8 +80,9 @@ class LangChainAgent:
 
     Options (``-O key=value`` or ``kernelgym run`` flags): ``model`` (``PROVIDER:NAME``), ``base_url``,
     ``api_key_env``, ``temperature``, ``top_p``, ``max_tokens``, ``seed``, ``protocol``
-    (``tools``, ``text``, ``auto``: tools when the model supports tool calling, or ``medagentgym``:
-    MedAgentGym's action names as tools, :mod:`kernelgym.llm.medagentgym_protocol`),
+    (``tools``, ``text``, ``auto``: tools when the model supports tool calling, ``medagentgym``:
+    MedAgentGym's action names as tools, or ``medagentgym-text``: MedAgentGym's own format, the action
+    as JSON in the message text, :mod:`kernelgym.llm.medagentgym_protocol`),
     ``max_concurrent_requests`` (shared by all episodes of a run; default: the run's concurrency, 8 outside a run), ``request_timeout``,
     ``max_retries``, ``retry_base_delay``, ``context_tokens`` (default: the model's profile, else
     32768), ``max_format_errors`` (malformed replies in a row before the episode is stopped),
@@ -120,8 +123,8 @@ class LangChainAgent:
             max_retries=_opt(max_retries, int) or 0, retry_base_delay=_opt(retry_base_delay, float) or 0.0,
             max_concurrent_requests=_opt(max_concurrent_requests, int) or None,
         )
-        if protocol not in ("auto", "tools", "text", "medagentgym"):
-            raise ValueError(f"protocol must be tools, text, auto or medagentgym, not {protocol!r}")
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be tools, text, auto, medagentgym or medagentgym-text, not {protocol!r}")
         self.base_seed: int | None = self.settings.seed  # the seed of rollout 0; rollout k: base_seed + k
         self.model = model
         self.chat, self._shared_chat = shared_chat_model(self.settings)
@@ -130,7 +133,7 @@ class LangChainAgent:
             protocol = "tools" if _supports_tools(self.chat) else "text"
         elif protocol in ("tools", "medagentgym") and not _supports_tools(self.chat):
             raise FatalModelError(f"{model} does not support tool calling in LangChain: use --protocol text")
-        self.protocol: Literal["tools", "text", "medagentgym"] = protocol  # type: ignore[assignment]
+        self.protocol: Literal["tools", "text", "medagentgym", "medagentgym-text"] = protocol  # type: ignore[assignment]
         self.sampling: dict[str, Any] = {**self.settings.sampling(), "protocol": self.protocol}
         profile = getattr(self.chat, "profile", None) or {}
         self.context_tokens = _opt(context_tokens, int) or int(profile.get("max_input_tokens") or DEFAULT_CONTEXT_TOKENS)
@@ -154,6 +157,8 @@ class LangChainAgent:
 
             assert self._first is not None
             return self.chat.bind_tools(medagentgym.tool_schemas(medagentgym.permitted_actions(self._first.task)))
+        if self.protocol == "medagentgym-text":
+            return self.chat
         return self.chat.bind_tools(tool_schemas()) if self.protocol == "tools" else self.chat
 
     def _start(self, obs: Observation) -> None:
@@ -174,6 +179,10 @@ class LangChainAgent:
         if self.protocol in ("tools", "medagentgym") and self._pending_call is not None:
             body = observation_text(obs, tool_result=True)
             msg: Any = ToolMessage(body, tool_call_id=self._pending_call, status="error" if obs.status == "error" else "success")
+        elif self.protocol == "medagentgym-text":  # the output only, as MedAgentGym shows it
+            from kernelgym.llm import medagentgym_protocol as medagentgym
+
+            msg = HumanMessage(medagentgym.observation_text(obs))
         else:
             msg = HumanMessage(observation_text(obs, tool_result=False))
         self._pending_call = None
@@ -281,6 +290,11 @@ class LangChainAgent:
 
             assert self._first is not None
             return medagentgym.parse_reply(reply, medagentgym.permitted_actions(self._first.task))
+        if self.protocol == "medagentgym-text":
+            from kernelgym.llm import medagentgym_protocol as medagentgym
+
+            assert self._first is not None
+            return medagentgym.parse_text_reply(reply, medagentgym.permitted_actions(self._first.task))
         return parse_tool_reply(reply) if self.protocol == "tools" else parse_text_reply(reply)
 
     async def act(self, obs: Observation) -> Action:

@@ -57,13 +57,14 @@ def export_sft(
     run_dirs: RunDirsArg,
     output: OutputOpt,
     fmt: FormatOpt = None,
-    include_failed: Annotated[bool, typer.Option("--include-failed", help="Also export failed episodes.")] = False,
+    include_failed: Annotated[bool, typer.Option("--include-failed", help="Also export failed episodes (and passes whose reward is 0 by their reward rule).")] = False,
     protocol: ProtocolOpt = "tools",
     keep_format_errors: KeepErrorsOpt = False,
     max_observation_chars: ObsCharsOpt = None,
     specs: SpecsOpt = None,
 ) -> None:
-    """One conversation per passed episode: {"messages": [...], "tools": [...]} (TRL SFTTrainer, chat templates)."""
+    """One conversation per rewarded episode (passed, with a reward above 0 by its reward rule: by default a pass
+    after a wrong submission is not one): {"messages": [...], "tools": [...]} (TRL SFTTrainer, chat templates)."""
     _export("sft", run_dirs, output, fmt, specs, include_failed=include_failed, protocol=protocol,
             keep_format_errors=keep_format_errors, max_observation_chars=max_observation_chars)
 
@@ -97,7 +98,8 @@ def export_kto(
     max_observation_chars: ObsCharsOpt = None,
     specs: SpecsOpt = None,
 ) -> None:
-    """Unpaired preferences {"prompt", "completion", "label"}: label = the episode passed (TRL KTOTrainer)."""
+    """Unpaired preferences {"prompt", "completion", "label"}: label = the episode passed with a reward above 0
+    (TRL KTOTrainer)."""
     _export("kto", run_dirs, output, fmt, specs, protocol=protocol, keep_format_errors=keep_format_errors,
             max_observation_chars=max_observation_chars)
 
@@ -115,6 +117,9 @@ def export_verl(
     max_turns: Annotated[int, typer.Option(min=1, help="Turn limit told in the system prompt.")] = 15,
     max_observation_chars: Annotated[int, typer.Option(
         min=100, help="The output limit the system prompt states (the LLM agent's default).")] = 4000,
+    reward_rule: Annotated[str, typer.Option(
+        help="extra_info.reward_rule: how compute_score weighs a completion that submitted more than once: "
+             "first (default: 0) | discount:D | any.")] = "first",
     specs: SpecsOpt = None,
 ) -> None:
     """verl RL data: Parquet rows with data_source, prompt, ability, reward_model, extra_info.
@@ -128,6 +133,12 @@ def export_verl(
         raise _fail("give run folders, or --suite (e.g. --suite ehr --split train)")
     if protocol not in ("tools", "text"):
         raise _fail(f"--protocol must be tools or text, not {protocol!r}")
+    from kernelgym.grading.attempts import parse_rule
+
+    try:
+        reward_rule = parse_rule(reward_rule).spelled()
+    except ValueError as err:
+        raise _fail(f"--reward-rule: {err}") from None
     instances = []
     if suite:
         if split not in (None, "train", "test", "all"):
@@ -142,4 +153,4 @@ def export_verl(
     if fmt is None and output.suffix not in (".jsonl", ".json"):
         fmt = "parquet"
     _export("verl", list(run_dirs or []), output, fmt, None, instances=instances, protocol=protocol,
-            max_turns=max_turns, max_observation_chars=max_observation_chars)
+            max_turns=max_turns, max_observation_chars=max_observation_chars, reward_rule=reward_rule)

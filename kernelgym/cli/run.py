@@ -81,7 +81,9 @@ def run(
              "DATASET[:SPLIT[:INDICES]] (biocoder:test:0-9,17, the indices MedAgentGym runs them under), "
              "DATASET:id=RECORD_ID, or a JSON file shaped like MedAgentGym's rollout_indices.json. Without "
              "--limit or --per-category every match runs.")] = None,
-    rollouts: Annotated[int, typer.Option(min=1, help="Independent episodes per task.")] = 1,
+    rollouts: Annotated[int, typer.Option(
+        min=1, help="Independent episodes per task; with 2 or more the summary, `kernelgym report` and `kernelgym view` "
+                    "give pass@k (unbiased), pass^k, best@k and per-task consistency.")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Episodes running at once.")] = 2,
     max_turns: Annotated[int, typer.Option(
         min=1, help="Agent actions (code cells) per episode; the episode ends unanswered after the last.")] = 15,
@@ -123,9 +125,23 @@ def run(
     protocol: Annotated[str, typer.Option(
         help="tools (run_cell/submit_answer tool calls) | text (```python blocks, submit() in code) | "
              "auto (tools when the model supports tool calling) | medagentgym (MedAgentGym's request_info, "
-             "validate_code, debug, terminal as tools; docs/medagentgym.md).", rich_help_panel="LLM agent")] = "auto",
+             "validate_code, debug, terminal as tools) | medagentgym-text (MedAgentGym's own format: the action as "
+             "JSON in the message text; docs/medagentgym.md).", rich_help_panel="LLM agent")] = "auto",
     feedback: Annotated[bool, typer.Option(
-        "--feedback", help="Tell the agent when a submitted answer is wrong; it may try again while turns remain.")] = False,
+        "--feedback", help="Tell the agent when a submitted answer is wrong; it may try again while turns and "
+                           "attempts (--max-attempts) remain. The reward of a pass after a wrong submission follows "
+                           "--reward-rule.")] = False,
+    silent_retries: Annotated[Optional[bool], typer.Option(
+        "--silent-retries/--no-silent-retries",
+        help="MedAgentGym's rule: grade every submission, end the episode at the first pass, never tell the agent "
+             "(default: on with --protocol medagentgym and medagentgym-text, off otherwise).")] = None,
+    max_attempts: Annotated[Optional[int], typer.Option(
+        help="Submissions graded per episode at most with --feedback or silent retries (default 3; with the "
+             "medagentgym protocols and silent retries: --max-turns, as MedAgentGym grades every validate_code).")] = None,
+    reward_rule: Annotated[str, typer.Option(
+        help="The reward of a pass after wrong submissions: first (default: only a pass at the first submission "
+             "is rewarded) | discount:D (score x D per wrong submission) | any (any pass: rewards guessing). "
+             "Results record passed and reward apart (docs/guide.md).")] = "first",
     max_concurrent_requests: Annotated[Optional[int], typer.Option(
         min=1, help="Model requests in flight at once, shared by all episodes (default: --concurrency; a lower "
                     "cap makes episodes wait for a free slot).", rich_help_panel="LLM agent")] = None,
@@ -218,8 +234,16 @@ def run(
     if per_category is None and limit is None and not all_tasks and sources is None:
         per_category = 2  # the one default, for every agent and suite (see --limit's help)
     options: dict[str, object] = {}
-    if protocol not in ("auto", "tools", "text", "medagentgym"):
-        raise _fail(f"--protocol must be tools, text, auto or medagentgym, not {protocol!r}")
+    if protocol not in ("auto", "tools", "text", "medagentgym", "medagentgym-text"):
+        raise _fail(f"--protocol must be tools, text, auto, medagentgym or medagentgym-text, not {protocol!r}")
+    from kernelgym.grading.attempts import parse_rule
+
+    try:
+        reward_rule = parse_rule(reward_rule).spelled()
+    except ValueError as err:
+        raise _fail(f"--reward-rule: {err}") from None
+    if max_attempts is not None and max_attempts < 1:
+        raise _fail(f"--max-attempts must be at least 1, not {max_attempts}")
     if model:
         if agent == "reference":
             agent = "llm"
@@ -236,6 +260,16 @@ def run(
         if not sep or not key.strip():
             raise _fail(f"--agent-option {item!r}: write key=value")
         options[key.strip()] = _option_value(value)
+    # the medagentgym protocols (--protocol, or -O protocol=...) follow MedAgentGym's episode rules by default
+    medagentgym_protocol = str(options.get("protocol") or "").startswith("medagentgym")
+    if silent_retries is None:
+        silent_retries = medagentgym_protocol and not feedback
+    if silent_retries and feedback:
+        raise _fail("--feedback tells the agent its verdict and --silent-retries does not: give one of them")
+    if max_attempts is None:
+        from kernelgym.episode.types import DEFAULT_MAX_ATTEMPTS
+
+        max_attempts = max_turns if (silent_retries and medagentgym_protocol) else DEFAULT_MAX_ATTEMPTS
     from kernelgym._plugins import is_file_target
 
     if is_file_target(agent):  # one name for the file wherever the run is started from (run.json)
@@ -279,14 +313,15 @@ def run(
         raise _fail(str(err)) from None
     episode = EpisodeConfig(
         max_turns=max_turns, time_budget=time_budget, limits=SessionLimits(cell_timeout=cell_timeout),
-        feedback=feedback,
+        feedback=feedback, silent_retries=silent_retries, max_attempts=max_attempts, reward_rule=reward_rule,
     )
     manifest = RunManifest(
         config=RunConfig(
             kernelgym_version=kernelgym_version(),
             agent=AgentConfig(name=agent, model=model, options=options),
             episode=EpisodeLimits(max_turns=max_turns, cell_timeout_s=cell_timeout, time_budget_s=time_budget,
-                                  feedback=feedback, max_observation_chars=episode.max_observation_chars),
+                                  feedback=feedback, max_observation_chars=episode.max_observation_chars,
+                                  silent_retries=silent_retries, max_attempts=max_attempts, reward_rule=reward_rule),
             selection=Selection(suite=suite, split=split_sel, dataset=dataset, limit=limit, per_category=per_category,
                                 categories=sorted(category) if category else None, rollouts=rollouts,
                                 sources=list(source_ids) if source_ids else None,

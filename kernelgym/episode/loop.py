@@ -30,10 +30,12 @@ from kernelgym.episode.types import (
     EpisodeResult,
     Observation,
     StopReason,
+    Submission,
     agent_label,
     is_error,
 )
 from kernelgym.grading import grade
+from kernelgym.grading.attempts import attempt_fields, parse_rule
 from kernelgym.llm.errors import FatalModelError
 from kernelgym.notebook.readers import answers_of
 from kernelgym.runtime.kernel_session import (
@@ -92,10 +94,12 @@ def _why_no_evidence(outcome: CellOutcome) -> str:
     return f"no verifier evidence ({printed[:300]})" if printed else "no verifier evidence (the verifier emitted none)"
 
 
-def wrong_answer_feedback(left: int) -> str:
-    """What an agent is told (with ``EpisodeConfig.feedback``) after a wrong answer, ``left`` turns before the end."""
+def wrong_answer_feedback(left: int, attempts_left: int | None = None) -> str:
+    """What an agent is told (with ``EpisodeConfig.feedback``) after a wrong answer, ``left`` turns before
+    the end and ``attempts_left`` submissions before the cap (None: not said, as before attempts were capped)."""
+    more = "" if attempts_left is None else f"; at most {attempts_left} more submission{'s' if attempts_left != 1 else ''}"
     return (f"[kernelgym feedback: the submitted answer is not correct. You may try again: "
-            f"{left} turn{'s' if left != 1 else ''} left.]")
+            f"{left} turn{'s' if left != 1 else ''} left{more}.]")
 
 
 async def run_episode(
@@ -119,7 +123,8 @@ async def run_episode(
     turns, error = 0, None
     trace: str | None = None  # the traceback of an agent_error
     stop: StopReason | None = None
-    wrong_answers = 0
+    submissions: list[Submission] = []
+    rule = parse_rule(cfg.reward_rule).spelled()  # a bad rule fails here, before any kernel starts
     usage: dict[str, Any] = {}
     evidence: list[dict[str, Any]] = []
     no_evidence = "no verifier evidence (the kernel was gone before verification)"
@@ -196,11 +201,16 @@ async def run_episode(
             submitted = submitted or bool(answers)
             feedback = None
             if answers:
-                if not (cfg.feedback and turns < cfg.max_turns) or _answer_passes(inst, answers[-1]):
+                # every submission is recorded; with retries each is graded on the host as it is made
+                graded = _answer_passes(inst, answers[-1]) if cfg.retries and inst.verifier == "answer" else None
+                submissions.append(Submission(turn=turns, answer=answers[-1], passed=graded, values=len(answers),
+                                              superseded=list(answers[:-1])))
+                if (graded is not False or turns >= cfg.max_turns
+                        or len(submissions) >= max(1, cfg.max_attempts)):
                     stop = "answered"
                     break
-                wrong_answers += 1
-                feedback = wrong_answer_feedback(cfg.max_turns - turns)
+                if cfg.feedback:  # silent retries: the agent is not told (MedAgentGym's rule)
+                    feedback = wrong_answer_feedback(cfg.max_turns - turns, cfg.max_attempts - len(submissions))
             obs = Observation(
                 task=inst.public(), prompt=inst.prompt, turn=turns, max_turns=cfg.max_turns,
                 output=render_outputs(outcome, cfg.max_observation_chars, limits.cell_timeout),
@@ -236,16 +246,26 @@ async def run_episode(
                 "stop_reason": stop, "duration_s": duration, "usage": usage, "error": error,
                 "max_turns": cfg.max_turns, "cell_timeout_s": limits.cell_timeout,
                 "max_observation_chars": cfg.max_observation_chars,
-                **({"feedback": True, "wrong_answers": wrong_answers} if cfg.feedback else {}),
+                **({"feedback": True} if cfg.feedback else {}),
+                **({"silent_retries": True} if cfg.silent_retries else {}),
+                "max_attempts": cfg.max_attempts if cfg.retries else 1,
+                "submissions": [s.model_dump(mode="json") for s in submissions],
             },
             "versions": _versions(),
         }
     )
-    answer, verdict, _ = nbk.record_verdict(nb, inst, evidence, no_evidence=no_evidence, error=failure)
+    answer, verdict = inst.verdict(evidence, no_evidence=no_evidence)
+    if submissions and submissions[-1].passed is None:  # graded only by the verifier: its verdict
+        submissions[-1].passed = verdict.passed
+        nb.metadata["kernelgym"]["episode"]["submissions"][-1]["passed"] = verdict.passed
+    nb.metadata["kernelgym"]["episode"]["wrong_answers"] = sum(1 for s in submissions if s.passed is False)
+    scored = attempt_fields(len(submissions), verdict.score, rule)
+    nbk.write_result(nb, nbk.result_record(inst, answer, verdict, failure) | scored)
     result = EpisodeResult(
         task_id=inst.id, family=inst.family, category=inst.category, split=inst.split, rollout=rollout,
         agent=name, model=model, passed=verdict.passed, score=verdict.score, answer=answer,
         expected=inst.ground_truth, explanation=verdict.explanation, turns=turns, stop_reason=stop,
         duration_s=duration, error=error, traceback=trace, started_at=started, usage=usage,
+        submissions=submissions, **scored,
     )
     return result, nb

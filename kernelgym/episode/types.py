@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from kernelgym.runtime.kernel_session import SessionLimits
 from kernelgym.tasks import Source, TaskInfo
@@ -83,6 +83,22 @@ class Agent(Protocol):
     async def act(self, obs: Observation) -> Action: ...
 
 
+DEFAULT_MAX_ATTEMPTS = 3
+"""The default cap on submissions graded per episode (``--max-attempts``)."""
+
+
+class Submission(BaseModel):
+    """One submission of an episode: the cell's turn, the value graded (a cell's last ``submit()``),
+    and whether it passed (None: not graded on its own, e.g. a function task's ``submit('done')``)."""
+
+    turn: int
+    answer: Any = None
+    passed: bool | None = None
+    values: int = Field(default=1, description="how many submit() calls the cell made (the last one counts)")
+    superseded: list[Any] = Field(
+        default_factory=list, description="the values of the cell's earlier submit() calls, in order (not graded)")
+
+
 @dataclass
 class EpisodeConfig:
     """Limits of one episode."""
@@ -96,7 +112,21 @@ class EpisodeConfig:
     verifier_timeout: float = 60.0
     feedback: bool = False
     """Tell the agent when a submitted answer is wrong (graded on the host) and let it try again
-    while turns remain. The verifier still grades the last submitted answer at the end."""
+    while turns and attempts remain. The verifier still grades the last submitted answer at the end."""
+    silent_retries: bool = False
+    """MedAgentGym's rule: grade every submission on the host, end the episode at the first pass, and
+    never tell the agent (a wrong submission goes on as if nothing was graded). With ``feedback`` the
+    agent is told instead."""
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    """Submissions graded per episode at most (with ``feedback`` or ``silent_retries``); the episode
+    ends at the last one. Without retries an episode ends at its first submission."""
+    reward_rule: str = "first"
+    """How a pass after wrong submissions is rewarded (:mod:`kernelgym.grading.attempts`)."""
+
+    @property
+    def retries(self) -> bool:
+        """Whether a wrong submission lets the agent go on (``feedback`` or ``silent_retries``)."""
+        return self.feedback or self.silent_retries
 
 
 class EpisodeResult(BaseModel):
@@ -123,6 +153,22 @@ class EpisodeResult(BaseModel):
     started_at: str
     usage: dict[str, Any] = Field(default_factory=dict)
     source: Source | None = Field(default=None, description="an imported task's record in its source benchmark")
+    attempts: int = Field(default=0, description="submissions graded (cells that called submit())")
+    submissions: list[Submission] = Field(default_factory=list, description="every submission, in order")
+    reward: float = Field(
+        default=0.0, description="score weighted by reward_rule for the wrong submissions before the graded one "
+                                 "(kernelgym.grading.attempts); what training and exports use")
+    reward_rule: str | None = Field(
+        default=None, description="the rule of reward; None: a record written before attempts were counted "
+                                  "(reward = score)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_reward(cls, data: Any) -> Any:
+        """Records written before attempts were counted have no reward: it is their score."""
+        if isinstance(data, dict) and "reward" not in data and "score" in data:
+            data = {**data, "reward": data["score"]}
+        return data
 
 
 def agent_label(agent: Any) -> tuple[str, str | None, dict[str, Any]]:

@@ -140,7 +140,11 @@ def markdown(report: Report) -> str:
       "benchmark's v1.0 answers.\n")
     w("They are used twice:\n")
     w("- the synthetic `medcalc` family (`task_specs/medcalc.yaml`): 55 categories of patient notes written "
-      "from sampled, clinically plausible values, graded against these calculators;")
+      "from sampled, clinically plausible values, graded against these calculators (equation-based answers "
+      "within +/-5 %, except eight formulas whose values vary little against that band, graded within +/-1 %: "
+      "`sodium_correction`, `serum_osmolality`, `qtc_hodges`, `adjusted_body_weight`, `ideal_body_weight`, "
+      "`mean_arterial_pressure`, `meld_na`, `calcium_correction`; scores exactly, their values balanced so that "
+      "no score holds more than 15-22 % of a split: see [baselines](baselines.md));")
     w("- `kernelgym import medcalc-bench CSV [--labels original|corrected] [--out DIR]`, which turns the real "
       "test set into a task family (`kernelgym run --specs DIR --suite medcalc-bench`). `original` keeps the "
       "v1.0 answers and MedCalc-Bench's grading (a number within [Lower Limit, Upper Limit], dates exactly), "

@@ -18,10 +18,22 @@ terminal          ``%%sh`` with the command
 
 Each action is one turn. As in MedAgentGym, the tools offered depend on the data set of a
 ``medagentgym-*`` family (:data:`PERMITTED`); other families get all four.
+
+``--protocol medagentgym-text`` is MedAgentGym's own action format: no tools; the model writes the
+action as a JSON object in its message text, ``{"action": "validate_code", "params": {"code": "..."}}``
+(a fenced ``json`` block, or the text from its first ``{`` to its last ``}``; a Python triple-quoted
+string as a value is read as a JSON string; text up to a ``</think>`` is ignored), as MedAgentGym's
+agent writes it (:func:`parse_text_reply`). Each ``validate_code`` that binds ``answer`` and calls no
+``submit()`` submits ``answer`` (:func:`text_cell`), so every ``validate_code`` is a graded attempt as
+in MedAgentGym; the run grades every submission silently and ends the episode at the first pass
+(``EpisodeConfig.silent_retries``). The model sees each action's output only (:func:`observation_text`).
 """
 
 from __future__ import annotations
 
+import ast
+import json
+import re
 from typing import Any
 
 from kernelgym.llm.protocol import Parsed, _short, message_text
@@ -187,3 +199,129 @@ def protocol_text(task: Any) -> str:
         "exactly one action per message; before the call, you may explain your reasoning briefly."
     )
 
+
+
+# ---------------------------------------------------------------- the text form (medagentgym-text)
+
+AUTO_SUBMIT = "\nsubmit(answer)  # kernelgym: every validate_code that sets `answer` submits it (MedAgentGym grades each)"
+"""Appended to a ``validate_code`` cell of the text form that binds ``answer`` and calls no ``submit()``."""
+
+_FENCED_JSON = re.compile(r"```json\s*\n?(.*?)```", re.DOTALL)
+_TRIPLE = re.compile(r'"""(.*?)"""', re.DOTALL)
+
+
+def _binds_answer(code: str) -> bool:
+    """Whether ``code`` parses, calls no ``submit(...)`` and assigns ``answer`` at its top level."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "submit":
+            return False
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        for target in targets:
+            names = [target] if isinstance(target, ast.Name) else list(getattr(target, "elts", []))
+            if any(isinstance(n, ast.Name) and n.id == "answer" for n in names):
+                return True
+    return False
+
+
+def text_cell(name: str, args: dict[str, Any]) -> str:
+    """The cell of an action of the text form: :func:`to_cell`, and for ``validate_code`` code that
+    stores its result in ``answer`` without calling ``submit()``, ``submit(answer)`` after it
+    (:data:`AUTO_SUBMIT`; MedAgentGym grades the output of every ``validate_code``)."""
+    cell = to_cell(name, args)
+    if name == "validate_code" and _binds_answer(cell):
+        cell += AUTO_SUBMIT
+    return cell
+
+
+def _json_candidate(text: str) -> tuple[str, str]:
+    """The part of a reply that should be the action's JSON object, and the text before it (the
+    model's reasoning, for the notebook)."""
+    if "</think>" in text:
+        text = text.rsplit("</think>", 1)[1]
+    fenced = _FENCED_JSON.search(text)
+    before = text[:fenced.start()] if fenced else ""
+    body = fenced.group(1) if fenced else text
+    start, end = body.find("{"), body.rfind("}")
+    if not fenced:
+        before = body[:start] if start != -1 else ""
+    return (body[start:end + 1] if start != -1 and end > start else body.strip()), before.strip()
+
+
+def _loads(candidate: str) -> Any:
+    try:
+        return json.loads(candidate)
+    except ValueError:
+        if '"""' not in candidate:
+            raise
+    # a Python triple-quoted string as a value (models write code so): read it as a JSON string
+    return json.loads(_TRIPLE.sub(lambda m: json.dumps(m.group(1).strip("\n")), candidate))
+
+
+def parse_text_reply(message: Any, actions: tuple[str, ...] = ACTIONS) -> Parsed:
+    """Turn an ``AIMessage`` of the text form into a code action: ``{"action": NAME, "params": {...}}``
+    in its text (see the module docstring). A reply that is not one such action becomes an error
+    message for the model (a user turn), which may try again."""
+    text = message_text(getattr(message, "content", message))
+    candidate, thought = _json_candidate(text)
+    formats = " or ".join(f'{{"action": "{a}", "params": {{...}}}}' for a in actions)
+    problem: str | None = None
+    cell = ""
+    try:
+        obj = _loads(candidate)
+    except ValueError as exc:
+        obj, problem = None, f"your reply is not one action as a JSON object ({_short(str(exc), 120)})"
+    if problem is None:
+        if not isinstance(obj, dict) or set(obj) != {"action", "params"}:
+            keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+            problem = f'the JSON object must have exactly the keys "action" and "params", not {_short(keys, 120)}'
+        elif obj["action"] not in actions:
+            problem = f"there is no action {_short(obj['action'], 60)}; the actions are {', '.join(actions)}"
+        elif not isinstance(obj["params"], dict):
+            problem = f'"params" must be a JSON object, not {_short(obj["params"], 80)}'
+        else:
+            try:
+                cell = text_cell(str(obj["action"]), obj["params"])
+            except ValueError as exc:
+                problem = str(exc)
+    if problem is not None:
+        return Parsed(kind="error", error=f"Error: {problem}. Nothing was run. Reply with exactly one action: {formats}.",
+                      thought=text.strip() or None, problems=[problem])
+    return Parsed(kind="code", code=cell, thought=thought or None)
+
+
+def observation_text(obs: Any) -> str:
+    """What the model of the text form is shown after an action: the cell's output only, as MedAgentGym
+    shows an action's output (no verdict: a wrong submission is never announced)."""
+    return obs.output if obs.output is not None else "[no output]"
+
+
+def text_protocol_text(task: Any) -> str:
+    """The "How to act" section of the system prompt for the text form."""
+    actions = permitted_actions(task)
+    params = {
+        "validate_code": '"code": Python source, run as the next cell of the persistent kernel',
+        "request_info": '"data_path": a table or file name ("" for every table), "info_type": "column_names", '
+                        '"column_values" or "term", "keyterm": the column or the value to look up',
+        "debug": '"code": code that failed, run again with the local variables of every frame shown; '
+                 '"error_msg": the error it gave',
+        "terminal": '"cmd": a shell command line',
+    }
+    listed = "\n".join(f"- `{a}`: params {params[a]}" for a in actions)
+    return (
+        "Reply with exactly one action per message, written as a JSON object with the keys \"action\" and "
+        "\"params\", for example:\n```json\n{\"action\": \"validate_code\", \"params\": {\"code\": \"answer = 1 + 1\"}}\n```\n"
+        f"The actions:\n{listed}\n"
+        "Every action runs as one cell and counts as one turn; the next message shows its output. Store your "
+        "final answer in the variable `answer` in the code of a `validate_code` action: each `validate_code` "
+        "that sets `answer` submits it (or call `submit(answer)` yourself). The task ends when a submitted "
+        "answer is correct; you are not told whether an answer was graded correct."
+    )

@@ -16,7 +16,7 @@ from typing import Literal
 from kernelgym.kernel.paths import dataset_dir
 from kernelgym.tasks import TaskInfo
 
-Protocol = Literal["tools", "text", "medagentgym"]
+Protocol = Literal["tools", "text", "medagentgym", "medagentgym-text"]
 
 PROFILE_NOTES: dict[str, str] = {
     "ehr": (
@@ -168,7 +168,8 @@ def system_prompt(
 ) -> str:
     """The system prompt for ``task``: environment, inputs, rules, answer format and protocol."""
     how = {"tools": "with `submit_answer(answer)`",
-           "medagentgym": "by calling `submit(answer)` in the code of a `validate_code` action"}.get(
+           "medagentgym": "by calling `submit(answer)` in the code of a `validate_code` action",
+           "medagentgym-text": "by setting `answer` in the code of a `validate_code` action"}.get(
         protocol, "by calling `submit(answer)` in a code block")
     rules = [
         "Variables, imports and files persist from one cell to the next, as in a notebook.",
@@ -199,6 +200,10 @@ def system_prompt(
         from kernelgym.llm.medagentgym_protocol import protocol_text
 
         sections.append("## How to act\n" + protocol_text(task))
+    elif protocol == "medagentgym-text":  # MedAgentGym's own format: the action as JSON in the text
+        from kernelgym.llm.medagentgym_protocol import text_protocol_text
+
+        sections.append("## How to act\n" + text_protocol_text(task))
     else:
         sections.append("## How to act\n" + _protocol_text(protocol))
     return "\n\n".join(sections)

@@ -107,9 +107,21 @@ def result_markdown(result: dict[str, Any]) -> str:
         f"- expected: {md.code_span(json.dumps(result.get('expected')))}\n"
         f"- {md.escape(result.get('explanation', ''))}\n"
     )
+    if "reward" in result:  # schema 3 records of episodes that counted attempts
+        text += f"- {attempts_text(result)}\n"
     if error and error.get("traceback"):
         text += "\n" + md.fenced(error["traceback"]) + "\n"
     return text
+
+
+def attempts_text(result: dict[str, Any]) -> str:
+    """``attempts: N; reward R (rule RULE)`` of a result record that counted attempts (escaped)."""
+    attempts = result.get("attempts")
+    reward = result.get("reward")
+    n = int(attempts) if isinstance(attempts, int) and not isinstance(attempts, bool) else 0
+    r = float(reward) if isinstance(reward, (int, float)) and not isinstance(reward, bool) else 0.0
+    return (f"attempts: {n} submission{'s' if n != 1 else ''} graded; reward {r:g} "
+            f"(rule {md.escape(result.get('reward_rule'))}: a pass after wrong submissions is weighted by it)")
 
 
 def legacy_result_markdown(result: dict[str, Any]) -> str:
@@ -190,6 +202,8 @@ def header_markdown(meta: dict[str, Any]) -> str:
     if result:
         rows.append((f"result recorded {_recorded_by(result)}",
                      f"**{verdict_word(result)}** (score {float(result.get('score', 0) or 0):g})"))
+        if "reward" in result:
+            rows.append(("attempts", attempts_text(result)))
     if grade:
         rows.append(("graded", "tampering found" if grade.get("tampered") else "no tampering found"))
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)

@@ -11,7 +11,8 @@ from typing import Any
 from nbformat import NotebookNode
 
 from kernelgym import notebook as nbk
-from kernelgym.notebook.readers import evidence_of, tags_of
+from kernelgym.grading.attempts import attempt_fields
+from kernelgym.notebook.readers import answers_of, evidence_of, tags_of
 from kernelgym.regrade.execute import clean_papermill_markers
 from kernelgym.regrade.records import GradeRecord
 from kernelgym.regrade.restore import Prepared, digest, same_answer
@@ -73,7 +74,16 @@ def finish(
         "warnings": record.warnings, "reproducible": reproducible, "diverged_cells": diverged,
         "recorded_result": prep.recorded_result, "error": error,
     }
-    nbk.write_result(nb, nbk.result_record(inst, answer, verdict) | {"recorded_by": f"kernelgym grade ({graded_at})"})
+    counted: dict[str, Any] = {}
+    recorded = prep.recorded_result if isinstance(prep.recorded_result, dict) else {}
+    if "reward_rule" in recorded:  # the run counted attempts: count them again in this execution
+        attempts = sum(1 for c in nbk.cells_with_tag(nb, nbk.TAG_ACTION) if answers_of(c))
+        try:
+            counted = attempt_fields(attempts, verdict.score, recorded["reward_rule"])
+        except ValueError:  # an unknown rule in an edited notebook: the default one
+            counted = attempt_fields(attempts, verdict.score)
+    nbk.write_result(nb, nbk.result_record(inst, answer, verdict) | counted
+                     | {"recorded_by": f"kernelgym grade ({graded_at})"})
     pm = nb.metadata.get("papermill")
     if isinstance(pm, dict):
         pm["input_path"] = str(source)

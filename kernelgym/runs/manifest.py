@@ -56,6 +56,11 @@ class EpisodeLimits(BaseModel):
     time_budget_s: float
     feedback: bool
     max_observation_chars: int
+    silent_retries: bool = False
+    max_attempts: int = 3
+    """Submissions graded per episode at most (``--max-attempts``; the default of runs recorded before it)."""
+    reward_rule: str = "first"
+    """``--reward-rule`` (:mod:`kernelgym.grading.attempts`); runs recorded before it rewarded their score."""
 
 
 class Selection(BaseModel):
@@ -154,7 +159,8 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 OPTION_NAMES = {
     "agent.name": "--agent", "agent.model": "--model", "episode.max_turns": "--max-turns",
     "episode.cell_timeout_s": "--cell-timeout", "episode.time_budget_s": "--time-budget",
-    "episode.feedback": "--feedback", "selection.suite": "--suite", "selection.split": "--split",
+    "episode.feedback": "--feedback", "episode.silent_retries": "--silent-retries",
+    "episode.max_attempts": "--max-attempts", "episode.reward_rule": "--reward-rule", "selection.suite": "--suite", "selection.split": "--split",
     "selection.dataset": "--dataset", "selection.limit": "--limit", "selection.per_category": "--per-category",
     "selection.categories": "--category", "selection.sources": "--source-ids", "selection.rollouts": "--rollouts",
     "seeds.sampling": "--seed",

@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 from rich.table import Table
 
 from kernelgym.episode import EpisodeResult, is_error
+from kernelgym.grading.metrics import RolloutStats
 from kernelgym.notebook import NotebookFileError, read_bytes
 from kernelgym.notebook.html import CSS, h, transcript
 from kernelgym.runs.runner import RESULTS, SUMMARY, episode_notebook, iter_results
@@ -63,7 +64,8 @@ class Group:
 @dataclass
 class Run:
     """One run folder, read in one streamed pass: totals, not records (a run of millions of episodes
-    takes the memory of its categories). :attr:`results` reads the records again, one at a time."""
+    takes the memory of its categories, and 13 bytes an episode for pass@k). :attr:`results` reads the
+    records again, one at a time."""
 
     path: Path
     results: Iterable[EpisodeResult] = ()
@@ -82,10 +84,19 @@ class Run:
     agents: set[str] = field(default_factory=set)
     families: dict[str, Group] = field(default_factory=lambda: defaultdict(Group))
     categories: dict[str, Group] = field(default_factory=lambda: defaultdict(Group))
+    first_attempt_passed: int = 0
+    attempts: int = 0
+    reward: float = 0.0
+    rollouts: RolloutStats = field(default_factory=RolloutStats)
+    """Per task: its rollouts' outcomes and rewards (pass@k, best@k, consistency)."""
 
     def add(self, r: EpisodeResult) -> None:
         self.episodes += 1
         self.passed += r.passed
+        self.first_attempt_passed += r.passed and r.attempts <= 1
+        self.attempts += r.attempts
+        self.reward += r.reward
+        self.rollouts.add(r.task_id, r.passed, r.reward)
         self.errors += is_error(r.stop_reason) and not r.passed
         self.turns += r.turns
         self.duration_s += r.duration_s
@@ -192,7 +203,15 @@ def run_stats(run: Run, price: Price | None) -> dict[str, Any]:
         "cost_usd": (prompt * price.prompt + completion * price.completion) / 1e6 if price and has_tokens else None,
         "errors": run.errors,
         "stop_reasons": dict(sorted(run.stop_reasons.items())),
+        "first_attempt_pass_rate": run.first_attempt_passed / n,
+        "mean_reward": run.reward / n,
+        "mean_attempts": run.attempts / n,
+        "rollouts": run.rollouts.row(),
     })
+    ro = stats["rollouts"]
+    k = str(ro.get("rollouts", ""))
+    stats["pass_at_k"] = ro["k"][k]["pass_at_k"] if ro and k in ro.get("k", {}) else None
+    stats["k"] = ro.get("rollouts") if ro else None
     return stats
 
 
@@ -236,6 +255,7 @@ def episodes(run: Run) -> list[dict[str, Any]]:
     (``notebook`` relative to the run folder, as ``results.jsonl`` has it)."""
     return [{"task_id": r.task_id, "rollout": r.rollout, "family": r.family, "category": r.category,
              "passed": r.passed, "stop_reason": r.stop_reason, "turns": r.turns, "answer": r.answer,
+             "attempts": r.attempts, "reward": r.reward,
              "notebook": r.notebook} for r in itertools.islice(run.results, MAX_LISTED)]
 
 
@@ -272,6 +292,7 @@ def _num(value: Any, fmt: str) -> str:
 
 OVERVIEW_COLUMNS = (
     ("run", "label", None), ("episodes", "episodes", "d"), ("passed", "passed", "d"), ("pass rate", "pass_rate", ".1%"),
+    ("mean reward", "mean_reward", ".3f"), ("pass@K (K rollouts)", "pass_at_k", ".1%"),
     ("mean turns", "mean_turns", ".2f"), ("prompt tok", "prompt_tokens", ",d"), ("completion tok", "completion_tokens", ",d"),
     ("tok/episode", "mean_tokens", ",.0f"), ("s/call", "mean_latency_s", ".2f"), ("cost $", "cost_usd", ".4f"),
 )
@@ -286,6 +307,8 @@ def tables(data: dict[str, Any]) -> list[Table]:
         overview.add_row(*(escape(str(s[k])) if fmt is None else _num(s[k], fmt) for _, k, fmt in OVERVIEW_COLUMNS))
     labels = [s["label"] for s in data["runs"]]
     out = [overview]
+    if any(s.get("rollouts") for s in data["runs"]):
+        out.append(rollouts_table(data))
     for key, title in (("families", "family"), ("categories", "category")):
         t = Table(title=f"success by {title}")
         t.add_column(title, overflow="fold")
@@ -295,6 +318,34 @@ def tables(data: dict[str, Any]) -> list[Table]:
             t.add_row(escape(name), *(_pct(per.get(label)) for label in labels))
         out.append(t)
     return out
+
+
+def rollout_rows(data: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The pass@k table (headers, rows) of the runs with several rollouts per task: per k, pass@k
+    (the unbiased estimator), pass^k and best@k; then per-task consistency."""
+    runs = [s for s in data["runs"] if s.get("rollouts")]
+    ks = sorted({int(k) for s in runs for k in s["rollouts"]["k"]})
+    rows: list[list[str]] = []
+    for k in ks:
+        for name, key, fmt in ((f"pass@{k}", "pass_at_k", ".1%"), (f"pass^{k}", "pass_hat_k", ".1%"),
+                               (f"best@{k} (reward)", "best_at_k", ".3f")):
+            rows.append([name] + [_num((s["rollouts"]["k"].get(str(k)) or {}).get(key), fmt) for s in runs])
+    rows.append(["consistency"] + [_num(s["rollouts"]["consistency"], ".1%") for s in runs])
+    rows.append(["tasks: always / never / mixed"] + [
+        f"{s['rollouts']['all_passed']} / {s['rollouts']['all_failed']} / {s['rollouts']['mixed']}" for s in runs])
+    return ["metric", *[s["label"] for s in runs]], rows
+
+
+def rollouts_table(data: dict[str, Any]) -> Table:
+    """:func:`rollout_rows` as a rich table."""
+    headers, rows = rollout_rows(data)
+    t = Table(title="rollouts: pass@k (unbiased, Chen et al. 2021), pass^k, best@k, consistency")
+    t.add_column(headers[0], overflow="fold")
+    for label in headers[1:]:
+        t.add_column(escape(label), justify="right", overflow="fold")
+    for row in rows:
+        t.add_row(*(escape(c) for c in row))
+    return t
 
 
 def _plain(text: str) -> str:
@@ -426,7 +477,8 @@ def _episode_rows(stats: dict[str, Any], rows: list[dict[str, Any]], base: Path)
                                      if inside and nb else (str(nb or "-"), ""))
         out.append([(e["task_id"], ""), (str(e["rollout"]), "num"), (e["category"], ""),
                     ("passed" if e["passed"] else "failed", "pass" if e["passed"] else "fail"),
-                    (e["stop_reason"], ""), (str(e["turns"]), "num"), (_short(e["answer"]), ""), notebook])
+                    (e["stop_reason"], ""), (str(e["turns"]), "num"), (str(e.get("attempts", 0)), "num"),
+                    (format(float(e.get("reward", 0.0)), "g"), "num"), (_short(e["answer"]), ""), notebook])
     return out
 
 
@@ -463,6 +515,13 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
                 (json.dumps(s["sampling"], sort_keys=True), ""),
                 (", ".join(f"{k}: {v}" for k, v in s["stop_reasons"].items()), "")] for s in runs]
     parts.append(_html_table(["run", "folder", "model", "agent", "options", "stop reasons"], details))
+    if any(s.get("rollouts") for s in runs):
+        headers, ro_rows = rollout_rows(data)
+        parts.append("<h2>Rollouts: pass@k, best@k, consistency</h2>"
+                     "<p>pass@k: the unbiased estimator 1 - C(n-c, k)/C(n, k) (Chen et al. 2021), averaged over "
+                     "tasks; pass^k: all k rollouts pass; best@k: the expected best reward of k rollouts; "
+                     "consistency: the share of a task's rollouts that agree with its majority outcome.</p>"
+                     + _html_table(headers, [[(c, "num" if i else "") for i, c in enumerate(r)] for r in ro_rows]))
     if png is not None and png.is_file():
         b64 = base64.b64encode(png.read_bytes()).decode()
         parts.append(f'<h2>Plot</h2><img alt="pass rate by category" src="data:image/png;base64,{b64}">')
@@ -480,8 +539,8 @@ def write_html(data: dict[str, Any], path: Path, png: Path | None = None, title:
     for s in runs:
         rows = data.get("episodes", {}).get(s["label"], [])
         parts.append(f"<details><summary>{html.escape(s['label'])}: {len(rows)} episode(s)</summary>"
-                     + _html_table(["task", "rollout", "category", "result", "stop reason", "turns", "answer",
-                                    "notebook"], _episode_rows(s, rows, path.parent), cls="episodes")
+                     + _html_table(["task", "rollout", "category", "result", "stop reason", "turns", "attempts",
+                                    "reward", "answer", "notebook"], _episode_rows(s, rows, path.parent), cls="episodes")
                      + "</details>")
     parts.append(extra)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

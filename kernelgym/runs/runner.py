@@ -46,6 +46,7 @@ from rich.table import Table
 
 from kernelgym import notebook as nbk
 from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, agent_label, is_error, run_episode
+from kernelgym.grading.metrics import RolloutStats, task_key
 from kernelgym.llm.client import close_shared_models, follow_run_concurrency, reset_run_concurrency
 from kernelgym.llm.errors import FatalModelError
 from kernelgym.runs.manifest import MANIFEST, RunManifest, check_resume, write_manifest
@@ -323,43 +324,66 @@ class _ResultsFile:
 class _Totals:
     """Running totals of a group of episodes (what :func:`summarize` reports of it)."""
 
-    __slots__ = ("n", "passed", "errors", "turns", "duration")
+    __slots__ = ("n", "passed", "errors", "turns", "duration", "first", "attempts", "reward", "rollouts")
 
     def __init__(self) -> None:
-        self.n = self.passed = self.errors = self.turns = 0
+        self.n = self.passed = self.errors = self.turns = self.first = self.attempts = 0
         self.duration: float = 0
+        self.reward: float = 0
+        self.rollouts = RolloutStats()  # 13 bytes an episode: pass@k, best@k, consistency
 
-    def add(self, r: EpisodeResult) -> None:
+    def add(self, r: EpisodeResult, key: int | None = None) -> None:
+        """Count ``r`` (``key``: its :func:`~kernelgym.grading.metrics.task_key`, if already computed)."""
         self.n += 1
         self.passed += r.passed
+        self.first += r.passed and r.attempts <= 1
+        self.attempts += r.attempts
+        self.reward += r.reward
         self.errors += is_error(r.stop_reason) and not r.passed
         self.turns += r.turns
         self.duration += r.duration_s
+        self.rollouts.add_key(task_key(r.task_id) if key is None else key, r.passed, r.reward)
 
     def row(self) -> dict[str, Any]:
         n, passed, errors = self.n, self.passed, self.errors
-        return {
+        row = {
             "episodes": n, "passed": passed, "failed": n - passed - errors, "errors": errors,
             "pass_rate": round(passed / n, 4) if n else 0.0, "error_rate": round(errors / n, 4) if n else 0.0,
+            "first_attempt_passed": self.first,
+            "first_attempt_pass_rate": round(self.first / n, 4) if n else 0.0,
+            "mean_reward": round(self.reward / n, 4) if n else 0.0,
+            "mean_attempts": round(self.attempts / n, 3) if n else 0.0,
             "mean_turns": round(self.turns / n, 2) if n else 0.0,
             "mean_duration_s": round(self.duration / n, 3) if n else 0.0,
         }
+        rollouts = self.rollouts.row()
+        if rollouts:
+            row["rollouts"] = rollouts
+        return row
 
 
 def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
     """Totals per run, per family and per category: ``passed``, ``failed`` (the model's failures) and
     ``errors`` (infrastructure errors, :data:`kernelgym.episode.ERROR_STOPS`) add up to ``episodes``.
 
+    ``passed`` counts final verdicts (after any number of attempts with ``--feedback`` or silent
+    retries); ``first_attempt_passed`` the passes at the first submission; ``mean_reward`` is the mean
+    of the episodes' rewards (score weighted by their reward rule, :mod:`kernelgym.grading.attempts`).
+    With several rollouts of a task (``--rollouts K``), ``rollouts`` holds pass@k (unbiased), pass^k,
+    best@k (of the rewards) and per-task consistency (:mod:`kernelgym.grading.metrics`).
+
     One pass over ``results`` (a stream from :func:`iter_results` is fine): memory grows with the
-    categories, not with the episodes."""
+    categories, and by 3 x 13 bytes an episode for pass@k (:class:`~kernelgym.grading.metrics.RolloutStats`
+    of the run, its family and its category), not with the records."""
     total = _Totals()
     by_cat: dict[str, _Totals] = defaultdict(_Totals)
     by_fam: dict[str, _Totals] = defaultdict(_Totals)
     stops: dict[str, int] = defaultdict(int)
     for r in results:
-        total.add(r)
-        by_cat[f"{r.family}/{r.category}"].add(r)
-        by_fam[r.family].add(r)
+        key = task_key(r.task_id)
+        total.add(r, key)
+        by_cat[f"{r.family}/{r.category}"].add(r, key)
+        by_fam[r.family].add(r, key)
         stops[r.stop_reason] += 1
     return {
         "total": total.row(),
@@ -370,25 +394,62 @@ def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
     }
 
 
+def rollouts_text(row: dict[str, Any]) -> str:
+    """One line of a group's ``rollouts`` metrics (``pass@1 40.0% pass@2 55.0% ...``), or ``""``."""
+    ro = row.get("rollouts") or {}
+    if not ro:
+        return ""
+    ks = ro.get("k", {})
+    parts = [f"pass@{k} {v['pass_at_k']:.1%}" for k, v in ks.items()]
+    last = ks.get(str(ro.get("rollouts")))
+    if last:
+        parts.append(f"pass^{ro['rollouts']} {last['pass_hat_k']:.1%}")
+        parts.append(f"best@{ro['rollouts']} {last['best_at_k']:.3g}")
+    parts.append(f"consistency {ro['consistency']:.1%} ({ro['all_passed']} task(s) always pass, "
+                 f"{ro['all_failed']} never, {ro['mixed']} mixed)")
+    return ", ".join(parts)
+
+
 def category_table(summary: dict[str, Any]) -> Table:
+    """The run's results by category, as ``kernelgym run`` prints them: pass rate (final verdicts), mean
+    reward (by the reward rule), and pass@k of the largest k when tasks had several rollouts."""
+    tot = summary["total"]
+    k_max = (tot.get("rollouts") or {}).get("rollouts")
     table = Table(title="kernelgym results by category")
-    for col, just in (("category", "left"), ("episodes", "right"), ("passed", "right"), ("errors", "right"),
-                      ("pass rate", "right"), ("mean turns", "right")):
+    cols = [("category", "left"), ("episodes", "right"), ("passed", "right"), ("errors", "right"),
+            ("pass rate", "right"), ("mean reward", "right"), ("mean turns", "right")]
+    if k_max:
+        cols.insert(6, (f"pass@{k_max}", "right"))
+    for col, just in cols:
         table.add_column(col, justify=just)  # type: ignore[arg-type]
 
     def errors(row: dict[str, Any]) -> str:
         return f"[red]{row.get('errors', 0)}[/red]" if row.get("errors") else "0"
 
+    def cells(row: dict[str, Any]) -> list[str]:
+        out = [str(row["episodes"]), str(row["passed"]), errors(row), f"{row['pass_rate']:.1%}",
+               f"{row.get('mean_reward', 0.0):.3g}", f"{row['mean_turns']:.1f}"]
+        if k_max:
+            at = ((row.get("rollouts") or {}).get("k") or {}).get(str(k_max))
+            out.insert(5, f"{at['pass_at_k']:.1%}" if at else "-")
+        return out
+
     for name, row in summary["categories"].items():
-        table.add_row(escape(name), str(row["episodes"]), str(row["passed"]), errors(row), f"{row['pass_rate']:.1%}",
-                      f"{row['mean_turns']:.1f}")
-    tot = summary["total"]
-    table.add_row("[bold]all[/bold]", str(tot["episodes"]), str(tot["passed"]), errors(tot), f"{tot['pass_rate']:.1%}",
-                  f"{tot['mean_turns']:.1f}")
+        table.add_row(escape(name), *cells(row))
+    table.add_row("[bold]all[/bold]", *cells(tot))
+    notes = []
+    if tot.get("passed", 0) != tot.get("first_attempt_passed", tot.get("passed", 0)):
+        notes.append(f"{tot['passed'] - tot['first_attempt_passed']} pass(es) came after a wrong submission; the "
+                     f"reward rule weighs them (mean reward {tot.get('mean_reward', 0):.3g}, first-attempt pass rate "
+                     f"{tot['first_attempt_pass_rate']:.1%})")
+    if k_max:
+        notes.append(escape(rollouts_text(tot)))
     if tot.get("errors"):
-        table.caption = (f"{tot['errors']} episode(s) ended by an error of the agent or of kernelgym, not by the model "
-                         f"({', '.join(f'{k}: {v}' for k, v in summary.get('error_stop_reasons', {}).items())}); "
-                         "tracebacks in results.jsonl and the notebooks")
+        notes.append(f"{tot['errors']} episode(s) ended by an error of the agent or of kernelgym, not by the model "
+                     f"({', '.join(f'{k}: {v}' for k, v in summary.get('error_stop_reasons', {}).items())}); "
+                     "tracebacks in results.jsonl and the notebooks")
+    if notes:
+        table.caption = "\n".join(notes)
     return table
 
 

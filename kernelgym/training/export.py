@@ -352,6 +352,9 @@ def conversation(
     obs_chars = int(episode.get("max_observation_chars") or DEFAULT_OBSERVATION_CHARS)
     cell_timeout = float(episode.get("cell_timeout_s") or 120.0)
     feedback = bool(episode.get("feedback"))
+    # episodes that counted attempts told the agent how many submissions it had left
+    cap = episode.get("max_attempts") if isinstance(episode.get("submissions"), list) else None
+    submitted = 0
     rollout = int(episode.get("rollout") or 0)
 
     system = system_prompt(
@@ -364,11 +367,15 @@ def conversation(
     pending: tuple[NotebookNode, int, str | None] | None = None  # the last cell ran, not yet observed
 
     def observe() -> None:
-        nonlocal pending
+        nonlocal pending, submitted
         if pending is None:
             return
         cell, turn, cid = pending
-        fb = wrong_answer_feedback(max_turns - turn) if feedback and cell_answers(cell) else None
+        fb = None
+        if cell_answers(cell):
+            submitted += 1
+            if feedback:
+                fb = wrong_answer_feedback(max_turns - turn, int(cap) - submitted if isinstance(cap, int) else None)
         obs = cell_observation(cell, inst, turn=turn, max_turns=max_turns, max_observation_chars=obs_chars,
                                cell_timeout=cell_timeout, feedback=fb)
         if proto == "tools" and cid is not None:
@@ -445,20 +452,31 @@ def _meta(ep: Episode) -> dict[str, Any]:
     r = ep.result
     return {
         "task_id": r.task_id, "family": r.family, "category": r.category, "rollout": r.rollout,
-        "passed": r.passed, "score": r.score, "agent": r.agent, "model": r.model, "run": str(ep.run_dir),
+        "passed": r.passed, "score": r.score, "reward": r.reward, "attempts": r.attempts,
+        "reward_rule": r.reward_rule, "agent": r.agent, "model": r.model, "run": str(ep.run_dir),
     }
+
+
+def rewarded(result: EpisodeResult) -> bool:
+    """Whether an episode counts as a success for training: it passed and its reward (the score weighted
+    by its reward rule for wrong submissions, :mod:`kernelgym.grading.attempts`) is above 0. With the
+    default rule ``first``, a pass after a wrong submission is not one: exports do not teach guessing."""
+    return bool(result.passed) and result.reward > 0
 
 
 def sft_rows(
     episodes: Iterable[Episode], *, include_failed: bool = False, report: ExportReport | None = None, **opts: Any,
 ) -> list[dict[str, Any]]:
-    """``{"messages", "tools", ...}`` per passed episode (all usable episodes with ``include_failed``)."""
+    """``{"messages", "tools", ...}`` per rewarded episode (:func:`rewarded`; all usable episodes with
+    ``include_failed``)."""
     report = report or ExportReport("sft")
     rows = []
     chosen = []
     for ep in episodes:
-        if not ep.result.passed and not include_failed:
-            report.skipped["failed (use --include-failed)"] += 1
+        if not rewarded(ep.result) and not include_failed:
+            why = ("passed after a wrong submission: reward 0 by its rule (use --include-failed)" if ep.result.passed
+                   else "failed (use --include-failed)")
+            report.skipped[why] += 1
             continue
         chosen.append(ep)
     for ep, conv in _conversations(chosen, report, **opts):
@@ -468,10 +486,11 @@ def sft_rows(
 
 
 def kto_rows(episodes: Iterable[Episode], *, report: ExportReport | None = None, **opts: Any) -> list[dict[str, Any]]:
-    """``{"prompt", "completion", "label", "tools", ...}`` per usable episode; label = passed."""
+    """``{"prompt", "completion", "label", "tools", ...}`` per usable episode; label = :func:`rewarded`
+    (passed with a reward above 0)."""
     report = report or ExportReport("kto")
     rows = [
-        {"prompt": conv.prompt, "completion": conv.completion, "label": bool(ep.result.passed),
+        {"prompt": conv.prompt, "completion": conv.completion, "label": rewarded(ep.result),
          "tools": conv.tools, "protocol": conv.protocol, **_meta(ep)}
         for ep, conv in _conversations(episodes, report, **opts)
     ]
@@ -490,7 +509,8 @@ def dpo_rows(
 ) -> list[dict[str, Any]]:
     """Preference pairs ``{"prompt", "chosen", "rejected", "tools", ...}`` from episodes of the same task.
 
-    ``chosen`` is the completion of a passed episode, ``rejected`` that of a failed one, and both
+    ``chosen`` is the completion of a rewarded episode (:func:`rewarded`: passed, reward above 0),
+    ``rejected`` that of another one (failed, or passed only after wrong submissions), and both
     follow the same ``prompt`` (system and user messages, and the same tools): episodes run with
     another protocol, turn limit or feedback setting are never paired. ``pairing="all"`` forms every
     (passed, failed) pair of a task; ``"unique"`` uses each episode at most once. Pairs are shuffled
@@ -502,7 +522,7 @@ def dpo_rows(
     groups: dict[tuple[str, str], tuple[list[Any], list[Any]]] = defaultdict(lambda: ([], []))
     for ep, conv in _conversations(episodes, report, **opts):
         key = (conv.task_id, json.dumps([conv.prompt, conv.tools], sort_keys=True))
-        groups[key][0 if ep.result.passed else 1].append((ep, conv))
+        groups[key][0 if rewarded(ep.result) else 1].append((ep, conv))
     rows = []
     unpaired = 0
     for (task_id, _), (good, bad) in sorted(groups.items(), key=lambda kv: kv[0]):
@@ -527,7 +547,9 @@ def dpo_rows(
                 "category": g_ep.result.category, "chosen_rollout": g_ep.result.rollout,
                 "rejected_rollout": r_ep.result.rollout, "chosen_run": str(g_ep.run_dir),
                 "rejected_run": str(r_ep.run_dir), "chosen_score": g_ep.result.score,
-                "rejected_score": r_ep.result.score,
+                "rejected_score": r_ep.result.score, "chosen_reward": g_ep.result.reward,
+                "rejected_reward": r_ep.result.reward, "chosen_attempts": g_ep.result.attempts,
+                "rejected_attempts": r_ep.result.attempts,
             })
     if unpaired:
         report.skipped["no episode of the other outcome for the same task and prompt"] += unpaired
@@ -542,14 +564,22 @@ def verl_rows(
     max_turns: int = 15,
     max_observation_chars: int = DEFAULT_OBSERVATION_CHARS,
     report: ExportReport | None = None,
+    reward_rule: str = "first",
 ) -> list[dict[str, Any]]:
     """verl RL prompts: ``data_source``, ``prompt``, ``ability``, ``reward_model`` and ``extra_info``.
 
     ``reward_model.ground_truth`` is the ground truth as a JSON string and ``extra_info.grader`` the
     grading rule as a JSON string, which :func:`kernelgym.training.rewards.compute_score` reads. Tasks graded
     by calling the agent's function on hidden inputs (``verifier: function``) need a kernel to be
-    graded and are left out (use :mod:`kernelgym.training.rollout`).
+    graded and are left out (use :mod:`kernelgym.training.rollout`). ``extra_info.reward_rule`` is how
+    ``compute_score`` weighs a completion that submitted more than once (:mod:`kernelgym.grading.attempts`).
     """
+    from kernelgym.grading.attempts import parse_rule
+
+    try:
+        reward_rule = parse_rule(reward_rule).spelled()
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
     report = report or ExportReport("verl")
     rows = []
     for inst in instances:
@@ -567,7 +597,7 @@ def verl_rows(
             "extra_info": {
                 "split": inst.split, "index": len(rows), "task_id": inst.id, "family": inst.family,
                 "category": inst.category, "grader": inst.grader.model_dump_json(),
-                "answer_format": inst.answer_format, "protocol": protocol,
+                "answer_format": inst.answer_format, "protocol": protocol, "reward_rule": reward_rule,
             },
         })
     report.rows = len(rows)

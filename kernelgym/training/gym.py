@@ -19,8 +19,9 @@
 - ``step(code)`` runs ``code`` as the next notebook cell and returns its output rendered as the LLM
   agent's ``text`` protocol shows it (``Cell 1 ran. Output: ...``). Calling ``submit(answer)`` in a
   cell answers; a dict ``{"answer": value}`` (outside the text space, for convenience) does the same.
-- The reward is 0 until the episode ends, then the episode's score, the ``score`` that ``kernelgym
-  run`` records for the same actions (the episode runs :func:`kernelgym.episode.run_episode`:
+- The reward is 0 until the episode ends, then the episode's reward, the ``reward`` that ``kernelgym
+  run`` records for the same actions (its score weighted by ``reward_rule`` for wrong submissions,
+  :mod:`kernelgym.grading.attempts`; ``info["result"]`` has ``passed``, ``attempts`` and ``submissions``) (the episode runs :func:`kernelgym.episode.run_episode`:
   verifier cell in the kernel, grading on the host). ``info["result"]`` is then the results line.
 - ``terminated``: the task reached an end state (an answer, the kernel died or was killed, the
   episode was stopped). ``truncated``: a limit outside the task cut it short (``max_turns`` cells,
@@ -44,6 +45,7 @@ from gymnasium import spaces
 
 from kernelgym.episode import Action, EpisodeConfig
 from kernelgym.episode.driver import EpisodeDriver, resolve_instance
+from kernelgym.episode.types import DEFAULT_MAX_ATTEMPTS
 from kernelgym.training.rollout import (
     TaskSampler,
     background_loop,
@@ -84,7 +86,7 @@ class KernelgymEnv(gymnasium.Env[str, str]):
     Options: ``suite`` (family names, comma-separated, or ``all``), ``split`` (``train``, ``test`` or
     ``all``), ``categories``, ``limit`` (first N tasks of the suite's balanced order), ``tasks``
     (explicit tasks or ids instead of a suite), ``max_turns``, ``cell_timeout``, ``time_budget``,
-    ``max_observation_chars``, ``feedback``, ``pool_size`` (episodes the warm pool of forked kernels serves at once per
+    ``max_observation_chars``, ``feedback``, ``max_attempts``, ``reward_rule``, ``pool_size`` (episodes the warm pool of forked kernels serves at once per
     profile; 0 starts each kernel on demand), ``render_mode`` (``ansi``: the episode so far as text),
     ``kernel_host`` (e.g. :class:`kernelgym.runs.ray_backend.RayKernelHosts`: kernels on any node of a Ray
     cluster; default: kernels in this process).
@@ -108,8 +110,13 @@ class KernelgymEnv(gymnasium.Env[str, str]):
         pool_size: int = 2,
         render_mode: str | None = None,
         kernel_host: Any = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        reward_rule: str = "first",
     ) -> None:
+        from kernelgym.grading.attempts import parse_rule
         from kernelgym.runtime.kernel_session import SessionLimits
+
+        parse_rule(reward_rule)  # a bad rule fails here, not in the first episode
 
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, not {render_mode!r}")
@@ -121,7 +128,8 @@ class KernelgymEnv(gymnasium.Env[str, str]):
         self.sampler = TaskSampler(suite, split=split, categories=categories, limit=limit, tasks=tasks)
         self.config = EpisodeConfig(
             max_turns=max_turns, time_budget=time_budget, max_observation_chars=max_observation_chars,
-            limits=SessionLimits(cell_timeout=cell_timeout), feedback=feedback,
+            limits=SessionLimits(cell_timeout=cell_timeout), feedback=feedback, max_attempts=max_attempts,
+            reward_rule=reward_rule,
         )
         self.pool_size = pool_size
         self.kernel_host = kernel_host
@@ -179,7 +187,7 @@ class KernelgymEnv(gymnasium.Env[str, str]):
         self._transcript.append(text)
         truncated = result.stop_reason in TRUNCATING_STOPS
         info = {"turn": result.turns, "stop_reason": result.stop_reason, "result": result.model_dump(mode="json")}
-        return text, float(result.score), not truncated, truncated, info
+        return text, float(result.reward), not truncated, truncated, info
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":

@@ -44,6 +44,9 @@ class TaskKernel:
     """A live kernel for one task, with LangChain tools that run cells in it.
 
     ``max_turns`` (optional) caps the cells the tools may run; the tools then answer with an error.
+    Every cell that calls ``submit()`` is a submission (:attr:`attempts`); :attr:`reward` is the final
+    verdict's score weighted by ``reward_rule`` for the submissions before the last
+    (:mod:`kernelgym.grading.attempts`; default ``first``: a pass after a wrong submission earns 0).
     """
 
     def __init__(
@@ -53,7 +56,15 @@ class TaskKernel:
         limits: SessionLimits | None = None,
         max_observation_chars: int = 4000,
         max_turns: int | None = None,
+        reward_rule: str = "first",
     ) -> None:
+        from kernelgym.grading.attempts import parse_rule
+
+        self.reward_rule = parse_rule(reward_rule).spelled()
+        self.attempts = 0
+        """Cells that called ``submit()``."""
+        self.reward: float | None = None
+        """Set by :meth:`grade`: the verdict's score weighted by the reward rule for the attempts."""
         self.instance = task if isinstance(task, Instance) else get_instance(task)
         self.task = self.instance.public()
         self.limits = limits or SessionLimits()
@@ -114,6 +125,7 @@ class TaskKernel:
         self.turns += 1
         if answers:
             self.submitted, self.answer = True, answers[-1]
+            self.attempts += 1
         if outcome.status == "dead":
             return "Error: the kernel died while running this cell."
         if outcome.status == "killed":
@@ -158,7 +170,12 @@ class TaskKernel:
             "agent": {"name": "langchain-tools", "model": None, "sampling": {}},
             "episode": {"turns": self.turns, "stop_reason": "answered" if self.submitted else "agent_stopped"},
         })
-        _, verdict, _ = nbk.record_verdict(self.notebook, inst, evidence, no_evidence="no verifier evidence")
+        from kernelgym.grading.attempts import attempt_fields
+
+        answer, verdict = inst.verdict(evidence, no_evidence="no verifier evidence")
+        counted = attempt_fields(self.attempts, verdict.score, self.reward_rule)
+        nbk.write_result(self.notebook, nbk.result_record(inst, answer, verdict) | counted)
+        self.reward = float(counted["reward"])
         self.result = verdict
         return verdict
 

@@ -1,8 +1,13 @@
 """Reward functions for RL trainers: verl's ``compute_score`` and a TRL ``reward_funcs`` function.
 
 Both grade the model's final answer on the host with kernelgym's own graders
-(:func:`kernelgym.grading.grade`), so a reward is the ``score`` that ``kernelgym run`` records for the
-same answer: 1.0 or 0.0 for most rules, the AUROC for ``auroc`` tasks, 0.0 when no answer is found.
+(:func:`kernelgym.grading.grade`) and weigh it by the reward rule for the submissions before it
+(:mod:`kernelgym.grading.attempts`), so a reward is the ``reward`` that ``kernelgym run`` records for
+the same answers: 1.0 or 0.0 for most rules, the AUROC for ``auroc`` tasks, 0.0 when no answer is
+found. Every submission in the completion counts as an attempt (a ``submit(...)`` call, literal or
+not, and a ``submit_answer`` call); with the default rule ``first`` a completion that submitted more
+than once earns 0, so a model is not rewarded for trying several answers. The rule comes from
+``extra_info["reward_rule"]`` (``kernelgym export verl --reward-rule``) or a ``reward_rule`` column.
 
 The answer is read from the model's output, last one wins:
 
@@ -23,6 +28,7 @@ import re
 from typing import Any
 
 from kernelgym.grading import Grader, grade
+from kernelgym.grading.attempts import attempt_reward
 
 _MISSING = object()
 _SUBMIT_CALL = re.compile(r"(?<![\w.])submit\(")
@@ -101,6 +107,23 @@ def extract_answer(completion: Any) -> tuple[bool, Any]:
     return True, max(hits, key=lambda h: h[0])[1]
 
 
+def count_submissions(completion: Any) -> int:
+    """How many submissions ``completion`` (text or messages) makes: ``submit(...)`` calls in its text
+    (computed arguments included) and ``submit_answer`` tool calls, of assistant messages only."""
+    if isinstance(completion, list):
+        n = 0
+        for message in completion:
+            if not isinstance(message, dict) or message.get("role") != "assistant":
+                continue
+            for call in message.get("tool_calls") or []:
+                fn = call.get("function", call) if isinstance(call, dict) else {}
+                n += fn.get("name") == "submit_answer"
+            n += count_submissions(_text(message.get("content")))
+        return n
+    text = _text(completion)
+    return len(_SUBMIT_CALL.findall(text)) + len(_tool_call_answers(text))
+
+
 def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -128,12 +151,14 @@ def _grader(value: Any) -> Grader:
     return Grader()
 
 
-def score_answer(completion: Any, ground_truth: Any, grader: Any = None) -> float:
-    """The reward of one completion: its last answer graded against ``ground_truth`` (0.0 if none)."""
+def score_answer(completion: Any, ground_truth: Any, grader: Any = None, reward_rule: str | None = None) -> float:
+    """The reward of one completion: its last answer graded against ``ground_truth``, weighted by
+    ``reward_rule`` (default ``first``) for the submissions before it (0.0 if none)."""
     found, answer = extract_answer(completion)
     if not found:
         return 0.0
-    return float(grade(answer, _ground_truth(ground_truth), _grader(grader)).score)
+    score = float(grade(answer, _ground_truth(ground_truth), _grader(grader)).score)
+    return attempt_reward(score, max(1, count_submissions(completion)), reward_rule)
 
 
 def compute_score(
@@ -146,7 +171,7 @@ def compute_score(
     ``extra_info["grader"]`` the JSON-encoded grading rule.
     """
     grader = (extra_info or {}).get("grader")
-    return score_answer(solution_str, ground_truth, grader)
+    return score_answer(solution_str, ground_truth, grader, (extra_info or {}).get("reward_rule"))
 
 
 def kernelgym_reward(prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float]:
@@ -163,6 +188,9 @@ def kernelgym_reward(prompts: list[Any], completions: list[Any], **kwargs: Any) 
     n = len(completions)
     truths = kwargs.get("ground_truth")
     graders = kwargs.get("grader")
+    rules = kwargs.get("reward_rule")
+    if rules is None and kwargs.get("extra_info") is not None:
+        rules = [ei.get("reward_rule") if isinstance(ei, dict) else None for ei in kwargs["extra_info"]]
     if truths is None and kwargs.get("reward_model") is not None:
         truths = [rm.get("ground_truth") if isinstance(rm, dict) else None for rm in kwargs["reward_model"]]
     if graders is None and kwargs.get("extra_info") is not None:
@@ -170,4 +198,5 @@ def kernelgym_reward(prompts: list[Any], completions: list[Any], **kwargs: Any) 
     if truths is None:
         raise ValueError("kernelgym_reward needs the ground truth: a 'ground_truth' or 'reward_model' column")
     graders = graders if graders is not None else [None] * n
-    return [score_answer(c, t, g) for c, t, g in zip(completions, truths, graders)]
+    rules = rules if rules is not None else [None] * n
+    return [score_answer(c, t, g, r) for c, t, g, r in zip(completions, truths, graders, rules)]

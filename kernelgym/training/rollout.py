@@ -35,6 +35,7 @@ from kernelgym.episode import (
     run_episode,
 )
 from kernelgym.episode.driver import EpisodeDriver, as_action, resolve_instance
+from kernelgym.episode.types import DEFAULT_MAX_ATTEMPTS
 from kernelgym.tasks import Instance, get_instance, select
 
 Policy = Any
@@ -61,8 +62,9 @@ class Trajectory:
 
     @property
     def reward(self) -> float:
-        """The episode's score (what ``kernelgym run`` records): 1.0/0.0 for most graders."""
-        return float(self.result.score)
+        """The episode's reward (what ``kernelgym run`` records): its score weighted by the reward rule for
+        the wrong submissions before the graded one (:mod:`kernelgym.grading.attempts`)."""
+        return float(self.result.reward)
 
     @property
     def passed(self) -> bool:
@@ -331,8 +333,8 @@ class KernelgymToolEnv:
 
     One instance runs one episode at a time in a fresh forked kernel: ``reset(**row)`` starts it and
     returns its prompt, the public methods :meth:`run_cell` and :meth:`submit_answer` are the
-    model's tools, and :meth:`get_reward` ends the episode, runs the verifier and returns the score
-    (what ``kernelgym run`` records). TRL exposes every public method as a tool, so these are its only
+    model's tools, and :meth:`get_reward` ends the episode, runs the verifier and returns the reward
+    (what ``kernelgym run`` records: the score weighted by ``reward_rule`` for wrong submissions). TRL exposes every public method as a tool, so these are its only
     public methods. Configure it with ``functools.partial``::
 
         from functools import partial
@@ -359,14 +361,20 @@ class KernelgymToolEnv:
         pool_size: int = 4,
         seed: int | None = None,
         kernel_host: Any = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        reward_rule: str = "first",
     ) -> None:
+        from kernelgym.grading.attempts import parse_rule
         from kernelgym.runtime.kernel_session import SessionLimits
+
+        parse_rule(reward_rule)  # a bad rule fails here, not in the first episode
 
         self._kernel_host = kernel_host
         self._sampler = TaskSampler(suite, split=split, categories=categories)
         self._config = EpisodeConfig(
             max_turns=max_turns, time_budget=time_budget, max_observation_chars=max_observation_chars,
-            limits=SessionLimits(cell_timeout=cell_timeout), feedback=feedback,
+            limits=SessionLimits(cell_timeout=cell_timeout), feedback=feedback, max_attempts=max_attempts,
+            reward_rule=reward_rule,
         )
         self._pool_size = pool_size
         self._rng = random.Random(seed)
@@ -401,12 +409,13 @@ class KernelgymToolEnv:
         return f"{system}\n\n{self.task.prompt}"
 
     def get_reward(self) -> float:
-        """End the episode (if the model did not submit, nothing is graded as submitted) and return its score."""
+        """End the episode (if the model did not submit, nothing is graded as submitted) and return its
+        reward (the score weighted by the reward rule for wrong submissions)."""
         if self._driver is None:
             return 0.0
         if self.result is None:
             self.result = self._loop.run(self._driver.finish())
-        return float(self.result.score)
+        return float(self.result.reward)
 
     # tools -------------------------------------------------------------------------
 

@@ -22,10 +22,11 @@ from typing import Any
 
 from kernelgym import notebook as nbk
 from kernelgym.episode import EpisodeResult, is_error
+from kernelgym.grading.metrics import RolloutStats
 from kernelgym.runs.manifest import RunManifest, read_manifest
 from kernelgym.runs.runner import RESULTS, SUMMARY, episode_notebook, read_results
 
-SORT_KEYS = ("run", "task_id", "family", "category", "rollout", "passed", "score", "stop_reason", "turns",
+SORT_KEYS = ("run", "task_id", "family", "category", "rollout", "passed", "score", "reward", "attempts", "stop_reason", "turns",
              "duration_s", "tokens")
 """Columns the episodes table sorts by."""
 OUTCOMES = ("passed", "failed", "error")
@@ -71,7 +72,7 @@ def _tokens(usage: dict[str, Any]) -> int | None:
 class Row:
     """One episode in the index (what the table shows and what the filters read)."""
 
-    __slots__ = ("run", "i", "task_id", "family", "category", "cat", "rollout", "passed", "score", "stop_reason",
+    __slots__ = ("run", "i", "task_id", "family", "category", "cat", "rollout", "passed", "score", "reward", "attempts", "stop_reason",
                  "outcome", "turns", "duration_s", "tokens", "answer", "haystack", "prompt")
 
     def __init__(self, run: int, i: int, r: EpisodeResult) -> None:
@@ -79,6 +80,7 @@ class Row:
         self.task_id, self.family, self.category = r.task_id, r.family, r.category
         self.cat = f"{r.family}/{r.category}"
         self.rollout, self.passed, self.score = r.rollout, bool(r.passed), float(r.score)
+        self.reward, self.attempts = float(r.reward), int(r.attempts)
         self.stop_reason = r.stop_reason
         self.outcome = "passed" if r.passed else ("error" if is_error(r.stop_reason) else "failed")
         self.turns, self.duration_s = r.turns, float(r.duration_s)
@@ -92,7 +94,7 @@ class Row:
     def json(self, label: str) -> dict[str, Any]:
         return {"run": self.run, "run_label": label, "i": self.i, "task_id": self.task_id, "family": self.family,
                 "category": self.category, "rollout": self.rollout, "passed": self.passed, "score": self.score,
-                "stop_reason": self.stop_reason, "outcome": self.outcome, "turns": self.turns,
+                "reward": self.reward, "attempts": self.attempts, "stop_reason": self.stop_reason, "outcome": self.outcome, "turns": self.turns,
                 "duration_s": round(self.duration_s, 3), "tokens": self.tokens, "answer": self.answer}
 
 
@@ -145,7 +147,14 @@ class RunIndex:
         completion = sum(_num(u.get("completion_tokens")) for u in usage)
         has_tokens = any("prompt_tokens" in u or "completion_tokens" in u or "total_tokens" in u for u in usage)
         starts = sorted(r.started_at for r in self.results if r.started_at)
+        rollouts = RolloutStats()
+        for r in self.results:
+            rollouts.add(r.task_id, r.passed, r.reward)
         return {
+            "mean_reward": sum(r.reward for r in self.results) / n if n else 0.0,
+            "first_attempt_passed": sum(1 for r in self.results if r.passed and r.attempts <= 1),
+            "retried": sum(1 for r in self.results if r.attempts > 1),
+            "rollouts": rollouts.row(),
             "episodes": n, "passed": passed, "failed": n - passed - errors, "errors": errors,
             "pass_rate": passed / n if n else 0.0, "ci_low": lo, "ci_high": hi,
             "tasks": len(self.by_task),
@@ -401,6 +410,20 @@ class Index:
                 lo, hi = wilson(ok, eps)
                 out[cat][n] = {"episodes": eps, "passed": ok, "pass_rate": ok / eps, "ci_low": lo, "ci_high": hi}
         return out
+
+    def rollouts(self, runs: Sequence[int] = ()) -> dict[str, dict[int, dict[str, Any]]]:
+        """``{family/category: {run number: RolloutStats.row()}}`` for the runs whose tasks have several
+        rollouts (pass@k, pass^k, best@k, consistency per category)."""
+        out: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+        for run in self.chosen(runs):
+            per: dict[str, RolloutStats] = defaultdict(RolloutStats)
+            for r in run.results:
+                per[f"{r.family}/{r.category}"].add(r.task_id, r.passed, r.reward)
+            for cat, stats in per.items():
+                row = stats.row()
+                if row:
+                    out[cat][run.number] = row
+        return dict(sorted(out.items()))
 
     def disagreements(self, runs: Sequence[int] = (), limit: int = 200
                       ) -> tuple[list[tuple[str, dict[int, tuple[int, int]]]], int]:

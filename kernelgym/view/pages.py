@@ -84,6 +84,7 @@ def runs_page(index: Index) -> str:
             f'<td>{h(data or "-")}<div class="path">{h(prints)}</div><div class="path">{h(limits)}</div></td>'
             f'<td class="num">{s["episodes"]:,}<div class="path">{s["tasks"]:,} tasks</div></td>'
             f'<td class="num pass">{rate_cell(s["passed"], s["episodes"])}</td>'
+            f'<td class="num reward">{_reward_cell(s)}</td>'
             f'<td class="num">{errors}</td>'
             f'<td class="num">{tokens(s["total_tokens"])}<div class="path">{h(per)}</div></td>'
             f'<td class="num">{seconds(s["episode_time_s"])}<div class="path">mean turns {s["mean_turns"]:.2f}</div></td>'
@@ -91,15 +92,37 @@ def runs_page(index: Index) -> str:
             f'<td><a href="{h(episodes_link(run.number, outcome="failed"))}">failed</a> · '
             f'<a href="{h(episodes_link(run.number))}">all</a></td></tr>'
         )
-    head = "".join(f"<th>{c}</th>" for c in ("run", "agent", "data set", "episodes", "pass rate [95 % CI]", "errors",
-                                              "tokens", "episode time", "started", "episodes"))
+    head = "".join(f"<th>{c}</th>" for c in ("run", "agent", "data set", "episodes", "pass rate [95 % CI]",
+                                              "reward · pass@k", "errors", "tokens", "episode time", "started", "episodes"))
     body = (f"<h1>Runs</h1><table id=\"runs\" class=\"grid\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-            '<p class="note">Pass rate: passed / episodes, with its Wilson score 95 % interval. Errors: episodes ended '
+            '<p class="note">Pass rate: passed / episodes (the final verdict, after any retries), with its Wilson score '
+            "95 % interval. Reward: the mean of the episodes' rewards (the score weighted by the run's reward rule for "
+            "wrong submissions before a pass). pass@k (runs with several rollouts per task): the unbiased estimator "
+            "1 - C(n-c, k)/C(n, k) averaged over tasks; best@k: the expected best reward of k rollouts; consistency: "
+            "the share of a task's rollouts that agree with its majority outcome. Errors: episodes ended "
             "by the agent's code or by kernelgym (not the model's failures). Episode time: the sum of the episodes' "
             "durations.</p>")
     if len(index.runs) > 1:
         body += f'<p><a href="/compare">Compare these {len(index.runs)} runs per category and per task</a></p>'
     return page("kernelgym view: runs", body, active="runs")
+
+
+def _reward_cell(s: dict[str, Any]) -> str:
+    """Mean reward, passes after retries, and pass@k / best@k / consistency when tasks had several rollouts."""
+    parts = [f'<span class="rate">{s["mean_reward"]:.3f}</span>']
+    if s.get("retried"):
+        parts.append(f'<div class="path">{s["episodes"] and s["first_attempt_passed"]:,} passed at the first '
+                     f'submission; {s["retried"]:,} episode(s) submitted more than once</div>')
+    ro = s.get("rollouts") or {}
+    if ro:
+        ks = ro["k"]
+        line = " · ".join(f"pass@{k} {pct(v['pass_at_k'])}" for k, v in ks.items())
+        last = ks.get(str(ro["rollouts"])) or {}
+        parts.append(f'<div class="passk">{h(line)}</div><div class="path">best@{ro["rollouts"]} '
+                     f'{last.get("best_at_k", 0):.3f} · pass^{ro["rollouts"]} {pct(last.get("pass_hat_k", 0))} · '
+                     f'consistency {pct(ro["consistency"])} ({ro["all_passed"]} always, {ro["all_failed"]} never, '
+                     f'{ro["mixed"]} mixed)</div>')
+    return "".join(parts)
 
 
 # ---------------------------------------------------------------- episodes
@@ -119,6 +142,7 @@ def episodes_page(index: Index, args: dict[str, str]) -> str:
                  f"{h(r.label)}</option>" for r in index.runs]
     cols = [("run", "run"), ("task_id", "task"), ("family", "family"), ("category", "category"), ("rollout", "rollout"),
             ("passed", "passed"), ("score", "score"), ("stop_reason", "stop reason"), ("turns", "turns"),
+            ("attempts", "attempts"), ("reward", "reward"),
             ("duration_s", "duration"), ("tokens", "tokens"), ("", "answer")]
     head = "".join(f'<th data-sort="{k}" tabindex="0">{t}</th>' if k else f"<th>{t}</th>" for k, t in cols)
     body = f"""<h1>Episodes</h1>
@@ -155,6 +179,14 @@ def verdict(run: RunIndex, r: EpisodeResult) -> str:
         f'<tr><th>expected</th><td><code class="expected">{h(short(r.expected, 5000))}</code></td></tr>',
         f"<tr><th>grader said</th><td>{h(r.explanation or '-')}</td></tr>",
         f"<tr><th>score</th><td>{r.score:g}</td></tr>",
+        f"<tr><th>reward</th><td>{r.reward:g}"
+        + (f" (rule {h(r.reward_rule)})" if r.reward_rule else " (recorded before attempts were counted: the score)")
+        + "</td></tr>",
+        f"<tr><th>attempts</th><td>{r.attempts}"
+        + (": " + ", ".join(f"turn {s.turn} <code>{h(short(s.answer, 200))}</code> "
+                            f"{'passed' if s.passed else 'failed' if s.passed is False else 'not graded'}"
+                            for s in r.submissions) if r.submissions else "")
+        + "</td></tr>",
         f"<tr><th>stop reason</th><td>{h(r.stop_reason)}</td></tr>",
         f"<tr><th>turns</th><td>{r.turns}</td></tr>",
         f"<tr><th>duration</th><td>{r.duration_s:.2f} s</td></tr>",
@@ -317,6 +349,27 @@ def compare_page(index: Index, chosen: list[int]) -> str:
     if any(vs for _, vs in tok):
         body += svg_hist([t for t in tok if t[1]], "tokens per episode")
     body += "</div>"
+    ro = index.rollouts(chosen)
+    if ro:
+        k_max = max(row["rollouts"] for per in ro.values() for row in per.values())
+        th = "<th>category</th>" + "".join(f"<th>{h(r.label)}</th>" for r in runs)
+        trs = []
+        for cat, per in ro.items():
+            tds = []
+            for r in runs:
+                row = per.get(r.number)
+                at = ((row or {}).get("k") or {}).get(str(k_max)) if row else None
+                tds.append('<td class="missing">-</td>' if not row else
+                           f'<td class="num">pass@{row["rollouts"]} '
+                           f'{pct(row["k"][str(row["rollouts"])]["pass_at_k"])} · pass@1 {pct(row["k"]["1"]["pass_at_k"])}'
+                           f'<div class="path">best@{row["rollouts"]} {row["k"][str(row["rollouts"])]["best_at_k"]:.3f} · '
+                           f'consistency {pct(row["consistency"])}{"" if at else " (fewer rollouts)"}</div></td>')
+            trs.append(f"<tr><td>{h(cat)}</td>{''.join(tds)}</tr>")
+        body += (f"<h2>Rollouts: pass@k, best@k, consistency by category</h2>"
+                 '<p class="note">pass@k: the unbiased estimator 1 - C(n-c, k)/C(n, k) (Chen et al. 2021) averaged '
+                 "over the category's tasks; best@k: the expected best reward of k rollouts; consistency: the share "
+                 "of a task's rollouts that agree with its majority outcome.</p>"
+                 f'<table id="rollouts" class="grid"><thead><tr>{th}</tr></thead><tbody>{"".join(trs)}</tbody></table>')
     found, count = index.disagreements(chosen)
     if len(runs) > 1:
         body += f"<h2>Tasks the runs disagree on ({count:,})</h2>"

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from typer.testing import CliRunner
 
@@ -580,3 +581,95 @@ def test_npowerai_power_is_graded_by_its_own_rule(specs: Any) -> None:
     assert not grade(size.ground_truth * 1.005, size.ground_truth, size.grader).passed
     bmi = next(i for i in specs.instances("medagentgym-medcalcbench") if i.category == "bmi")
     assert bmi.grader.rule == "range" and grade(bmi.grader.upper, bmi.ground_truth, bmi.grader).passed
+
+
+def test_medagentgym_text_actions_parse_as_medagentgym_writes_them() -> None:
+    """The text form reads the action as JSON in the message text (a ```json block, or the text from its
+    first { to its last }; a triple-quoted code string; reasoning before </think> ignored) and refuses
+    what is not one permitted action, saying why."""
+    from types import SimpleNamespace
+
+    from kernelgym.llm import medagentgym_protocol as proto
+
+    npower = proto.permitted_actions(SimpleNamespace(family="medagentgym-npowerai"))
+
+    def parse(text: str) -> Any:
+        return proto.parse_text_reply(SimpleNamespace(content=text), npower)
+
+    ok = parse('I will compute it.\n```json\n{"action": "validate_code", "params": {"code": "answer = 6 * 7"}}\n```')
+    assert ok.kind == "code" and ok.code == "answer = 6 * 7" + proto.AUTO_SUBMIT and ok.thought == "I will compute it."
+    triple = parse('<think>{"action": "nope"}</think>{"action": "validate_code", "params": {"code": """x = 1\nprint(x)"""}}')
+    assert triple.kind == "code" and triple.code == "x = 1\nprint(x)"  # no `answer`: nothing submitted
+    assert parse('{"action": "validate_code", "params": {"code": "answer = 3\\nsubmit(answer)"}}').code == "answer = 3\nsubmit(answer)"
+    assert parse('{"action": "terminal", "params": {"cmd": "ls"}}').code == "%%sh\nls"
+    for text, why in (("just prose", "not one action as a JSON object"),
+                      ('{"action": "request_info", "params": {"info_type": "term"}}', "there is no action"),
+                      ('{"action": "validate_code", "params": {"code": "x"}, "extra": 1}', 'exactly the keys "action" and "params"'),
+                      ('{"action": "validate_code", "params": {"program": "x"}}', "unexpected: program")):
+        bad = parse(text)
+        assert bad.kind == "error" and why in (bad.error or ""), (text, bad.error)
+        assert '{"action": "validate_code", "params": {...}}' in (bad.error or "")
+
+
+def test_medagentgym_text_protocol_run_grades_every_call_silently_and_stops_at_the_first_pass(
+        specs: Any, tmp_path: Path) -> None:
+    """Issue 17, item 6: MedAgentGym's own action format as a protocol: the action as JSON in the message
+    text, every validate_code graded, the episode ended at the first pass, the verdict never shown to
+    the agent. Through `kernelgym run --protocol medagentgym-text`, the real LangChain client and the
+    HTTP test server: a wrong answer goes on silently (its output only), a malformed reply is told, the
+    right answer ends the episode before the script's last reply is asked for; the run records
+    MedAgentGym's episode rules and the attempts."""
+    pytest.importorskip("langchain_openai")
+    import os
+
+    from helpers.openai_stub import OpenAIStub, by_turn, text
+    from kernelgym.runs.manifest import read_manifest
+    from kernelgym.runs.runner import read_results
+    from kernelgym.tasks import select
+
+    inst = select("medagentgym-npowerai", split="test", limit=1, categories=["two_sample_t_test_size"])[0]
+    gt = inst.ground_truth
+    os.environ["KG_TEST_STUB_KEY"] = "sk-stub"
+    act = '{"action": "%s", "params": %s}'
+    script = [
+        text("First a look around.\n```json\n" + act % ("terminal", '{"cmd": "echo kg-text-ok"}') + "\n```"),
+        text(act % ("validate_code", json.dumps({"code": f"answer = {gt + 1}\nprint(answer)"}))),
+        text("I am not sure what to do."),  # malformed: told, asked again (not a turn)
+        text(act % ("validate_code", '{"code": """import math\nanswer = %d\nprint(answer)"""}' % gt)),
+        text(act % ("validate_code", json.dumps({"code": "print('never asked for')"}))),
+    ]
+    out = tmp_path / "run"
+    with OpenAIStub(api_key="sk-stub") as stub:
+        stub.reset(by_turn(script))
+        res = CliRunner().invoke(app, [
+            "run", "--suite", "medagentgym-npowerai", "--category", "two_sample_t_test_size", "--limit", "1",
+            "--model", "openai:stub-model", "--base-url", stub.url, "--api-key-env", "KG_TEST_STUB_KEY",
+            "--protocol", "medagentgym-text", "--max-turns", "6", "--concurrency", "1", "--out", str(out),
+            "--no-progress"])
+        bodies = [r.body for r in stub.chat_requests() if r.status == 200]
+    assert res.exit_code == 0, res.output
+    (result,), _ = read_results(out)
+    assert result.passed and result.turns == 3 and result.stop_reason == "answered", result
+    assert [(s.answer, s.passed) for s in result.submissions] == [(gt + 1, False), (gt, True)]
+    assert result.attempts == 2 and result.reward == 0.0 and result.reward_rule == "first"  # passed, not at first
+    assert len(bodies) == 4  # nothing was asked after the pass
+    assert all("tools" not in b for b in bodies)
+    system = bodies[0]["messages"][0]["content"]
+    assert '"action"' in system and "`validate_code`" in system and "`request_info`" not in system
+    seen = [m["content"] for m in bodies[-1]["messages"] if m["role"] == "user"][1:]
+    assert "kg-text-ok" in seen[0] and seen[1].strip() == f"{gt + 1}\nSubmitted answer: {gt + 1}"  # output only
+    assert "not one action as a JSON object" in seen[2]
+    assert not any(w in " ".join(seen).lower() for w in ("correct", "wrong", "feedback", "graded"))
+    config = read_manifest(out).config  # type: ignore[union-attr]
+    assert config.episode.silent_retries and not config.episode.feedback and config.episode.max_attempts == 6
+    nb = nbformat.read(out / result.notebook, as_version=4)
+    actions = [c.source for c in nb.cells if "kernelgym-action" in c.metadata.get("tags", [])]
+    assert actions[1].endswith(mag_proto().AUTO_SUBMIT) and actions[2].startswith("import math\nanswer = ")
+    assert nb.metadata["kernelgym"]["agent"]["sampling"]["protocol"] == "medagentgym-text"
+    assert nb.metadata["kernelgym"]["episode"]["silent_retries"] is True
+
+
+def mag_proto() -> Any:
+    from kernelgym.llm import medagentgym_protocol
+
+    return medagentgym_protocol

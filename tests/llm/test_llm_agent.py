@@ -458,3 +458,25 @@ def test_several_tool_calls_run_only_the_first_and_answer_the_rest() -> None:
     assert parsed.kind == "code" and parsed.code == "1" and parsed.call_id == "a"
     replies = dict(parsed.tool_replies)
     assert "one tool per message" in replies["b"] and "no tool 'shell'" in replies["c"]
+
+
+def test_task_kernel_counts_submissions_and_rewards_by_its_rule(tasks: list[Instance]) -> None:
+    """Issue 17, item 2, for the LangChain tools: a TaskKernel graded only the last answer, so an agent
+    trying answers one after another earned the full reward. Every submission counts; with the default
+    rule a pass at the second submission is passed but earns reward 0, with discount:0.5 it earns 0.5."""
+    from kernelgym.training.langchain_tools import TaskKernel
+
+    inst = tasks[0]
+
+    async def go(rule: str) -> tuple[bool, int, float | None, Any]:
+        async with TaskKernel(inst, reward_rule=rule) as kernel:
+            _, submit_answer = kernel.tools()
+            await submit_answer.ainvoke({"answer": "certainly-wrong-answer"})
+            await submit_answer.ainvoke({"answer": truth(inst)})
+            verdict = await kernel.grade()
+            return verdict.passed, kernel.attempts, kernel.reward, kernel.notebook
+
+    passed, attempts, reward, nb = asyncio.run(go("first"))
+    assert passed and attempts == 2 and reward == 0.0
+    assert (nb.metadata.kernelgym.result.attempts, nb.metadata.kernelgym.result.reward_rule) == (2, "first")
+    assert asyncio.run(go("discount:0.5"))[2] == 0.5

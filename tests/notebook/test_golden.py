@@ -19,6 +19,7 @@ from helpers.paths import TESTS
 from kernelgym import notebook as nbk
 from kernelgym import tasks
 from kernelgym.episode import EpisodeResult
+from kernelgym.grading.attempts import attempt_fields
 from kernelgym.notebook import starter
 from kernelgym.regrade import prepare
 from kernelgym.training.export import conversation
@@ -28,6 +29,9 @@ NAMES = ["passed", "failed", "kernel_died", "function_passed", "starter_blank", 
 LEGACY = ["legacy_v1_passed", "legacy_v1_failed"]
 """Episode notebooks of schema 1 (written before checksums bound the task id), kept as they were:
 make_golden.py never rewrites them."""
+PRE_ATTEMPTS = ["pre_attempts_passed"]
+"""An episode notebook of schema 3 written before attempts were counted (no submissions, no reward),
+kept as it was: make_golden.py never rewrites it."""
 SUM, SUM_COPY = "golden/sum/00000", "golden/sum/00001"
 """Two tasks with the same inputs and answer: a notebook re-labelled from one to the other passes."""
 
@@ -47,7 +51,7 @@ def golden(name: str) -> nbformat.NotebookNode:
     return nbk.read(GOLDEN / f"{name}.ipynb")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + PRE_ATTEMPTS)
 def test_golden_notebooks_follow_the_conventions(name: str) -> None:
     nb = golden(name)
     nbformat.validate(nb)
@@ -68,7 +72,7 @@ def test_golden_notebooks_follow_the_conventions(name: str) -> None:
         assert verifier.metadata.kernelgym.checksum == nbk.checksum(verifier.source, nb.metadata.kernelgym.task.id)
 
 
-@pytest.mark.parametrize("name", NAMES + LEGACY)
+@pytest.mark.parametrize("name", NAMES + LEGACY + PRE_ATTEMPTS)
 def test_honest_golden_notebooks_restore_clean(name: str) -> None:
     prep = prepare(golden(name))
     assert prep.reasons == [], prep.reasons
@@ -149,7 +153,10 @@ def test_the_recorded_verdicts_are_what_the_host_grades() -> None:
         evidence = nbk.evidence_of(verifier) if verifier is not None else []
         answer, grade = inst.verdict(evidence)
         assert grade.passed is passed and nb.metadata.kernelgym.result.passed is passed, name
-        assert nb.metadata.kernelgym.result == nbk.result_record(inst, answer, grade) | {
+        # the record carries the episode's attempts and reward (issue 17), by the rule it recorded
+        counted = attempt_fields(len(nb.metadata.kernelgym.episode.get("submissions", [])), grade.score,
+                                 nb.metadata.kernelgym.result.reward_rule)
+        assert nb.metadata.kernelgym.result == nbk.result_record(inst, answer, grade) | counted | {
             "explanation": nb.metadata.kernelgym.result.explanation}
         [record] = nbk.cells_with_tag(nb, nbk.TAG_RECORD)
         assert record.source == nbk.result_markdown(nb.metadata.kernelgym.result)
@@ -293,3 +300,23 @@ def test_export_refuses_episode_notebooks_that_are_not_regular_files(tmp_path: P
     assert sorted(Path(str(e.result.notebook)).stem for e in episodes) == ["kernel_died", "passed"]
     reasons = "\n".join(report.skipped)
     assert f"refused {fifo}: a FIFO" in reasons and f"refused {zero}: a character device" in reasons, reasons
+
+
+def test_episodes_record_their_attempts_and_older_notebooks_read_as_before() -> None:
+    """Issue 17, item 2: submissions were not recorded. The golden episodes record each submission and
+    the reward (metadata, record and header cells); a notebook and a results line written before
+    attempts were counted still restore clean, show no attempts and read with reward = score."""
+    nb = golden("passed")
+    episode, result = nb.metadata.kernelgym.episode, nb.metadata.kernelgym.result
+    assert [s["answer"] for s in episode.submissions] == [result.answer] and episode.wrong_answers == 0
+    assert (result.attempts, result.reward, result.reward_rule) == (1, 1.0, "first")
+    assert "attempts: 1 submission graded" in nbk.cells_with_tag(nb, nbk.TAG_RECORD)[0].source
+    old = golden("pre_attempts_passed")
+    assert "reward" not in old.metadata.kernelgym.result and "submissions" not in old.metadata.kernelgym.episode
+    record = nbk.cells_with_tag(old, nbk.TAG_RECORD)[0].source
+    assert nbk.is_result_record(record, dict(old.metadata.kernelgym.result)) and "attempts" not in record
+    assert "attempts" not in nbk.cells_with_tag(old, nbk.TAG_HEADER)[0].source
+    line = {"task_id": SUM, "family": "golden", "category": "sum", "split": "test", "agent": "a", "passed": True,
+            "score": 1.0, "turns": 2, "stop_reason": "answered", "duration_s": 1.0, "started_at": ""}
+    legacy = EpisodeResult.model_validate_json(json.dumps(line))
+    assert (legacy.reward, legacy.reward_rule, legacy.attempts, legacy.submissions) == (1.0, None, 0, [])

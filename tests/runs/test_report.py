@@ -253,3 +253,53 @@ def test_episodes_are_listed_and_each_opens_as_a_static_transcript(tmp_path: Pat
         assert page.title().startswith(HOSTILE_ID) and page.locator(".long details").get_attribute("open") is None
     assert dialogs == []
     assert all(u.startswith(("file:", "data:", "about:")) for u in requests), requests
+
+
+def write_rollouts(path: Path, outcomes: dict[str, list[bool]], rewards: dict[str, list[float]] | None = None) -> Path:
+    """A run folder whose tasks have several rollouts (``outcomes[task]``: each rollout's verdict)."""
+    path.mkdir(parents=True)
+    lines = []
+    for task, passes in outcomes.items():
+        for k, ok in enumerate(passes):
+            reward = (rewards or {}).get(task, [float(p) for p in passes])[k]
+            lines.append(EpisodeResult(
+                task_id=f"ehr/age/{task}", family="ehr", category="age", split="test", rollout=k, agent="llm",
+                model="openai:m", passed=ok, score=float(ok), reward=reward, reward_rule="first",
+                attempts=1 + (ok and reward == 0), turns=2, stop_reason="answered", duration_s=1.0,
+                started_at="2026-01-01T00:00:00+00:00").model_dump_json())
+    (path / RESULTS).write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_rollouts_show_pass_at_k_best_at_k_and_consistency(tmp_path: Path) -> None:
+    """Issue 17, item 5: --rollouts K ran K episodes per task, but neither the run summary nor the
+    report gave pass@k (the unbiased estimator), best@k or per-task consistency."""
+    from kernelgym.runs.runner import category_table, read_results, summarize
+
+    run = write_rollouts(tmp_path / "r", {"t1": [True, True, True, True], "t2": [False, False, False, False],
+                                          "t3": [True, False, False, False]},
+                         rewards={"t3": [0.0, 0.0, 0.0, 0.0]})  # t3's pass came after a wrong submission
+    summary = summarize(read_results(run)[0])
+    ro = summary["total"]["rollouts"]
+    assert ro["rollouts"] == 4 and list(ro["k"]) == ["1", "2", "4"]
+    assert ro["k"]["1"]["pass_at_k"] == round(1.25 / 3, 4) and ro["k"]["4"]["pass_at_k"] == round(2 / 3, 4)
+    assert ro["k"]["4"]["best_at_k"] == round(1 / 3, 4)  # best@k is of the rewards: t3's pass earned 0
+    assert ro["consistency"] == round(2.75 / 3, 4) and (ro["all_passed"], ro["all_failed"], ro["mixed"]) == (1, 1, 1)
+    assert summary["categories"]["ehr/age"]["rollouts"] == ro
+    assert summary["total"]["first_attempt_passed"] == 4 and summary["total"]["mean_reward"] == round(4 / 12, 4)
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    console.print(category_table(summary))
+    printed = console.export_text()
+    assert "pass@4" in printed and "66.7%" in printed and "consistency 91.7%" in printed
+    data = compare([load_run(run)])
+    stats = data["runs"][0]
+    assert stats["pass_at_k"] == round(2 / 3, 4) and stats["k"] == 4 and stats["rollouts"] == ro
+    res = CliRunner().invoke(app, ["report", str(run), "-o", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    assert "pass@2" in res.stdout and "pass^4" in res.stdout and "best@4 (reward)" in res.stdout
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "Rollouts: pass@k" in page and "<td class=\"\">pass@4</td><td class=\"num\">66.7%</td>" in page
+    one = write_run(tmp_path / "one", "llm", "openai:m", {"age": [True, False]})
+    assert summarize(read_results(one)[0])["total"].get("rollouts") is None  # one rollout a task: no pass@k

@@ -418,7 +418,7 @@ def test_verl_export_loads_and_compute_score_grades_final_answers(runs: dict[str
         assert row["data_source"] == "kernelgym/ehr" and row["ability"] == "ehr"
         assert [m["role"] for m in row["prompt"]] == ["system", "user"] and row["prompt"][1]["content"] == inst.prompt
         assert "run_cell(code)" in row["prompt"][0]["content"]
-        assert row["reward_model"]["style"] == "rule"
+        assert row["reward_model"]["style"] == "rule" and row["extra_info"]["reward_rule"] == "first"
         gt, info = row["reward_model"]["ground_truth"], row["extra_info"]
         right, wrong = json.dumps(inst.ground_truth), json.dumps(WRONG)
         hermes = '<tool_call>\n{"name": "submit_answer", "arguments": {"answer": %s}}\n</tool_call>'

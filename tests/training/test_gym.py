@@ -265,3 +265,23 @@ def test_hostile_messages_neither_raise_nor_wedge_the_gym_and_trl_environments(e
     tool_env.reset(task_id=task.id)  # the next episode runs
     assert "42" in tool_env.run_cell("print(6 * 7)")
     assert tool_env.get_reward() == 0.0
+
+
+@pytest.mark.parametrize(("rule", "reward"), [("first", 0.0), ("discount:0.5", 0.5)])
+def test_gym_reward_follows_the_reward_rule_with_feedback(ehr_data: Path, rule: str, reward: float) -> None:
+    """Issue 17, item 2, for the Gymnasium environment: with feedback a wrong answer then the right one
+    scored 1.0 (the episode's score). The reward is the episode's reward: 0 by the default rule,
+    0.5 with discount:0.5; the result says passed and counts both submissions."""
+    env = make_env(feedback=True, reward_rule=rule)
+    try:
+        from kernelgym.tasks import select
+
+        _, info = env.reset(options={"task_id": select("ehr", split="test", categories=["admission_count"], limit=1)[0].id})
+        truth = get_instance(info["task_id"]).ground_truth
+        obs, r1, terminated, _, _ = env.step({"answer": "certainly-wrong-answer"})
+        assert r1 == 0.0 and not terminated and "not correct" in obs
+        _, r2, terminated, _, step_info = env.step({"answer": truth})
+        assert terminated and r2 == reward
+        assert step_info["result"]["passed"] and step_info["result"]["attempts"] == 2
+    finally:
+        env.close()

@@ -465,6 +465,29 @@ def test_a_filtered_page_of_a_100000_episode_run(tmp_path: Path) -> None:
     print(f"100,000 episodes: indexed in {load_s:.2f} s; " + ", ".join(f"{k} {v:.0f} ms" for k, v in timings.items()))
 
 
+def test_the_viewer_shows_pass_at_k_best_at_k_consistency_and_attempts(runs: dict[str, Any], server: str) -> None:
+    """Issue 17, item 5: runs with several rollouts per task showed no pass@k, best@k or per-task
+    consistency in the viewer; an episode page did not show its attempts and reward."""
+    index = Index.load([runs["syn"]])
+    ro = index.runs[0].stats()["rollouts"]
+    results = read_results(runs["syn"])[0]
+    tasks: dict[str, list[bool]] = {}
+    for r in results:
+        tasks.setdefault(r.task_id, []).append(r.passed)
+    from kernelgym.grading.metrics import pass_at_k
+
+    expected = sum(pass_at_k(len(o), sum(o), 4) for o in tasks.values()) / len(tasks)
+    assert ro["rollouts"] == 4 and ro["k"]["4"]["pass_at_k"] == round(expected, 4)
+    runs_page = get(server + "/")[1].decode()
+    assert f"pass@4 {100 * ro['k']['4']['pass_at_k']:.1f} %" in runs_page and "consistency" in runs_page
+    compare = get(server + "/compare")[1].decode()
+    assert 'id="rollouts"' in compare and "pass@4" in compare and "best@4" in compare
+    episode = get(server + "/run/0/episode/0")[1].decode()
+    assert "<th>attempts</th>" in episode and "<th>reward</th>" in episode
+    rows = api(server, runs=2, sort="reward", desc=1, per_page=5)["rows"]
+    assert all({"reward", "attempts"} <= set(r) for r in rows) and rows[0]["reward"] == 1.0
+
+
 def test_reading_and_serving_changed_nothing_in_the_run_folders(runs: dict[str, Any], server: str) -> None:
     """Last in this module: after every page above was served, each file of the run folders has the
     same bytes and modification time as before, and no file was added."""

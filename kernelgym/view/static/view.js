@@ -68,6 +68,8 @@
       cell(tr, r.score, "num");
       cell(tr, r.stop_reason, "stop");
       cell(tr, r.turns, "num");
+      cell(tr, r.attempts, "num");
+      cell(tr, r.reward, "num");
       cell(tr, r.duration_s.toFixed(2) + " s", "num");
       cell(tr, r.tokens === null ? "-" : r.tokens.toLocaleString(), "num");
       const ans = cell(tr, r.answer, "answer");
