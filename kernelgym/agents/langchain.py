@@ -169,6 +169,8 @@ class LangChainAgent:
         self.context_tokens_given = _opt(context_tokens, int)
         self.context_tokens = self.context_tokens_given or int(profile.get("max_input_tokens") or DEFAULT_CONTEXT_TOKENS)
         self._asked_server = self.context_tokens_given is not None
+        if self.reply_limit() is not None:
+            self.sampling["max_tokens"] = self.reply_limit()
         if self.tool_choice is not None:
             self.sampling["tool_choice"] = self.tool_choice
         self.max_format_errors = _opt(max_format_errors, int) or 0
