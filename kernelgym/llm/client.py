@@ -533,9 +533,9 @@ def describe(exc: BaseException, settings: ModelSettings, kind: Kind) -> str:
     if kind == "fatal":
         return f"the model call to {where} failed and cannot succeed by retrying: {type(exc).__name__}: {detail}"
     if kind == "tools":
-        return (f"the model server at {where} rejected the request's tools (HTTP {status}: {detail}). Use "
-                "--protocol text or auto, or enable tool calling on the server (llama-server: --jinja; vLLM: "
-                "--enable-auto-tool-choice --tool-call-parser ...).")
+        return (f"the model server at {where} rejected the request's tools (HTTP {status}: {detail}). Enable "
+                "tool calling on the server (llama-server: --jinja; vLLM: --enable-auto-tool-choice "
+                "--tool-call-parser NAME) or use --protocol text (or auto, which falls back to it).")
     if kind == "timeout":
         return (f"no reply from {where} within {settings.request_timeout:g} s ({type(exc).__name__}); the request "
                 "was abandoned. A slow or runaway reply: lower --max-tokens or raise -O request_timeout=SECONDS.")

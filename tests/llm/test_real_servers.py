@@ -297,9 +297,18 @@ def test_auto_detects_a_server_that_ignores_tools(stub: OpenAIStub, task: Instan
     assert "ignores tools" in thought
 
 
-def test_tool_choice_option_is_checked() -> None:
+def test_tool_choice_option_is_checked(tmp_path: Path) -> None:
+    """A bad --tool-choice is a one-line error with exit code 2, before any work."""
+    from typer.testing import CliRunner
+
+    from kernelgym.cli import app
+
     with pytest.raises(ValueError, match="tool_choice must be one of"):
         load_agent("llm", {"model": MODEL, "base_url": "http://127.0.0.1:9/v1", "tool_choice": "always"})()
+    res = CliRunner().invoke(app, ["run", "--suite", "ehr", "--model", MODEL, "--base-url", "http://127.0.0.1:9/v1",
+                                   "--tool-choice", "always", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2 and "--tool-choice must be auto, required" in res.output
+    assert not (tmp_path / "run").exists()
 
 
 # ---------------------------------------------------------------- 4. hints
