@@ -313,9 +313,11 @@ class LangChainAgent:
                 self._note_failed(exc)
                 cause = exc.__cause__
                 detail = f"HTTP {getattr(cause, 'status_code', '?')}: {error_text(cause)}" if cause else str(exc)
-                if not self._fall_back_to_text(f"the server rejected the request's tools ({detail})"):
+                if self._fall_back_to_text(f"the server rejected the request's tools ({detail})"):
+                    continue
+                if not self._tool_calls_seen:  # the server never takes tools: every episode would fail alike
                     raise FatalModelError(str(exc)) from exc
-                continue
+                raise
             except ModelCallError as exc:
                 self._note_failed(exc)
                 raise
@@ -329,6 +331,7 @@ class LangChainAgent:
 
     def _shrink(self, exc: ContextOverflow, chars: int) -> bool:
         """After a context overflow: learn the sizes the server named, then trim old outputs to fit."""
+        limit_before = self.reply_limit()
         if exc.context_tokens and (self.context_tokens_given is None or exc.context_tokens < self.context_tokens):
             self.context_tokens = exc.context_tokens
             limit = self.reply_limit()
@@ -340,6 +343,9 @@ class LangChainAgent:
         budget = self.context_tokens if exc.context_tokens else int(before * 0.7)
         if self.fit_context(budget=budget):
             return True
+        limit = self.reply_limit()
+        if limit is not None and limit_before is not None and limit < limit_before:
+            return True  # vLLM: the prompt fits, the reply limit did not ("'max_tokens' ... is too large")
         return bool(self.fit_context(budget=int(before * 0.7)))
 
     def _fall_back_to_text(self, why: str) -> bool:

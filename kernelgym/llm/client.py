@@ -453,7 +453,7 @@ def context_sizes(exc: BaseException) -> tuple[int | None, int | None]:
 def is_context_overflow(exc: BaseException) -> bool:
     """Whether a failed request says it does not fit the context window (any HTTP error status)."""
     status = _status(exc)
-    if status is not None and status < 400:
+    if status is not None and (status < 400 or status == 429):  # 429: a tokens-per-minute limit is no overflow
         return False
     text = _message(exc).lower()
     code = str(getattr(exc, "code", "") or "").lower()

@@ -57,6 +57,9 @@ OVERFLOWS = {
     "vllm-new": (400, _error_body(
         "The decoder prompt (length 9019) is longer than the maximum model length of 8192. Make sure that "
         "`max_model_len` is no smaller than the number of text tokens.", "BadRequestError"), (9019, 8192)),
+    "vllm-max-tokens": (400, _error_body(
+        "'max_tokens' or 'max_completion_tokens' is too large: 4096. This model's maximum context length is 8192 "
+        "tokens and your request has 5000 input tokens (4096 > 8192 - 5000).", "BadRequestError"), (5000, 8192)),
     "ollama": (400, _error_body("the input length exceeds the context length"), (None, None)),
     "openai": (400, _error_body(
         "This model's maximum context length is 128000 tokens. However, your messages resulted in 130012 tokens. "
@@ -222,6 +225,37 @@ def test_llama_server_overflow_trims_old_outputs_and_the_episode_finishes(stub: 
     assert "trimmed from the conversation" in outputs[0]
     assert after["max_tokens"] == 2048  # a quarter of the context the server named
     assert result.usage["trimmed_observations"] >= 1
+    assert nb.metadata.kernelgym.agent.sampling["max_tokens"] == 2048
+
+
+@pytest.mark.kernel
+def test_vllm_rejecting_the_reply_limit_gets_a_smaller_one(stub: OpenAIStub, task: Instance) -> None:
+    """Issue 20, item 2: vLLM rejects a request whose prompt plus max_tokens exceeds max_model_len
+    ("'max_tokens' or 'max_completion_tokens' is too large"). The prompt fits; the agent must learn the
+    context size from the message and send a smaller reply limit, not give up because nothing needed
+    trimming."""
+    max_model_len = 8192
+
+    def script(body: dict[str, Any]) -> Reply:
+        tokens = len(json.dumps(body["messages"])) // 4
+        limit = body["max_completion_tokens"]
+        if tokens + limit > max_model_len:
+            return Reply(status=400, error_body=_error_body(
+                f"'max_tokens' or 'max_completion_tokens' is too large: {limit}. This model's maximum context length "
+                f"is {max_model_len} tokens and your request has {tokens} input tokens ({limit} > {max_model_len} - "
+                f"{tokens}).", "BadRequestError"))
+        turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        if turn < 2:
+            return calls(tool_call("run_cell", {"code": f"print('{'ab'[turn]}' * 8000)"}))
+        return calls(tool_call("run_cell", {"code": solution(task)}))
+
+    stub.reset(script)
+    result, nb = play(task, make_agent(stub, protocol="tools"), max_observation_chars=20000)
+    assert result.passed and result.stop_reason == "answered", result
+    statuses = [r.status for r in stub.chat_requests()]
+    assert statuses.count(400) == 1 and statuses[-1] == 200
+    assert [b["max_completion_tokens"] for b in bodies(stub)][-1] == 2048
+    assert "trimmed_observations" not in result.usage  # it fitted once the limit was right
     assert nb.metadata.kernelgym.agent.sampling["max_tokens"] == 2048
 
 
