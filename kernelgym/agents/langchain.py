@@ -188,8 +188,8 @@ class LangChainAgent:
         self._toolless_replies = 0
         self._failed = FailedAttempts()  # failed attempts of this act() whose errors were handled here
         self.fell_back: str | None = None
-        self._fallback_noted = False
         """Why ``protocol=auto`` went over to the text protocol (None: it did not)."""
+        self._fallback_noted = False
 
     # ---------------------------------------------------------------- conversation
 
@@ -415,8 +415,7 @@ class LangChainAgent:
             n = self._toolless_replies
             why = (f"the server answered {n} time{'s' if n > 1 else ''} in plain text although tools were offered "
                    "(it ignores tools): the episode goes on in the text protocol")
-            if self._fall_back_to_text(why):
-                as_text.problems.insert(0, why)
+            if self._fall_back_to_text(why):  # the note on the switch goes in the thought cell (act)
                 return as_text
         return parsed
 
