@@ -400,6 +400,13 @@ class LangChainAgent:
         if self.protocol == "text":
             return parse_text_reply(reply, finish_reason)
         parsed = parse_tool_reply(reply)
+        if finish_reason == "length" and parsed.kind == "error":
+            cut = (f"your reply was cut off at the reply length limit ({self.reply_limit() or 'the server default'} "
+                   "tokens): keep your reply and the cell shorter")
+            parsed.problems.append(cut)
+            if parsed.error:
+                parsed.error += f" ({cut})"
+            parsed.tool_replies = [(cid, f"{text} ({cut})") for cid, text in parsed.tool_replies]
         if getattr(reply, "tool_calls", None) or getattr(reply, "invalid_tool_calls", None):
             self._tool_calls_seen = True
             self._toolless_replies = 0

@@ -62,23 +62,24 @@ def llama_server() -> Any:
 
 def test_three_episodes_with_smollm2_on_llama_cpp(llama_server: Any, ehr_data: Path, tmp_path: Path) -> None:
     url = llama_server.listening_address.rstrip("/") + "/v1"
-    insts = [i for i in select("ehr", split="test") if i.ground_truth not in (None, [], "")][:3]
+    # three rollouts of one task: the server's prompt cache then spares two of the three long prompts
+    insts = [i for i in select("ehr", split="test") if i.ground_truth not in (None, [], "")][:1]
     factory = load_agent("llm", {
         "model": "openai:smollm2", "base_url": url, "protocol": "auto", "max_tokens": "256",
         "max_format_errors": "1", "temperature": "0.2", "seed": "3", "request_timeout": "300",
     })
     out = tmp_path / "run"
-    options = RunOptions(concurrency=1, progress=False, episode=EpisodeConfig(max_turns=2))
+    options = RunOptions(concurrency=1, rollouts=3, progress=False, episode=EpisodeConfig(max_turns=2))
     asyncio.run(run_async(insts, factory, out, options))
     results, bad = read_results(out)
-    assert bad == 0 and len(results) == 3
+    assert bad == 0 and len(results) == 3 and sorted(r.rollout for r in results) == [0, 1, 2]
     for r in results:
         assert r.stop_reason not in ERROR_STOPS, (r.stop_reason, r.error)
         assert r.usage.get("prompt_tokens", 0) > 0 and r.usage.get("model_calls", 0) >= 1
         nb = nbk.read(out / str(r.notebook))
         agent = nb.metadata.kernelgym.agent
         assert agent.sampling["protocol"] == "text"  # the real 500 made auto fall back
-        assert agent.sampling["max_tokens"] == 256
+        assert agent.sampling["max_tokens"] == 256 and agent.sampling["seed"] == 3 + r.rollout
         calls = [c for cell in nb.cells for c in (cell.metadata.get("kernelgym", {}).get("calls") or [])]
         assert calls and all(c.get("usage", {}).get("completion_tokens", 0) <= 256 for c in calls)
         assert sum(c.get("usage", {}).get("prompt_tokens", 0) for c in calls) == r.usage["prompt_tokens"]

@@ -152,6 +152,19 @@ def test_runaway_reply_is_bounded_on_a_server_that_reads_only_max_tokens(stub: O
     assert call["finish_reason"] == "length" and call["usage"]["completion_tokens"] == 2048
 
 
+@pytest.mark.kernel
+def test_a_reply_cut_at_the_limit_in_the_tools_protocol_is_told_why(stub: OpenAIStub, task: Instance) -> None:
+    """Issue 20, items 1 and 4: a reply cut at max_tokens before any tool call was told only "your reply
+    called no tool"; it must hear that the limit cut it."""
+    stub.reset(by_turn([Reply(content="Thinking... ", generate=5000),
+                        calls(tool_call("run_cell", {"code": solution(task)}))]))
+    result, _ = play(task, make_agent(stub, protocol="tools", max_tokens="300"))
+    assert result.passed and result.stop_reason == "answered", result
+    told = bodies(stub)[1]["messages"][-1]["content"]
+    assert "called no tool" in told and "cut off at the reply length limit (300 tokens)" in told
+    assert stub.generated == [300]
+
+
 def test_timed_out_request_is_abandoned_before_any_retry(stub: OpenAIStub) -> None:
     """Issue 20, item 1: a timed-out request was retried while the server kept generating for it, so
     retries queued behind it (one call cost 600 s) and the failed attempts' time was recorded nowhere.
