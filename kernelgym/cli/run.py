@@ -117,16 +117,23 @@ def run(
         help="Nucleus sampling: the top-p probability mass sent to the model (default: the provider's).",
         rich_help_panel="LLM agent")] = None,
     max_tokens: Annotated[Optional[int], typer.Option(
-        min=1, help="Most tokens per model reply.", rich_help_panel="LLM agent")] = None,
+        min=1, help="Most tokens per model reply (default with --base-url: 4096, at most a quarter of the "
+                    "server's context window; sent as both max_tokens and max_completion_tokens).",
+        rich_help_panel="LLM agent")] = None,
     seed: Annotated[Optional[int], typer.Option(
         help="Sampling seed sent to the model: rollout k of each task is sent SEED + k (rollouts differ, "
              "reruns repeat them); recorded in each notebook's metadata.kernelgym.agent.sampling.seed.",
         rich_help_panel="LLM agent")] = None,
     protocol: Annotated[str, typer.Option(
         help="tools (run_cell/submit_answer tool calls) | text (```python blocks, submit() in code) | "
-             "auto (tools when the model supports tool calling) | medagentgym (MedAgentGym's request_info, "
+             "auto (tools when the model supports tool calling; text when the server rejects or ignores "
+             "tools) | medagentgym (MedAgentGym's request_info, "
              "validate_code, debug, terminal as tools) | medagentgym-text (MedAgentGym's own format: the action as "
              "JSON in the message text; docs/medagentgym.md).", rich_help_panel="LLM agent")] = "auto",
+    tool_choice: Annotated[Optional[str], typer.Option(
+        help="tool_choice sent with the tools: auto | required | none | run_cell | submit_answer (default: "
+             "none sent; llama-cpp-python's chatml-function-calling ignores tools without it).",
+        rich_help_panel="LLM agent")] = None,
     feedback: Annotated[bool, typer.Option(
         "--feedback", help="Tell the agent when a submitted answer is wrong; it may try again while turns and "
                            "attempts (--max-attempts) remain. The reward of a pass after a wrong submission follows "
@@ -244,6 +251,8 @@ def run(
         raise _fail(f"--reward-rule: {err}") from None
     if max_attempts is not None and max_attempts < 1:
         raise _fail(f"--max-attempts must be at least 1, not {max_attempts}")
+    if tool_choice is not None and tool_choice not in ("auto", "required", "any", "none", "run_cell", "submit_answer"):
+        raise _fail(f"--tool-choice must be auto, required, none, run_cell or submit_answer, not {tool_choice!r}")
     if model:
         if agent == "reference":
             agent = "llm"
@@ -251,9 +260,11 @@ def run(
             "model": model, "base_url": base_url, "api_key_env": api_key_env, "temperature": temperature,
             "top_p": top_p, "max_tokens": max_tokens, "seed": seed, "protocol": protocol,
             "max_concurrent_requests": max_concurrent_requests, "feedback": feedback or None,
+            "tool_choice": tool_choice,
         }
         options.update({k: v for k, v in given.items() if v is not None})
-    elif base_url or api_key_env or temperature is not None or top_p is not None or max_tokens is not None or seed is not None:
+    elif (base_url or api_key_env or temperature is not None or top_p is not None or max_tokens is not None
+          or seed is not None or tool_choice is not None):
         raise _fail("--base-url, --api-key-env and the sampling options need --model PROVIDER:NAME")
     for item in agent_option or []:
         key, sep, value = item.partition("=")

@@ -5,9 +5,18 @@
   off so that :func:`call_model` alone decides.
 - :func:`call_model`: one model call under a concurrency limit shared by every episode of the
   process (per event loop and endpoint), with retries and exponential backoff on HTTP 429 (honouring
-  ``Retry-After``), 5xx, 408/409 and timeouts; connection errors are retried a few times and then
-  stop the run. Bad credentials (401/403), an unknown model (404) and an exhausted quota raise
-  :class:`~kernelgym.llm.errors.FatalModelError` at once.
+  ``Retry-After``), 5xx and 408/409; connection errors are retried a few times and then stop the
+  run. Bad credentials (401/403), an unknown model (404) and an exhausted quota raise
+  :class:`~kernelgym.llm.errors.FatalModelError` at once. A timed-out request is abandoned (its
+  connection closed, so vLLM and llama-server stop generating for it) and retried at most
+  ``timeout_retries`` times: 0 for a server at a ``--base-url``, which may still be generating for it
+  (llama-cpp-python does not notice the client left), so a retry would queue behind it. The time and
+  the count of failed attempts are recorded on the call (:class:`CallRecord`).
+- :func:`classify` also recognises a context overflow in the wordings of vLLM, llama.cpp's
+  llama-server, llama-cpp-python, Ollama and OpenAI (:class:`ContextOverflow`, with the sizes the
+  server named), and a server that rejects the ``tools`` parameter (:class:`ToolsRejected`).
+- :func:`server_context_tokens`: the context window a self-hosted server says it has (vLLM's
+  ``/v1/models`` ``max_model_len``; llama-server's ``/props`` or ``/v1/models`` ``meta.n_ctx``).
 
 Errors are classified by LangChain's provider-independent exception types when the integration
 raises them, else by the HTTP status and the exception's class name, so any provider works.
@@ -21,6 +30,7 @@ import email.utils
 import json
 import os
 import random
+import re
 import time
 import weakref
 from dataclasses import asdict, dataclass, field
@@ -76,7 +86,10 @@ class ModelSettings:
     seed: int | None = None
     request_timeout: float = 120.0
     max_retries: int = 6
-    """Retries of one call on 429, 5xx and timeouts."""
+    """Retries of one call on 429 and 5xx."""
+    timeout_retries: int | None = None
+    """Retries of one call after it timed out; None: 1 for a provider's API, 0 for a server at a
+    ``base_url`` (it may still be generating for the abandoned request, and a retry would wait behind it)."""
     connect_retries: int = 2
     """Retries of one call when the server cannot be reached, before the run is stopped."""
     retry_base_delay: float = 1.0
@@ -104,6 +117,18 @@ class ModelSettings:
 
     def where(self) -> str:
         return self.base_url or f"the {self.provider or 'default'} API"
+
+    @property
+    def openai_compatible_server(self) -> bool:
+        """A self-hosted OpenAI-compatible server (vLLM, llama.cpp, Ollama, ...): a base URL and the
+        ``openai`` provider (or none)."""
+        return (bool(self.base_url) and self.provider in (None, "openai")
+                and "api.openai.com" not in (self.base_url or "").lower())
+
+    def timeout_retry_limit(self) -> int:
+        if self.timeout_retries is not None:
+            return max(0, self.timeout_retries)
+        return 0 if self.base_url else 1
 
 
 def _http_client(settings: ModelSettings) -> Any:
@@ -152,6 +177,11 @@ def make_chat_model(settings: ModelSettings, *, http_async_client: Any = None) -
         value = getattr(settings, key)
         if value is not None:
             kwargs[key] = value
+    if settings.max_tokens is not None and settings.openai_compatible_server:
+        # LangChain sends max_tokens as max_completion_tokens, which llama-cpp-python (and older
+        # servers) ignore: send both, every server honours one of them (vLLM, llama-server and
+        # Ollama read either; api.openai.com is not given both: it gets no base URL).
+        kwargs["extra_body"] = {"max_tokens": settings.max_tokens, **(kwargs.get("extra_body") or {})}
     kwargs.setdefault("max_retries", 0)
     kwargs.setdefault("timeout", settings.request_timeout)
     provider = settings.provider or ("openai" if settings.base_url else None)
@@ -290,7 +320,7 @@ def request_limiter(settings: ModelSettings) -> asyncio.Semaphore:
 
 # ---------------------------------------------------------------- errors
 
-Kind = Literal["fatal", "retry", "connect", "context", "fail"]
+Kind = Literal["fatal", "retry", "timeout", "connect", "context", "tools", "fail"]
 
 
 def _status(exc: BaseException) -> int | None:
@@ -354,6 +384,11 @@ def _lc_kind(exc: BaseException) -> Kind | None:
     return None
 
 
+def error_text(exc: BaseException) -> str:
+    """The server's own error message of a failed request (its JSON ``error.message`` when it sent one)."""
+    return _message(exc)
+
+
 def _message(exc: BaseException) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
@@ -363,32 +398,117 @@ def _message(exc: BaseException) -> str:
     return str(getattr(exc, "message", None) or exc)
 
 
-def classify(exc: BaseException) -> Kind:
-    """What to do about a failed call: stop the run, retry, retry a connection, trim, or fail it."""
+CONTEXT_WORDINGS = (
+    "exceeds the available context size", "exceed_context_size",  # llama.cpp's llama-server
+    "exceed context window",  # llama-cpp-python: "Requested tokens (N) exceed context window of M"
+    "maximum context length", "context_length_exceeded",  # OpenAI, vLLM
+    "maximum model length", "max_model_len",  # vLLM: "... is longer than the maximum model length of M"
+    "context length", "context_length", "context size", "context window",  # Ollama and others
+    "too many tokens", "prompt is too long", "input is too long", "prompt too long",
+)
+"""Lower-case phrases by which servers say a request does not fit the model's context window."""
+
+TOOLS_REJECTED_WORDINGS = (
+    "requires --jinja",  # llama-server without --jinja: HTTP 500 "tools param requires --jinja flag"
+    "enable-auto-tool-choice",  # vLLM without tool parsing: "auto" tool choice requires --enable-auto-tool-choice
+    "does not support tools", "tools are not supported", "tool calling is not supported",  # Ollama, others
+    "tool_choice", "tools param", "tools parameter",
+)
+"""Lower-case phrases by which servers reject a request's ``tools`` (or ``tool_choice``)."""
+
+_SIZE_PATTERNS = (
+    # (regex, group of the request's tokens or 0, group of the context size or 0)
+    (re.compile(r"request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)"), 1, 2),
+    (re.compile(r"requested tokens \((\d+)\) exceed context window of (\d+)"), 1, 2),
+    (re.compile(r"maximum context length is (\d+) tokens"), 0, 1),
+    (re.compile(r"(?:you requested|resulted in|request has|your request has) (\d+)(?: input)? tokens"), 1, 0),
+    (re.compile(r"\(length (\d+)\) is longer than the maximum model length of (\d+)"), 1, 2),
+    (re.compile(r"input length \((\d+)\) exceeds (?:the )?model'?s? maximum context length \((\d+)\)"), 1, 2),
+    (re.compile(r"(\d+) tokens > (\d+) maximum"), 1, 2),
+)
+
+
+def context_sizes(exc: BaseException) -> tuple[int | None, int | None]:
+    """``(request tokens, context tokens)`` as a context-overflow error states them (None where it does not)."""
+    request = context = None
+    body = getattr(exc, "body", None)
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(err, dict):  # llama-server adds both numbers to its error object
+        if isinstance(err.get("n_prompt_tokens"), int):
+            request = err["n_prompt_tokens"]
+        if isinstance(err.get("n_ctx"), int):
+            context = err["n_ctx"]
+    text = _message(exc).lower()
+    for pattern, ri, ci in _SIZE_PATTERNS:
+        m = pattern.search(text)
+        if m is None:
+            continue
+        if ri and request is None:
+            request = int(m.group(ri))
+        if ci and context is None:
+            context = int(m.group(ci))
+    return request, context
+
+
+def is_context_overflow(exc: BaseException) -> bool:
+    """Whether a failed request says it does not fit the context window (any HTTP error status)."""
+    status = _status(exc)
+    if status is not None and (status < 400 or status == 429):  # 429: a tokens-per-minute limit is no overflow
+        return False
+    text = _message(exc).lower()
+    code = str(getattr(exc, "code", "") or "").lower()
+    if "tool" in text and not any(s in text for s in ("context size", "context length", "context window")):
+        return False
+    return any(s in text or s in code for s in CONTEXT_WORDINGS)
+
+
+def rejects_tools(exc: BaseException) -> bool:
+    """Whether a failed request says the server cannot take its ``tools``: llama-server without
+    ``--jinja`` (HTTP 500), vLLM without ``--enable-auto-tool-choice`` (400), a model Ollama serves
+    without tool support (400)."""
+    status = _status(exc)
+    if status not in (400, 404, 422, 500, 501):
+        return False
+    text = _message(exc).lower()
+    if any(s in text for s in TOOLS_REJECTED_WORDINGS) or (status in (400, 422) and "tool" in text):
+        return True
+    return "tool" in text and any(s in text for s in ("not supported", "unsupported", "does not support", "not enabled"))
+
+
+def classify(exc: BaseException, *, tools: bool = False) -> Kind:
+    """What to do about a failed call: stop the run, retry, retry a connection, trim, fall back to
+    the text protocol (``tools``: only for a request that sent tools), or fail it."""
     status = _status(exc)
     text = _message(exc).lower()
     code = str(getattr(exc, "code", "") or "")
     if status == 429 and ("insufficient_quota" in code or "insufficient_quota" in text or "exceeded your current quota" in text):
         return "fatal"
+    if tools and rejects_tools(exc):
+        return "tools"
+    if is_context_overflow(exc):
+        return "context"
     kind = _lc_kind(exc)
+    if kind == "retry" and _timed_out(exc):
+        return "timeout"
     if kind is not None:
         return kind
     if status in (401, 403, 404):
         return "fatal"
     if status in (408, 409, 425, 429) or (status is not None and status >= 500):
         return "retry"
-    if status in (400, 413, 422) and any(
-        s in text for s in ("context length", "context_length", "maximum context", "too many tokens", "prompt is too long")
-    ):
-        return "context"
     if status is not None:
         return "fail"
+    if _timed_out(exc):
+        return "timeout"
     names = " ".join(type(e).__name__ for e in _causes(exc))
-    if isinstance(exc, asyncio.TimeoutError) or "Timeout" in names:
-        return "retry"
     if "Connect" in names or any(isinstance(e, ConnectionError) for e in _causes(exc)):
         return "connect"
     return "fail"
+
+
+def _timed_out(exc: BaseException) -> bool:
+    names = " ".join(type(e).__name__ for e in _causes(exc))
+    return isinstance(exc, asyncio.TimeoutError) or "Timeout" in names
 
 
 def describe(exc: BaseException, settings: ModelSettings, kind: Kind) -> str:
@@ -412,6 +532,13 @@ def describe(exc: BaseException, settings: ModelSettings, kind: Kind) -> str:
         return f"the model provider at {where} reports no quota left (HTTP 429: {detail})."
     if kind == "fatal":
         return f"the model call to {where} failed and cannot succeed by retrying: {type(exc).__name__}: {detail}"
+    if kind == "tools":
+        return (f"the model server at {where} rejected the request's tools (HTTP {status}: {detail}). Enable "
+                "tool calling on the server (llama-server: --jinja; vLLM: --enable-auto-tool-choice "
+                "--tool-call-parser NAME) or use --protocol text (or auto, which falls back to it).")
+    if kind == "timeout":
+        return (f"no reply from {where} within {settings.request_timeout:g} s ({type(exc).__name__}); the request "
+                "was abandoned. A slow or runaway reply: lower --max-tokens or raise -O request_timeout=SECONDS.")
     return f"{type(exc).__name__}{f' (HTTP {status})' if status else ''}: {detail}"
 
 
@@ -431,18 +558,48 @@ class CallRecord:
     finish_reason: str | None = None
     model: str | None = None
     errors: list[str] = field(default_factory=list)
+    failed_s: float = 0.0
+    """Time spent in the requests that failed before the successful one (timeouts included)."""
+    timeouts: int = 0
+    """Requests abandoned because they timed out (their tokens, if any, were never reported)."""
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["latency_s"] = round(self.latency_s, 4)
         d["waited_s"] = round(self.waited_s, 4)
-        if not self.errors:
-            d.pop("errors")
+        d["failed_s"] = round(self.failed_s, 4)
+        for key in ("errors", "failed_s", "timeouts"):
+            if not d[key]:
+                d.pop(key)
         return d
+
+
+class FailedAttempts:
+    """What the failed attempts of one model call cost (carried by the errors :func:`call_model` raises)."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.failed_s = 0.0
+        self.timeouts = 0
+        self.errors: list[str] = []
 
 
 class ContextOverflow(ModelCallError):
     """The server said the request is longer than the model's context window."""
+
+    def __init__(self, message: str, *, request_tokens: int | None = None, context_tokens: int | None = None) -> None:
+        super().__init__(message)
+        self.request_tokens = request_tokens
+        """The request's size in tokens, if the server said it."""
+        self.context_tokens = context_tokens
+        """The server's context window in tokens, if it said it."""
+        self.failed: FailedAttempts | None = None
+
+
+class ToolsRejected(ModelCallError):
+    """The server rejected the request's ``tools`` (e.g. llama-server without ``--jinja``)."""
+
+    failed: FailedAttempts | None = None
 
 
 def usage_of(message: Any) -> dict[str, int]:
@@ -477,10 +634,19 @@ def backoff(attempt: int, settings: ModelSettings, hint: float | None) -> float:
     return base * random.uniform(0.75, 1.25)
 
 
-async def call_model(runnable: Any, messages: list[Any], settings: ModelSettings) -> tuple[Any, CallRecord]:
-    """Invoke ``runnable`` on ``messages`` with the shared limit and the retry policy of the module."""
+async def call_model(
+    runnable: Any, messages: list[Any], settings: ModelSettings, *, tools: bool = False,
+) -> tuple[Any, CallRecord]:
+    """Invoke ``runnable`` on ``messages`` with the shared limit and the retry policy of the module.
+
+    ``tools``: the request carries tools, so a server's rejection of them raises :class:`ToolsRejected`
+    at once (no retries). A request that times out is abandoned: the HTTP client closes its connection
+    (vLLM and llama-server then stop generating for it) and it is retried only
+    :meth:`ModelSettings.timeout_retry_limit` times. Errors raised here carry ``failed`` (a
+    :class:`FailedAttempts`)."""
     limiter = request_limiter(settings)
-    attempt, waited, errors = 0, 0.0, []
+    attempt, waited, errors, failed_s, timeouts = 0, 0.0, [], 0.0, 0
+    timeout_attempts = 0
     while True:
         t_wait = time.monotonic()
         async with limiter:
@@ -492,25 +658,45 @@ async def call_model(runnable: Any, messages: list[Any], settings: ModelSettings
                 raise
             except Exception as exc:
                 failure: Exception = exc
+                failed_s += time.monotonic() - t0
             else:
                 meta = getattr(reply, "response_metadata", None) or {}
                 return reply, CallRecord(
                     latency_s=time.monotonic() - t0, attempts=attempt + 1, waited_s=waited, usage=usage_of(reply),
                     finish_reason=meta.get("finish_reason") or meta.get("stop_reason"),
-                    model=meta.get("model_name") or meta.get("model"), errors=errors,
+                    model=meta.get("model_name") or meta.get("model"), errors=errors, failed_s=failed_s,
+                    timeouts=timeouts,
                 )
-        kind = classify(failure)
+        kind = classify(failure, tools=tools)
         message = describe(failure, settings, kind)
+        failed = FailedAttempts()
+        failed.attempts, failed.failed_s, failed.errors = attempt + 1, failed_s, [*errors, message]
+        failed.timeouts = timeouts + (kind == "timeout")
         if kind == "fatal":
             raise FatalModelError(message) from failure
         if kind == "context":
-            raise ContextOverflow(message) from failure
-        limit = settings.connect_retries if kind == "connect" else settings.max_retries
-        if kind == "fail" or attempt >= limit:
+            request_tokens, context_tokens = context_sizes(failure)
+            overflow = ContextOverflow(message, request_tokens=request_tokens, context_tokens=context_tokens)
+            overflow.failed = failed
+            raise overflow from failure
+        if kind == "tools":
+            rejected = ToolsRejected(message)
+            rejected.failed = failed
+            raise rejected from failure
+        if kind == "timeout":
+            timeouts += 1
+            timeout_attempts += 1
+            over = timeout_attempts > settings.timeout_retry_limit()
+        else:
+            limit = settings.connect_retries if kind == "connect" else settings.max_retries
+            over = attempt >= limit
+        if kind == "fail" or over:
             if kind == "connect":
                 raise FatalModelError(message) from failure
             tries = f" after {attempt + 1} attempts" if attempt else ""
-            raise ModelCallError(f"the model call failed{tries}: {message}") from failure
+            error = ModelCallError(f"the model call failed{tries}: {message}")
+            error.failed = failed  # type: ignore[attr-defined]
+            raise error from failure
         hint = retry_after(failure)
         if hint is not None and hint > settings.max_retry_after:
             raise ModelCallError(f"the server asked to wait {hint:.0f} s (Retry-After), more than "
@@ -520,3 +706,77 @@ async def call_model(runnable: Any, messages: list[Any], settings: ModelSettings
         await asyncio.sleep(delay)
         waited += delay
         attempt += 1
+
+
+# ---------------------------------------------------------------- what the server says of itself
+
+
+_CONTEXT_CACHE: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Future[int | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _context_from_models(data: Any, name: str) -> int | None:
+    items = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return None
+    fitting = [i for i in items if isinstance(i, dict) and i.get("id") == name] or (items if len(items) == 1 else [])
+    for item in fitting:
+        if not isinstance(item, dict):
+            continue
+        for value in (item.get("max_model_len"), (item.get("meta") or {}).get("n_ctx")):  # vLLM; llama-server
+            if isinstance(value, int) and value > 0:
+                return value
+    return None
+
+
+async def _ask_context(settings: ModelSettings) -> int | None:
+    import httpx
+
+    base = (settings.base_url or "").rstrip("/")
+    headers = {}
+    key = os.environ.get(settings.api_key_env) if settings.api_key_env else os.environ.get("OPENAI_API_KEY")
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    async with httpx.AsyncClient(timeout=5.0, follow_redirects=False, verify=not base.startswith("http://")) as client:
+        try:
+            r = await client.get(f"{base}/models", headers=headers)
+            if r.status_code == 200:
+                found = _context_from_models(r.json(), settings.model_name)
+                if found:
+                    return found
+        except Exception:
+            pass
+        root = base[:-3] if base.endswith("/v1") else base
+        try:  # llama-server: the context of one slot (--ctx-size divided by --parallel)
+            r = await client.get(f"{root}/props", headers=headers)
+            if r.status_code == 200:
+                value = (r.json().get("default_generation_settings") or {}).get("n_ctx")
+                if isinstance(value, int) and value > 0:
+                    return value
+        except Exception:
+            pass
+    return None
+
+
+async def server_context_tokens(settings: ModelSettings) -> int | None:
+    """The context window (tokens per request) that a self-hosted OpenAI-compatible server reports:
+    vLLM's ``/v1/models`` ``max_model_len``, llama-server's ``/v1/models`` ``meta.n_ctx`` or ``/props``
+    ``default_generation_settings.n_ctx`` (one slot's share). None for a provider's API, a server that
+    says nothing (Ollama, llama-cpp-python) or one that does not answer within 5 s. Asked once per event
+    loop and endpoint."""
+    if not settings.openai_compatible_server:
+        return None
+    loop = asyncio.get_running_loop()
+    per_loop = _CONTEXT_CACHE.setdefault(loop, {})
+    key = (settings.base_url or "", settings.model_name)
+    future = per_loop.get(key)
+    if future is None:
+        future = per_loop[key] = loop.create_future()
+        try:
+            value = await _ask_context(settings)
+        except Exception:
+            value = None
+        future.set_result(value)
+        return value
+    return await asyncio.shield(future)

@@ -9,6 +9,7 @@ call, no code block) becomes an error message that goes back to the model, which
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -127,6 +128,17 @@ _USAGE = {
 }
 
 
+def has_statements(code: str) -> bool:
+    """Whether a cell has anything to run: False for blank or comment-only code. Code that does not
+    parse as Python (IPython magics, shell escapes, syntax errors) counts as code: the kernel answers it."""
+    if not code.strip():
+        return False
+    try:
+        return bool(ast.parse(code).body)
+    except (SyntaxError, ValueError):
+        return True
+
+
 def _check_args(name: str, args: Any) -> str | None:
     """Why a well-formed JSON tool call still cannot run (None if it can)."""
     if not isinstance(args, dict):
@@ -137,6 +149,8 @@ def _check_args(name: str, args: Any) -> str | None:
             return f"{RUN_CELL} needs a string argument 'code', e.g. {_USAGE[RUN_CELL]}; got {_short(args)}"
         if not code.strip():
             return f"{RUN_CELL} got empty code"
+        if not has_statements(code):
+            return f"{RUN_CELL} got only comments: there is nothing to run (put the code itself in the cell)"
         extra = sorted(set(args) - {"code"})
         if extra:
             return f"{RUN_CELL} takes only 'code'; unexpected: {', '.join(extra)}"
@@ -212,15 +226,26 @@ def code_blocks(text: str) -> tuple[list[str], str]:
     return [b for b in blocks if b.strip()], re.sub(r"\n{3,}", "\n\n", rest).strip()
 
 
-def parse_text_reply(message: Any) -> Parsed:
-    """Turn a reply of the text protocol into a code action (its Python blocks, joined in order)."""
+def parse_text_reply(message: Any, finish_reason: str | None = None) -> Parsed:
+    """Turn a reply of the text protocol into a code action (its Python blocks, joined in order).
+
+    ``finish_reason`` (the server's) makes the hint for a reply without a complete block honest: a
+    reply cut off by the token limit (``length``) should be shorter; one the model ended itself
+    (``stop``) inside an open block should close it."""
     text = message_text(message.content)
     blocks, rest = code_blocks(text)
+    if blocks and not any(has_statements(b) for b in blocks):
+        why = ("your ```python block has only comments, so there was nothing to run. Put the code itself "
+               "in the block; to give your final answer, call submit(answer) inside it")
+        return Parsed(kind="error", error=f"Error: {why}.", thought=rest or None, problems=[why])
     if not blocks:
         why = ("your reply has no ```python code block. Write your code in one ```python ... ``` block; "
                "to give your final answer, call submit(answer) inside the block")
         unclosed = text.count("```") % 2 == 1
-        if unclosed:
-            why += " (your reply ends inside an unclosed block: keep the cell shorter)"
+        if finish_reason == "length":
+            why += (" (your reply was cut off at the reply length limit"
+                    f"{' inside an unclosed block' if unclosed else ''}: keep your reply and the cell shorter)")
+        elif unclosed:
+            why += " (your reply ended inside a ```python block that was never closed: end the block with ``` on a line of its own)"
         return Parsed(kind="error", error=f"Error: {why}.", thought=text.strip() or None, problems=[why])
     return Parsed(kind="code", code="\n\n".join(blocks), thought=rest or None)

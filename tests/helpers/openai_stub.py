@@ -8,11 +8,20 @@ every conversation) or a callable ``script(request_body) -> Reply``. :func:`by_t
 callable that picks a conversation's n-th reply from the number of assistant messages already in
 the request, so concurrent episodes each follow their own script. Every request is recorded with
 its arrival time; every usage block the server reports is recorded in :attr:`OpenAIStub.reported`.
+
+Real servers differ, and the stub can behave as each does (issue 20): ``honours`` names the reply
+limit fields it obeys (llama-cpp-python reads only ``max_tokens``; LangChain sends
+``max_completion_tokens``), a :class:`Reply` with ``generate`` is a reply of that many tokens cut at the
+limit, one with ``stall`` keeps "generating" until the client goes away (recorded in
+:attr:`OpenAIStub.aborted`), ``error_body`` sends a server's exact error object, and ``models_extra`` /
+``props`` add what vLLM's ``/v1/models`` and llama-server's ``/props`` report.
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 import uuid
@@ -36,6 +45,13 @@ class Reply:
     delay: float = 0.0
     """Seconds the server waits before answering."""
     finish_reason: str | None = None
+    generate: int | None = None
+    """A reply of this many tokens (the word ``tok`` repeated), cut at the reply limit the server honours
+    (``finish_reason`` ``length`` then); usage reports the tokens generated."""
+    stall: float = 0.0
+    """Seconds the server keeps "generating" before answering, or until the client closes the connection."""
+    error_body: dict[str, Any] | None = None
+    """The exact JSON body of an error reply (default: ``{"error": {"message": error, ...}}``)."""
 
 
 def tool_call(name: str, arguments: dict[str, Any] | str) -> dict[str, Any]:
@@ -113,9 +129,21 @@ class OpenAIStub:
         *,
         api_key: str | None = "sk-stub",
         models: tuple[str, ...] = ("stub-model", "stub-model-2"),
+        honours: tuple[str, ...] = ("max_completion_tokens", "max_tokens"),
+        models_extra: dict[str, Any] | None = None,
+        props: dict[str, Any] | None = None,
     ) -> None:
         self.api_key = api_key
         self.models = models
+        self.honours = honours
+        """Reply-limit fields obeyed, first found wins (vLLM and OpenAI: max_completion_tokens first;
+        llama-cpp-python: only max_tokens)."""
+        self.models_extra = dict(models_extra or {})
+        self.props = props
+        self.aborted: list[float] = []
+        """When a stalled request noticed that its client had closed the connection."""
+        self.generated: list[int] = []
+        """Tokens generated for each ``generate`` reply."""
         self.requests: list[Seen] = []
         self.reported: list[dict[str, int]] = []
         self.reported_for: list[str] = []
@@ -136,8 +164,10 @@ class OpenAIStub:
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
                     self._send(200, {"object": "list", "data": [
-                        {"id": m, "object": "model", "owned_by": "stub"} for m in stub.models
+                        {"id": m, "object": "model", "owned_by": "stub", **stub.models_extra} for m in stub.models
                     ]})
+                elif self.path.rstrip("/") == "/props" and stub.props is not None:
+                    self._send(200, stub.props)
                 else:
                     self._send(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
 
@@ -154,9 +184,12 @@ class OpenAIStub:
                     stub.in_flight += 1
                     stub.max_in_flight = max(stub.max_in_flight, stub.in_flight)
                 try:
-                    status, payload, headers = stub._answer(self.path, seen)
+                    status, payload, headers = stub._answer(self.path, seen, self.connection)
                     seen.status = status
-                    self._send(status, payload, headers)
+                    try:
+                        self._send(status, payload, headers)
+                    except OSError:  # the client left (a timed-out request)
+                        pass
                 finally:
                     with stub._lock:
                         stub.in_flight -= 1
@@ -240,7 +273,31 @@ class OpenAIStub:
                 return script.pop(0)
         return script(body)
 
-    def _answer(self, path: str, seen: Seen) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _stall(self, seconds: float, conn: socket.socket) -> bool:
+        """Wait ``seconds`` or until the client closes ``conn``; True if it did."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            readable, _, _ = select.select([conn], [], [], 0.02)
+            if readable:
+                try:
+                    if conn.recv(1, socket.MSG_PEEK) == b"":
+                        with self._lock:
+                            self.aborted.append(time.monotonic())
+                        return True
+                except OSError:
+                    with self._lock:
+                        self.aborted.append(time.monotonic())
+                    return True
+                time.sleep(0.02)
+        return False
+
+    def _limit(self, body: dict[str, Any]) -> int | None:
+        for key in self.honours:
+            if isinstance(body.get(key), int):
+                return int(body[key])
+        return None
+
+    def _answer(self, path: str, seen: Seen, conn: socket.socket | None = None) -> tuple[int, dict[str, Any], dict[str, str]]:
         if not path.rstrip("/").endswith("/chat/completions"):
             return 404, {"error": {"message": f"no route {path}", "type": "invalid_request_error"}}, {}
         if self.api_key is not None and seen.headers.get("authorization") != f"Bearer {self.api_key}":
@@ -256,13 +313,28 @@ class OpenAIStub:
         reply = self._next(body)
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.stall and conn is not None and self._stall(reply.stall, conn):
+            return 499, {"error": {"message": "client closed the connection"}}, {}
         if reply.status != 200:
+            if reply.error_body is not None:
+                return reply.status, reply.error_body, reply.headers
             kind = "rate_limit_error" if reply.status == 429 else "server_error" if reply.status >= 500 else "invalid_request_error"
             return reply.status, {"error": {"message": reply.error or "error", "type": kind, "code": None}}, reply.headers
-        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        content = reply.content
+        finish = reply.finish_reason
+        usage_override = reply.usage
+        if reply.generate is not None:
+            limit = self._limit(body)
+            n = reply.generate if limit is None else min(limit, reply.generate)
+            content = (content or "") + "tok " * n
+            finish = "length" if n < reply.generate else (finish or "stop")
+            usage_override = {"prompt_tokens": max(1, len(json.dumps(body.get("messages", []))) // 4), "completion_tokens": n}
+            with self._lock:
+                self.generated.append(n)
+        message: dict[str, Any] = {"role": "assistant", "content": content}
         if reply.tool_calls:
             message["tool_calls"] = reply.tool_calls
-        usage = reply.usage or {
+        usage = usage_override or {
             "prompt_tokens": max(1, len(json.dumps(body.get("messages", []))) // 4),
             "completion_tokens": max(1, len(json.dumps(message)) // 4),
         }
@@ -270,7 +342,7 @@ class OpenAIStub:
         with self._lock:
             self.reported.append(dict(usage))
             self.reported_for.append(first_user_text(body))
-        finish = reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
+        finish = finish or ("tool_calls" if reply.tool_calls else "stop")
         payload = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
             "object": "chat.completion",

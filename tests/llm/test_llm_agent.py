@@ -154,7 +154,10 @@ def test_text_protocol_episode_passes(stub: OpenAIStub, tasks: list[Instance]) -
     assert "tools" not in body
     assert "```python" in body["messages"][0]["content"] and "submit(answer)" in body["messages"][0]["content"]
     assert nbk.cells_with_tag(nb, nbk.TAG_THOUGHT)[0].metadata.kernelgym.text == "I will compute it and submit."
-    assert nb.metadata.kernelgym.agent.sampling == {"protocol": "text"}
+    # no --max-tokens: a server at a base URL is sent the default limit, in both spellings, and the
+    # notebook records the limit sent (issue 20: a runaway reply ran for minutes without one)
+    assert (body["max_tokens"], body["max_completion_tokens"]) == (4096, 4096)
+    assert nb.metadata.kernelgym.agent.sampling == {"max_tokens": 4096, "protocol": "text"}
 
 
 # ---------------------------------------------------------------- robust calls
