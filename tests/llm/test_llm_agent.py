@@ -19,7 +19,6 @@ import pytest
 
 from helpers.paths import REPO
 
-pytest.importorskip("langchain_openai")
 
 from helpers.openai_stub import (
     OpenAIStub,

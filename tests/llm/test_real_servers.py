@@ -16,7 +16,6 @@ from typing import Any
 import nbformat
 import pytest
 
-pytest.importorskip("langchain_openai")
 
 from helpers.openai_stub import OpenAIStub, Reply, by_turn, calls, error, text, tool_call
 from kernelgym import notebook as nbk

@@ -197,6 +197,7 @@ cp -r "$MNT/run" "$LOGS/after-second"
 """
 
 
+@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="mounts a small tmpfs: needs root")
 def test_a_full_disk_stops_the_run_in_one_line_and_the_run_resumes(ehr_data: Path, tmp_path: Path) -> None:
     """Issue 15 (4): a full disk raised ENOSPC from the results append and killed the whole run

@@ -103,6 +103,7 @@ def test_a_folder_without_run_json_resumes_only_with_the_agent_it_recorded(small
 # ---- B. error accounting ----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_an_agent_raising_in_every_episode_gives_exit_1_an_error_count_and_its_traceback(
         ehr_data: Path, tmp_path: Path) -> None:
     """Issue 16 (2): an agent that raised in every episode gave exit 0 and "0.0 %", no error count,
@@ -133,6 +134,7 @@ def test_an_agent_raising_in_every_episode_gives_exit_1_an_error_count_and_its_t
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
+@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_retry_errors_runs_only_the_errored_episodes_and_each_counts_once(ehr_data: Path, tmp_path: Path) -> None:
     import os
 
@@ -213,6 +215,7 @@ def test_the_readme_custom_agent_example_runs_as_written(ehr_data: Path, tmp_pat
     assert results and all(r.stop_reason == "answered" and r.answer == 42 and r.turns == 2 for r in results)
 
 
+@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_options_are_json_and_checked_against_the_agent(ehr_data: Path, tmp_path: Path) -> None:
     proc = kernelgym_cli("run", "--limit", "1", "--no-progress", "--out", str(tmp_path / "a"),
                          "--agent", "helpers.run_agents:TakesOptions", "-O", "temperature=0.5", "-O", "name=0.5x",
@@ -229,6 +232,7 @@ def test_options_are_json_and_checked_against_the_agent(ehr_data: Path, tmp_path
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_an_agent_given_as_a_file(ehr_data: Path, tmp_path: Path) -> None:
     (tmp_path / "my_agent.py").write_text(
         "from kernelgym import Action\n\nclass Mine:\n    async def act(self, obs):\n        return Action.answer(7)\n")

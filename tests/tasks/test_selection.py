@@ -33,6 +33,7 @@ def empty_store(ehr_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     tasks.clear_caches()
 
 
+@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_a_limited_selection_generates_no_whole_family_and_picks_what_the_full_store_gives(empty_store: Path) -> None:
     """Issue 14: `kernelgym run --suite all --limit 16` generated all 119,922 instances (55 s) before
     its first episode, and so did the test that runs it. A limit or --per-category now generates only

@@ -19,7 +19,6 @@ import pytest
 from helpers.paths import REPO
 
 datasets = pytest.importorskip("datasets")
-pytest.importorskip("langchain_openai")
 datasets.disable_progress_bars()
 
 from helpers.openai_stub import (

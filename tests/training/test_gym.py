@@ -158,6 +158,7 @@ def test_reset_options_and_step_errors(ehr_data: Path, loop: dict[str, Any]) -> 
     env.close()
 
 
+@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_rollouts_give_the_same_rewards_as_kernelgym_run(loop: dict[str, Any]) -> None:
     from kernelgym.training.rollout import rollouts
 
