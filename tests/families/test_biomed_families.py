@@ -387,6 +387,7 @@ def _play(inst: Instance, agent: Any) -> tuple[EpisodeResult, Any]:
     return asyncio.run(run_episode(inst, agent, config=EpisodeConfig(max_turns=5)))
 
 
+@pytest.mark.slow  # over 2.5 s on a quiet 2-core machine: not in the quick tier
 def test_datasets_listing_exists_in_the_kernel(small_specs: Path) -> None:
     from kernelgym.kernel.biomed import CATALOG
 

@@ -329,6 +329,7 @@ def test_request_info_looks_up_the_kernel_tables(monkeypatch: pytest.MonkeyPatch
     assert "admissions: The table contains the keyterm \"60\" under the following columns ['age']" in text
 
 
+@pytest.mark.slow  # over 2.5 s on a quiet 2-core machine: not in the quick tier
 def test_medagentgym_protocol_episode(specs: Any) -> None:
     """An LLM offered MedAgentGym's actions (over real HTTP, in a real kernel): terminal, a failing
     validate_code, debug, then validate_code with submit(); only the data set's permitted actions are offered."""

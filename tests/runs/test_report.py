@@ -216,6 +216,7 @@ def test_the_html_escapes_what_runs_recorded_and_links_stay_in_the_run(tmp_path:
     assert page.count("<a href=") == 2 and '<a href="../run/javascript%3Aalert%281%29">' in page
 
 
+@pytest.mark.slow  # over 2.5 s on a quiet 2-core machine: not in the quick tier
 @pytest.mark.browser
 @pytest.mark.skipif(not browsers.CHROMIUM, reason=browsers.SKIP_REASON)
 def test_episodes_are_listed_and_each_opens_as_a_static_transcript(tmp_path: Path) -> None:
