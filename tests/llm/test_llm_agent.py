@@ -20,6 +20,7 @@ import pytest
 from helpers.paths import REPO
 
 
+from helpers.llm_episodes import KEY_ENV, MODEL, chat_bodies, make_agent, play
 from helpers.openai_stub import (
     OpenAIStub,
     Reply,
@@ -31,22 +32,12 @@ from helpers.openai_stub import (
 )
 from kernelgym import notebook as nbk
 from kernelgym.agents import load_agent
-from kernelgym.episode import EpisodeConfig, EpisodeResult, run_episode
 from kernelgym.llm.errors import FatalModelError
 from kernelgym.runs.runner import RunOptions, read_results, run_async
 from kernelgym.tasks import Instance, get_instance, select
 
 pytestmark = [pytest.mark.kernel]
 
-KEY_ENV = "KG_TEST_STUB_KEY"
-MODEL = "openai:stub-model"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Any:
-    os.environ[KEY_ENV] = "sk-stub"
-    with OpenAIStub(api_key="sk-stub") as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)
@@ -92,17 +83,7 @@ def solve_with_text(inst: Instance) -> list[Reply]:
     return [text(f"I will compute it and submit.\n\n```python\n{code}\n```\n")]
 
 
-def make_agent(stub: OpenAIStub, **opts: Any) -> Any:
-    options = {"model": MODEL, "base_url": stub.url, "api_key_env": KEY_ENV, "retry_base_delay": "0.05", **opts}
-    return load_agent("llm", options)()
 
-
-def play(inst: Instance, agent: Any, **cfg: Any) -> tuple[EpisodeResult, nbformat.NotebookNode]:
-    return asyncio.run(run_episode(inst, agent, config=EpisodeConfig(**cfg)))
-
-
-def chat_bodies(stub: OpenAIStub) -> list[dict[str, Any]]:
-    return [r.body for r in stub.chat_requests()]
 
 
 # ---------------------------------------------------------------- the two protocols

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 
-from helpers.openai_stub import OpenAIStub, Reply, by_turn, calls, error, text, tool_call
+from helpers.llm_episodes import KEY_ENV, MODEL, chat_bodies, make_agent, play
+from helpers.openai_stub import OpenAIStub, Reply, by_turn, calls, text, tool_call
 from kernelgym import notebook as nbk
 from kernelgym.agents import load_agent
-from kernelgym.episode import EpisodeConfig, EpisodeResult, run_episode
 from kernelgym.llm.client import (
     ContextOverflow,
     ModelSettings,
@@ -32,8 +30,6 @@ from kernelgym.llm.client import (
 from kernelgym.llm.protocol import parse_text_reply, parse_tool_reply
 from kernelgym.tasks import Instance, get_instance, select
 
-KEY_ENV = "KG_TEST_STUB_KEY"
-MODEL = "openai:stub-model"
 
 LLAMA_SERVER_OVERFLOW = {"error": {
     "code": 400, "message": "request (9019 tokens) exceeds the available context size (8192 tokens), try increasing it",
@@ -66,13 +62,6 @@ OVERFLOWS = {
 }
 
 
-@pytest.fixture(scope="module")
-def stub() -> Any:
-    os.environ[KEY_ENV] = "sk-stub"
-    with OpenAIStub(api_key="sk-stub") as server:
-        yield server
-
-
 @pytest.fixture(autouse=True)
 def _fresh_stub(stub: OpenAIStub) -> None:
     stub.reset([])
@@ -95,17 +84,7 @@ def solution(inst: Instance) -> str:
     return "\n\n".join(get_instance(inst.id).reference)
 
 
-def make_agent(stub: OpenAIStub, **opts: Any) -> Any:
-    options = {"model": MODEL, "base_url": stub.url, "api_key_env": KEY_ENV, "retry_base_delay": "0.05", **opts}
-    return load_agent("llm", options)()
 
-
-def play(inst: Instance, agent: Any, **cfg: Any) -> tuple[EpisodeResult, nbformat.NotebookNode]:
-    return asyncio.run(run_episode(inst, agent, config=EpisodeConfig(**cfg)))
-
-
-def bodies(stub: OpenAIStub) -> list[dict[str, Any]]:
-    return [r.body for r in stub.chat_requests()]
 
 
 def settings(stub: OpenAIStub, **kw: Any) -> ModelSettings:
@@ -140,7 +119,7 @@ def test_runaway_reply_is_bounded_on_a_server_that_reads_only_max_tokens(stub: O
     stub.reset(by_turn([runaway, text(f"```python\n{solution(task)}\n```")]))
     result, nb = play(task, make_agent(stub, protocol="text", context_tokens="8192"))
     assert result.passed and result.stop_reason == "answered", result
-    first, second = bodies(stub)
+    first, second = chat_bodies(stub)
     assert first["max_tokens"] == first["max_completion_tokens"] == 2048
     assert stub.generated == [2048]
     assert nb.metadata.kernelgym.agent.sampling["max_tokens"] == 2048  # what was sent, not what was asked
@@ -159,7 +138,7 @@ def test_a_reply_cut_at_the_limit_in_the_tools_protocol_is_told_why(stub: OpenAI
                         calls(tool_call("run_cell", {"code": solution(task)}))]))
     result, _ = play(task, make_agent(stub, protocol="tools", max_tokens="300"))
     assert result.passed and result.stop_reason == "answered", result
-    told = bodies(stub)[1]["messages"][-1]["content"]
+    told = chat_bodies(stub)[1]["messages"][-1]["content"]
     assert "called no tool" in told and "cut off at the reply length limit (300 tokens)" in told
     assert stub.generated == [300]
 
@@ -232,7 +211,7 @@ def test_llama_server_overflow_trims_old_outputs_and_the_episode_finishes(stub: 
     assert result.passed and result.stop_reason == "answered", result
     statuses = [r.status for r in stub.chat_requests()]
     assert 400 in statuses and statuses[-1] == 200
-    after = bodies(stub)[statuses.index(400) + 1]
+    after = chat_bodies(stub)[statuses.index(400) + 1]
     outputs = [m["content"] for m in after["messages"] if m["role"] == "tool"]
     assert "trimmed from the conversation" in outputs[0]
     assert after["max_tokens"] == 2048  # a quarter of the context the server named
@@ -266,7 +245,7 @@ def test_vllm_rejecting_the_reply_limit_gets_a_smaller_one(stub: OpenAIStub, tas
     assert result.passed and result.stop_reason == "answered", result
     statuses = [r.status for r in stub.chat_requests()]
     assert statuses.count(400) == 1 and statuses[-1] == 200
-    assert [b["max_completion_tokens"] for b in bodies(stub)][-1] == 2048
+    assert [b["max_completion_tokens"] for b in chat_bodies(stub)][-1] == 2048
     assert "trimmed_observations" not in result.usage  # it fitted once the limit was right
     assert nb.metadata.kernelgym.agent.sampling["max_tokens"] == 2048
 
@@ -308,7 +287,7 @@ def test_auto_falls_back_to_text_when_llama_server_rejects_tools(stub: OpenAIStu
     result, nb = play(task, make_agent(stub, protocol="auto"))
     assert result.passed and result.stop_reason == "answered", result
     assert [r.status for r in stub.chat_requests()] == [500, 200]
-    second = bodies(stub)[1]
+    second = chat_bodies(stub)[1]
     assert "tools" not in second and "```python" in second["messages"][0]["content"]
     assert nb.metadata.kernelgym.agent.sampling["protocol"] == "text"
     thought = nbk.cells_with_tag(nb, nbk.TAG_THOUGHT)[0].metadata.kernelgym.text
@@ -335,7 +314,7 @@ def test_auto_detects_a_server_that_ignores_tools(stub: OpenAIStub, task: Instan
     ]))
     result, nb = play(task, make_agent(stub, protocol="auto", tool_choice="auto"))
     assert result.passed and result.stop_reason == "answered", result
-    first, second = bodies(stub)
+    first, second = chat_bodies(stub)
     assert first["tool_choice"] == "auto" and second["tool_choice"] == "auto"
     assert "called no tool" in second["messages"][-1]["content"]
     assert result.turns == 1 and nb.metadata.kernelgym.agent.sampling["protocol"] == "text"
