@@ -27,7 +27,7 @@ from kernelgym.llm.client import (
     server_context_tokens,
     shared_chat_model,
 )
-from kernelgym.llm.errors import FatalModelError, ModelCallError
+from kernelgym.llm.errors import FatalModelError, ModelCallError, ModelError
 from kernelgym.llm.prompts import system_prompt
 from kernelgym.llm.protocol import (
     RUN_CELL,
@@ -460,7 +460,16 @@ class LangChainAgent:
         notes: list[str] = []
         parsed: Parsed | None = None
         for _ in range(self.max_format_errors + 1):
-            reply, record = await self._call()
+            try:
+                reply, record = await self._call()
+            except ModelError as exc:
+                # the episode ends with this error: what its calls cost still counts (the episode loop adds
+                # an exception's ``usage``), failed attempts included
+                usage["retries"] = usage.get("retries", 0) + max(0, self._failed.attempts - 1)
+                self._add_failed(usage, self._failed.failed_s, self._failed.timeouts)
+                self._failed = FailedAttempts()
+                exc.usage = usage  # type: ignore[attr-defined]
+                raise
             self.messages.append(reply)
             raws.append(_raw(reply))
             calls.append(record.as_dict())

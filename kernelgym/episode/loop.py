@@ -169,6 +169,10 @@ async def run_episode(
                 raise
             except Exception as exc:  # an agent bug ends its episode, not the run
                 stop, error, trace = "agent_error", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+                # an agent may say what the failed action cost (model time of failed attempts, tokens)
+                for key, value in (getattr(exc, "usage", None) or {}).items():
+                    if isinstance(value, (int, float)):
+                        usage[key] = usage.get(key, 0) + value
                 break
             for key, value in (action.meta.get("usage") or {}).items():
                 if isinstance(value, (int, float)):

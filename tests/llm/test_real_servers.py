@@ -171,6 +171,20 @@ def test_a_timeout_is_not_retried_on_a_self_hosted_server_by_default(stub: OpenA
     assert failed.timeouts == 1 and failed.failed_s > 0
 
 
+@pytest.mark.kernel
+def test_an_episode_ended_by_a_timeout_records_the_time_it_waited(stub: OpenAIStub, task: Instance) -> None:
+    """Issue 20, item 1: "time spent in failed attempts is missing from latency figures". An episode
+    whose model call timed out ended as agent_error with no trace of that call in its usage; the
+    time of the abandoned request, and the timeout, now count in the episode's usage (results and
+    notebook alike)."""
+    stub.reset([calls(tool_call("run_cell", {"code": "x = 1"})), Reply(content="never sent", stall=30.0)])
+    result, nb = play(task, make_agent(stub, protocol="tools", request_timeout="0.5"))
+    assert result.stop_reason == "agent_error" and "0.5 s" in (result.error or ""), result
+    assert result.usage["timeouts"] == 1 and result.usage["model_failed_s"] >= 0.5, result.usage
+    assert result.usage["model_calls"] == 1  # the call that succeeded, before
+    assert nb.metadata.kernelgym.episode["usage"] == result.usage
+
+
 # ---------------------------------------------------------------- 2. context windows
 
 
