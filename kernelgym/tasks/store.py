@@ -38,7 +38,6 @@ from kernelgym.tasks.spec import (
     TaskSpec,
     TaskSpecError,
     fix_hint,
-    load_spec,
     spec_errors,
 )
 
