@@ -120,6 +120,13 @@ def test_summary_and_report_memory_does_not_grow_with_the_episodes(tmp_path: Pat
     with open(tmp_path / "results.jsonl", "w") as fh:
         for i in range(5_000):
             fh.write(_record(f"fam/cat{i % 20}/{i:06d}", passed=i % 3 != 0))
+    # first a run of 3 lines: the modules and caches this loads (numpy, pydantic's validators...) are
+    # not what is measured; run alone, without it, the test failed on them (5.8 MB)
+    warm = tmp_path / "warm"
+    warm.mkdir()
+    (warm / "results.jsonl").write_text("".join(_record(f"fam/cat/{i:06d}", passed=True) for i in range(3)))
+    summarize(iter_results(warm)[0])
+    load_run(warm)
     tracemalloc.start()
     try:
         summary = summarize(iter_results(tmp_path)[0])
