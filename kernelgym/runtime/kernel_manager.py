@@ -172,9 +172,38 @@ async def start_kernel(
 ) -> StartedKernel:
     """Start one kernel with its stderr in a pipe (:class:`KernelStderr`) and connected, ready channels
     (at most :data:`MAX_CONCURRENT_STARTS` at once)."""
-    async with _start_gate():
-        return await _start_kernel(kernel_name, kernel_spec_manager=kernel_spec_manager, cwd=cwd, env=env,
-                                   timeout=timeout)
+    for attempt in range(START_RETRIES_OUT_OF_DESCRIPTORS + 1):
+        async with _start_gate():
+            try:
+                return await _start_kernel(kernel_name, kernel_spec_manager=kernel_spec_manager, cwd=cwd, env=env,
+                                           timeout=timeout)
+            except Exception as exc:
+                if attempt == START_RETRIES_OUT_OF_DESCRIPTORS or not out_of_descriptors(exc):
+                    raise
+        # descriptors are freed as other kernels finish starting or shut down: wait, then try again
+        await asyncio.sleep(0.25 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+START_RETRIES_OUT_OF_DESCRIPTORS = 8
+"""Tries again after a start that ran out of file descriptors (EMFILE): at 128 episodes in flight under
+``ulimit -n 1024`` the budget of :func:`kernelgym.runs.runner.budget_open_files` holds in the steady
+state (925 descriptors measured), but starting and stopping kernels briefly hold more, and one episode
+of such a run ended as a harness error ("zmq.error.ZMQError: Too many open files") in about one run in
+five. The start cleans up what it opened before the next try."""
+
+
+def out_of_descriptors(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is "too many open files"."""
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if getattr(exc, "errno", None) in (errno.EMFILE, errno.ENFILE) or "Too many open files" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 async def _start_kernel(
@@ -208,14 +237,15 @@ async def _start_kernel(
     # shuts kernels down with now=True (a signal), and jupyter_client reconnects it if it is ever needed
     km._close_control_socket()
     kc = km.client(context=km.context)  # else each client makes a context of its own
-    # shell and IOPub only: no heartbeat thread (liveness comes from the manager: kc.is_alive() asks
-    # km.is_alive(), the provisioner's poll), no stdin or control sockets (nothing answers input
-    # requests; allow_stdin stays what it was with a started stdin channel, so the kernel behaves
-    # the same: an input() call waits until the cell times out)
-    kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
-    kc.allow_stdin = True
     kernel = StartedKernel(km, kc, stderr)
     try:
+        # shell and IOPub only: no heartbeat thread (liveness comes from the manager: kc.is_alive() asks
+        # km.is_alive(), the provisioner's poll), no stdin or control sockets (nothing answers input
+        # requests; allow_stdin stays what it was with a started stdin channel, so the kernel behaves
+        # the same: an input() call waits until the cell times out). Inside the try: a socket that
+        # cannot be made (out of descriptors) must not leave the started kernel behind.
+        kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+        kc.allow_stdin = True
         await wait_ready(kc, km, timeout)
     except RuntimeError as exc:
         tail = kernel.log_tail()

@@ -420,3 +420,39 @@ async def test_kernelgym_reports_a_refused_sandbox_as_a_failed_start(broken_fork
 
     with pytest.raises(KernelStartError, match="KERNELGYM_SANDBOX=0"):
         await start_kernel(broken_fork_server_spec, kernel_spec_manager=KernelSpecManager(), timeout=60)
+
+
+def test_running_out_of_descriptors_is_recognised_as_such_in_the_errors_a_start_raises() -> None:
+    """Issue 19: one episode of 128 in flight under `ulimit -n 1024` ended as a harness error,
+    "zmq.error.ZMQError: Too many open files", in about one run in five: kernel starts briefly hold
+    more descriptors than the steady state. A start that runs out now tries again
+    (kernel_manager.START_RETRIES_OUT_OF_DESCRIPTORS); this pins that the errors a start really raises
+    when out of descriptors (ZMQError from a socket, OSError from a pipe), also when wrapped, are told
+    apart from other failures. Made for real, in a process limited to 64 files."""
+    code = r'''
+import json, os, resource
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+import zmq
+from kernelgym.runtime.kernel_manager import KernelStartError, out_of_descriptors
+found = {}
+ctx, held = zmq.Context(), []
+try:
+    while True:
+        held.append(ctx.socket(zmq.DEALER))
+except zmq.ZMQError as exc:
+    found["zmq"] = out_of_descriptors(exc)
+    try:
+        raise KernelStartError("the ehr kernel did not start") from exc
+    except KernelStartError as wrapped:
+        found["wrapped"] = out_of_descriptors(wrapped)
+try:
+    while True:
+        held.append(os.pipe())
+except OSError as exc:
+    found["pipe"] = out_of_descriptors(exc)
+found["other"] = out_of_descriptors(RuntimeError("Kernel didn't respond in 120 seconds"))
+print(json.dumps(found))
+'''
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"zmq": True, "wrapped": True, "pipe": True, "other": False}
