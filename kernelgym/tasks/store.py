@@ -253,9 +253,28 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _stored(family: str) -> bool:
+    """Whether the family's store is written (remembered once it is: asking means hashing the spec and
+    the data set's fingerprint, too much for every task lookup of a run)."""
+    if family not in _written:
+        if not store_path(family).is_file():
+            return False
+        _written.add(family)
+    return True
+
+
+_written: set[str] = set()
 _prefixes: dict[tuple[str, str], tuple[list[Instance], bool]] = {}
 """Categories generated only in part, when their family's store is not written yet: ``(family,
 category) -> (the first instances in store order, whether that is all of them)``."""
+
+
+def _from_store(family: str, firsts: dict[str, int | None], split: Split | None) -> dict[str, tuple[list[Instance], bool]]:
+    grouped: dict[str, list[Instance]] = {c: [] for c in firsts}
+    for inst in _instances(family):
+        if inst.category in grouped and (split is None or inst.split == split):
+            grouped[inst.category].append(inst)
+    return {c: (items[:firsts[c]], False) for c, items in grouped.items()}
 
 
 def category_instances(
@@ -264,17 +283,14 @@ def category_instances(
     """For each category of ``firsts``: its first ``firsts[category]`` instances (in ``split`` if
     given; None: all) in store order, and whether there may be more.
 
-    Once the family is in the task store (or any count is None) this reads the whole family. Before,
+    With a count None, or once the family is in the task store, this reads the whole family. Before,
     it generates only the start of each category, so that ``kernelgym run --suite all --limit 16``
-    and the lookups of its 16 tasks do not wait for every instance of every family. What it returns is exactly
-    the start of what the store will hold."""
+    and the lookups of its 16 tasks do not wait for every instance of every family; what was generated
+    so far answers first, without touching the disk. What it returns is exactly the start of what the
+    store holds or will hold."""
     spec = get_spec(family)
-    if None in firsts.values() or spec.generator is None or store_path(family).is_file():
-        grouped: dict[str, list[Instance]] = {c: [] for c in firsts}
-        for inst in _instances(family):
-            if inst.category in grouped and (split is None or inst.split == split):
-                grouped[inst.category].append(inst)
-        return {c: (items[:firsts[c]], False) for c, items in grouped.items()}
+    if None in firsts.values() or spec.generator is None:
+        return _from_store(family, firsts, split)
     module = importlib.import_module(spec.generator.module)
     cats: dict[str, Category] = module.CATEGORIES
     overrides = {c.name: c for c in spec.categories} if spec.categories else {n: CategoryOverride(name=n) for n in cats}
@@ -288,6 +304,9 @@ def category_instances(
         return category in overrides and not _prefixes.get((family, category), ([], False))[1] \
             and len(matching(category)) < first
 
+    # what was generated already answers without touching the disk (a run looks up each of its tasks)
+    if any(short(c) for c in firsts) and _stored(family):
+        return _from_store(family, firsts, split)
     if any(short(c) for c in firsts):
         fingerprint = _dataset_fingerprint(spec.profile)
         with _open_generator_context(module, spec.profile) as ctx:  # once for all: generators memoise on it
@@ -450,3 +469,4 @@ def clear_caches() -> None:
     _all_specs.cache_clear()
     _instances.cache_clear()
     _prefixes.clear()
+    _written.clear()
