@@ -6,6 +6,7 @@ The kernel never sees the ground truth; everything here runs in the host process
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from typing import Any, Literal
@@ -112,6 +113,32 @@ def _as_number(x: Any) -> float | None:
 def _norm_text(x: Any, case_sensitive: bool) -> str:
     s = re.sub(r"\s+", " ", str(x).strip())
     return s if case_sensitive else s.casefold()
+
+
+def answer_class(answer: Any, grader: Grader) -> str:
+    """A key that answers ``grader`` takes as the same share (generators balance their answers by it):
+    null, a yes/no, a set in any order, text up to case and whitespace, numbers in bins twice the
+    tolerance wide (those within the tolerance pass alike)."""
+    if is_null(answer):
+        return "null"
+    if grader.rule == "set" and isinstance(answer, (list, tuple, set)):
+        return json.dumps(sorted({_class_text(x) for x in answer}))
+    if grader.rule == "boolean":
+        return "true" if str(answer).strip().casefold() in _TRUE else "false"
+    if grader.rule == "numeric" and isinstance(answer, (int, float)) and math.isfinite(answer):
+        if grader.rel_tol and answer:
+            return f"~{'-' if answer < 0 else ''}{math.floor(math.log(abs(answer)) / math.log1p(2 * grader.rel_tol))}"
+        if grader.abs_tol:
+            return f"~{math.floor(answer / (2 * grader.abs_tol))}"
+    return _class_text(answer)
+
+
+def _class_text(x: Any) -> str:
+    if isinstance(x, str):
+        return _norm_text(x, case_sensitive=False)
+    if isinstance(x, float) and math.isfinite(x) and x == int(x):
+        x = int(x)
+    return json.dumps(x, sort_keys=True, default=str)
 
 
 def values_equal(a: Any, e: Any, g: Grader) -> bool:

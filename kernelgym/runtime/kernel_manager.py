@@ -172,7 +172,8 @@ async def start_kernel(
 ) -> StartedKernel:
     """Start one kernel with its stderr in a pipe (:class:`KernelStderr`) and connected, ready channels
     (at most :data:`MAX_CONCURRENT_STARTS` at once)."""
-    for attempt in range(START_RETRIES_OUT_OF_DESCRIPTORS + 1):
+    attempt = 0
+    while True:
         async with _start_gate():
             try:
                 return await _start_kernel(kernel_name, kernel_spec_manager=kernel_spec_manager, cwd=cwd, env=env,
@@ -181,8 +182,8 @@ async def start_kernel(
                 if attempt == START_RETRIES_OUT_OF_DESCRIPTORS or not out_of_descriptors(exc):
                     raise
         # descriptors are freed as other kernels finish starting or shut down: wait, then try again
-        await asyncio.sleep(0.25 * (attempt + 1))
-    raise AssertionError("unreachable")
+        attempt += 1
+        await asyncio.sleep(0.25 * attempt)
 
 
 START_RETRIES_OUT_OF_DESCRIPTORS = 8

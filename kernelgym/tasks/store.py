@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import json
 import math
 import random
 from collections import Counter
@@ -27,7 +26,7 @@ from typing import Any, TypeVar, cast
 from pydantic import ValidationError
 
 from kernelgym.grading import Grader
-from kernelgym.grading.rules import is_null
+from kernelgym.grading.rules import answer_class
 from kernelgym.kernel.paths import kernelgym_home
 from kernelgym.tasks.instance import Instance, Split
 from kernelgym.tasks.registry import _all_specs, get_spec
@@ -105,47 +104,21 @@ class _Balance:
     """A category's answers kept balanced while it is generated: a draft is admitted when its answer
     would then hold at most ``ceil(max_share * n)`` of the ``n`` instances of its split (rounded up, so
     that k answers of share 1/k can alternate).
-    Answers are compared as the grader compares them (case, whitespace and order of sets aside)."""
+    Answers are counted by :func:`kernelgym.grading.rules.answer_class` (as the grader compares them)."""
 
     def __init__(self, max_share: float, grader: Grader) -> None:
         self.max_share, self.grader = max_share, grader
         self.counts: dict[str, Counter[str]] = {"train": Counter(), "test": Counter()}
 
-    def key(self, answer: Any, grader: Grader | None) -> str:
-        """The answer as the balance counts it: answers the grader takes as equal share a key."""
-        rule = (grader or self.grader).rule
-        if is_null(answer):
-            return "null"
-        if rule == "set" and isinstance(answer, (list, tuple, set)):
-            return json.dumps(sorted({_balance_text(x) for x in answer}))
-        if rule == "boolean":
-            return "true" if str(answer).strip().casefold() in ("true", "yes", "y", "1", "t") else "false"
-        g = grader or self.grader
-        if rule == "numeric" and isinstance(answer, (int, float)) and (g.rel_tol or g.abs_tol):
-            # numbers within the tolerance pass alike: count them in bins twice the tolerance wide
-            if g.rel_tol and answer and math.isfinite(answer):
-                return f"~{'-' if answer < 0 else ''}{math.floor(math.log(abs(answer)) / math.log1p(2 * g.rel_tol))}"
-            if g.abs_tol and math.isfinite(answer):
-                return f"~{math.floor(answer / (2 * g.abs_tol))}"
-        return _balance_text(answer)
-
     def admit(self, split: str, answer: Any, grader: Grader | None) -> bool:
         """Count the answer in its split and say True, or say False when it would be over its share."""
         counts = self.counts[split]
-        key = self.key(answer, grader)
+        key = answer_class(answer, grader or self.grader)
         total = sum(counts.values())
         if counts[key] + 1 > math.ceil(self.max_share * (total + 1) - 1e-9):
             return False
         counts[key] += 1
         return True
-
-
-def _balance_text(x: Any) -> str:
-    if isinstance(x, str):
-        return " ".join(x.split()).casefold()
-    if isinstance(x, float) and math.isfinite(x) and x == int(x):
-        x = int(x)
-    return json.dumps(x, sort_keys=True, default=str)
 
 
 def _open_generator_context(module: Any, profile: str) -> contextlib.AbstractContextManager[Any]:
