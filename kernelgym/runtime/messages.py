@@ -155,6 +155,37 @@ def marker(msg_type: str, reason: str) -> str:
     return f"[kernelgym: {what} from the kernel was dropped: {reason}]\n"
 
 
+_OUTPUT_FIELDS = {
+    "execute_result": ("metadata", "data", "execution_count"),
+    "stream": ("name", "text"),
+    "display_data": ("metadata", "data"),
+    "error": ("ename", "evalue", "traceback"),
+}
+"""The content fields nbformat's ``output_from_msg`` copies into an output, per output type."""
+
+_output_validator: Any = None
+
+
+def _valid_output(out: dict[str, Any]) -> bool:
+    """Whether ``out`` is a valid output of nbformat 4.5: nbformat's own schema (``definitions/output``),
+    compiled once with fastjsonschema (nbformat's validator, compiled to code: ~15 us a call against
+    ~380 us for ``output_from_msg`` plus ``isvalid``, which run jsonschema for a part of the schema)."""
+    global _output_validator
+    if _output_validator is None:
+        from importlib.resources import files
+
+        import fastjsonschema
+
+        schema = json.loads((files("nbformat.v4") / "nbformat.v4.5.schema.json").read_text("utf-8"))
+        _output_validator = fastjsonschema.compile(
+            {"$schema": schema.get("$schema"), "definitions": schema["definitions"], "$ref": "#/definitions/output"})
+    try:
+        _output_validator(out)
+    except Exception:  # JsonSchemaException, or whatever a hostile value makes the generated code raise
+        return False
+    return True
+
+
 def _shape_problem(msg_type: str, content: dict[str, Any]) -> str | None:
     """Why a parsed message would break the host's handling of it (nbclient, nbformat), or None."""
     count = content.get("execution_count")
@@ -165,15 +196,15 @@ def _shape_problem(msg_type: str, content: dict[str, Any]) -> str | None:
     if msg_type == "execute_reply" and not isinstance(content.get("status"), str):  # nbclient reads it
         return "a reply without a status"
     if msg_type in OUTPUT_TYPES:
-        from nbformat.v4 import output_from_msg
-        from nbformat.validator import isvalid
-
+        # the output nbformat's output_from_msg (which nbclient calls) builds from this content
         kind = "display_data" if msg_type == "update_display_data" else msg_type
         try:
-            out = output_from_msg({"msg_type": kind, "content": content, "header": {"msg_type": kind}})
-        except Exception:
+            out = {"output_type": kind, **{name: content[name] for name in _OUTPUT_FIELDS[kind]}}
+        except KeyError:
             return f"not a valid {msg_type} output"
-        if not isvalid(out, ref="output", version=4, version_minor=5):
+        if "data" in out and out["data"] is None:  # output_from_msg keeps its empty default then
+            out["data"] = {}
+        if not _valid_output(out):
             return f"not a valid {msg_type} output"
     return None
 

@@ -121,3 +121,51 @@ def test_the_depth_check_is_iterative_and_honest_depth_passes() -> None:
     for _ in range(MAX_DEPTH):
         ok = {"k": ok}
     assert problem(ok) is None and loads(json.dumps(ok)) == ok
+
+
+def test_the_output_check_accepts_exactly_what_nbformat_accepts() -> None:
+    """The guard checks outputs with nbformat's schema compiled by fastjsonschema (issue 19: nbformat's
+    ``output_from_msg`` plus ``isvalid`` ran jsonschema, ~0.4 ms per output message on the run's event
+    loop). Pinned against nbformat itself: for contents that are valid, invalid, missing fields or carry
+    wrong types, the guard refuses an output exactly when nbformat's ``output_from_msg`` raises or its
+    result is not a valid 4.5 output."""
+    import random
+
+    from nbformat.v4 import output_from_msg
+    from nbformat.validator import isvalid
+
+    from kernelgym.runtime.messages import OUTPUT_TYPES, _shape_problem
+
+    def nbformat_refuses(msg_type: str, content: dict[str, Any]) -> bool:
+        kind = "display_data" if msg_type == "update_display_data" else msg_type
+        try:
+            out = output_from_msg({"msg_type": kind, "content": content, "header": {"msg_type": kind}})
+        except Exception:
+            return True
+        return not isvalid(out, ref="output", version=4, version_minor=5)
+
+    honest = {
+        "stream": {"name": "stdout", "text": "hi\n"},
+        "display_data": {"data": {"text/plain": "x", "image/png": "iVBOR"}, "metadata": {}},
+        "update_display_data": {"data": {"text/plain": "x"}, "metadata": {}, "transient": {"display_id": "d"}},
+        "execute_result": {"data": {"text/plain": "42"}, "metadata": {}, "execution_count": 3},
+        "error": {"ename": "ValueError", "evalue": "bad", "traceback": ["Traceback", "ValueError: bad"]},
+    }
+    values = [None, True, 0, -3, 2.5, "", "s", [], ["s"], [1], {}, {"text/plain": "y"}, {"text/plain": 1},
+              {"application/json": {"a": [1]}}, {"application/geo+json": None}, {"text/html": ["a", "b"]},
+              {"nomime": "x"}]
+    rng = random.Random(19)
+    seen = {True: 0, False: 0}
+    for msg_type in sorted(OUTPUT_TYPES):
+        for _ in range(400):
+            content = dict(honest[msg_type])
+            for _ in range(rng.randint(0, 2)):
+                field = rng.choice([*content, "data", "metadata", "name", "text", "extra"])
+                if rng.random() < 0.2:
+                    content.pop(field, None)
+                else:
+                    content[field] = rng.choice(values)
+            refused = nbformat_refuses(msg_type, content)
+            assert (_shape_problem(msg_type, content) is not None) == refused, (msg_type, content)
+            seen[refused] += 1
+    assert min(seen.values()) > 200  # both verdicts were exercised
