@@ -193,13 +193,85 @@ def make_chat_model(settings: ModelSettings, *, http_async_client: Any = None) -
         if client is not None:
             kwargs["http_async_client"] = client
     try:
-        return init_chat_model(settings.model_name, model_provider=provider, **kwargs)
+        chat = init_chat_model(settings.model_name, model_provider=provider, **kwargs)
     except ImportError as exc:
         raise FatalModelError(f"cannot use model {settings.model!r}: {exc}") from None
     except ValueError as exc:
         raise FatalModelError(f"cannot use model {settings.model!r}: {exc}") from None
     except Exception as exc:  # e.g. a provider's own check that an API key is present
         raise FatalModelError(f"cannot make the chat model {settings.model!r}: {type(exc).__name__}: {exc}") from None
+    if provider == "openai":
+        PlainBodyCompletions.install(chat)
+    return chat
+
+
+class PlainBodyCompletions:
+    """The ``chat.completions`` of a LangChain OpenAI model, posting the request body as LangChain built it.
+
+    The openai SDK's ``create`` walks every message and tool of a request against its TypedDict
+    annotations before sending it (``async_maybe_transform``): the largest single cost of a model
+    call in the host (issue 19: ~40 % of LangChain's and the SDK's CPU per call at 32 episodes in
+    flight, ~1 ms a call). LangChain's payload is plain JSON already (no aliases, dates or files to
+    convert), so a non-streaming request without ``response_format`` is posted as is, through the
+    SDK's own client (its headers, authentication, timeouts, errors and response parsing); anything
+    else goes through the SDK's ``create`` unchanged. If the SDK lacks what this uses, nothing is
+    installed."""
+
+    _OPTIONS = ("extra_headers", "extra_query", "extra_body", "timeout")
+
+    def __init__(self, completions: Any) -> None:
+        from openai._base_client import make_request_options
+        from openai._constants import RAW_RESPONSE_HEADER
+        from openai.types.chat import ChatCompletion
+
+        self._completions = completions
+        self._post = completions._post
+        self._make_options = make_request_options
+        self._raw_header = RAW_RESPONSE_HEADER
+        self._cast_to = ChatCompletion
+        self.with_raw_response = _RawCreate(self)
+
+    @classmethod
+    def install(cls, chat: Any) -> None:
+        completions = getattr(chat, "async_client", None)
+        if completions is None or isinstance(completions, cls):
+            return
+        try:
+            chat.async_client = cls(completions)
+        except Exception:  # another openai SDK: keep its own create
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._completions, name)
+
+    async def create(self, **params: Any) -> Any:
+        return await self._create(params, raw=False)
+
+    async def _create(self, params: dict[str, Any], *, raw: bool) -> Any:
+        if params.get("stream") or "response_format" in params:
+            target = self._completions.with_raw_response if raw else self._completions
+            return await target.create(**params)
+        options = {key: params.pop(key) for key in self._OPTIONS if key in params}
+        headers = dict(options.get("extra_headers") or {})
+        if raw:
+            headers[self._raw_header] = "true"
+        request_options = self._make_options(
+            extra_headers=headers or None, extra_query=options.get("extra_query"),
+            extra_body=options.get("extra_body"), security={"bearer_auth": True},
+            **({"timeout": options["timeout"]} if "timeout" in options else {}),
+        )
+        return await self._post("/chat/completions", body=params, options=request_options, cast_to=self._cast_to,
+                                stream=False)
+
+
+class _RawCreate:
+    """``with_raw_response`` of :class:`PlainBodyCompletions` (what langchain-openai calls)."""
+
+    def __init__(self, owner: PlainBodyCompletions) -> None:
+        self._owner = owner
+
+    async def create(self, **params: Any) -> Any:
+        return await self._owner._create(params, raw=True)
 
 
 async def close_chat_model(chat: Any) -> None:

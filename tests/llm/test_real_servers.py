@@ -16,7 +16,7 @@ import pytest
 
 
 from helpers.llm_episodes import KEY_ENV, MODEL, chat_bodies, make_agent, play
-from helpers.openai_stub import OpenAIStub, Reply, by_turn, calls, text, tool_call
+from helpers.openai_stub import OpenAIStub, Reply, by_turn, calls, error, text, tool_call
 from kernelgym import notebook as nbk
 from kernelgym.agents import load_agent
 from kernelgym.llm.client import (
@@ -385,3 +385,57 @@ def test_comment_only_cell_costs_no_turn(stub: OpenAIStub, task: Instance) -> No
     result, nb = play(task, make_agent(stub, protocol="text"))
     assert result.passed and result.turns == 1, result
     assert [c.source for c in nbk.cells_with_tag(nb, nbk.TAG_ACTION)] == [solution(task)]
+
+
+def test_requests_are_sent_exactly_as_the_openai_sdk_sends_them(stub: OpenAIStub) -> None:
+    """kernelgym posts LangChain's request body without the openai SDK's per-call type walk
+    (``PlainBodyCompletions``, issue 19: ~1 ms of CPU per call). Pinned: the same conversation (tools,
+    tool results, sampling settings, the extra ``max_tokens`` body) reaches a real HTTP server with the
+    same JSON body and the same authentication and content headers through the SDK's own ``create``;
+    replies parse the same, and a server error is still the SDK's exception."""
+    import openai
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+    from kernelgym.llm.client import ModelSettings, PlainBodyCompletions, make_chat_model
+
+    settings = ModelSettings(model="openai:stub-model", base_url=stub.url, api_key_env=KEY_ENV, temperature=0.3,
+                             seed=7, max_tokens=321)
+    tools = [{"type": "function", "function": {
+        "name": "run_cell", "description": "Run Python code in the kernel.",
+        "parameters": {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]}}}]
+    conversation = [
+        SystemMessage("You solve tasks with code."), HumanMessage("How many patients?"),
+        AIMessage("", tool_calls=[{"name": "run_cell", "args": {"code": "len(df)"}, "id": "call_1", "type": "tool_call"}]),
+        ToolMessage("120\n", tool_call_id="call_1"), HumanMessage("Submit it. \u00e9\u2603"),
+    ]
+
+    def first_request() -> tuple[dict[str, Any], dict[str, str]]:
+        seen = stub.chat_requests()[0]
+        keep = ("authorization", "content-type", "accept")
+        return seen.body, {k.lower(): v for k, v in seen.headers.items() if k.lower() in keep}
+
+    async def ask(plain: bool) -> tuple[Any, ...]:
+        chat = make_chat_model(settings)
+        assert isinstance(chat.async_client, PlainBodyCompletions)
+        if not plain:
+            chat.async_client = chat.async_client._completions  # the SDK's own create
+        bound = chat.bind_tools(tools)
+        stub.reset([calls(tool_call("run_cell", {"code": "print(1)"}), content="thinking")])
+        reply = await bound.ainvoke(conversation)
+        body, headers = first_request()
+        stub.reset([error(400, "bad request")])
+        try:
+            await bound.ainvoke(conversation)
+        except Exception as exc:
+            raised: BaseException = exc
+        else:
+            raise AssertionError("the server's 400 did not raise")
+        assert first_request()[0] == body
+        named = [{k: v for k, v in c.items() if k != "id"} for c in reply.tool_calls]  # the stub makes new ids
+        return body, headers, reply.content, named, type(raised), str(raised)
+
+    outcomes = [asyncio.run(ask(plain)) for plain in (True, False)]
+    assert outcomes[0][0]["messages"][-1]["content"] == "Submit it. \u00e9\u2603"
+    assert outcomes[0][0]["max_tokens"] == 321 and outcomes[0][0]["tools"]
+    assert issubclass(outcomes[0][4], openai.BadRequestError)
+    assert outcomes[0] == outcomes[1]
