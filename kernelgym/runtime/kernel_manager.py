@@ -74,6 +74,27 @@ def shared_context() -> Any:
     return _context
 
 
+class HostKernelManager(AsyncKernelManager):
+    """jupyter_client's manager without the control socket it connects at every start.
+
+    kernelgym shuts its kernels down with a signal (``now=True``), and jupyter_client connects the
+    control socket on first use (a polite shutdown, an interrupt by message): one ZMQ socket less to
+    make, connect and close per kernel (issue 19)."""
+
+    _starting_up = False
+
+    def _connect_control_socket(self) -> None:
+        if not self._starting_up:
+            super()._connect_control_socket()
+
+    async def _async_post_start_kernel(self, **kw: Any) -> None:
+        self._starting_up = True
+        try:
+            await super()._async_post_start_kernel(**kw)
+        finally:
+            self._starting_up = False
+
+
 @dataclass
 class StartedKernel:
     """A started kernel with connected channels, ready to execute."""
@@ -213,7 +234,7 @@ async def _start_kernel(
     kwargs: dict[str, Any] = {"kernel_name": kernel_name}
     if kernel_spec_manager is not None:
         kwargs["kernel_spec_manager"] = kernel_spec_manager
-    km = disable_host_channel(AsyncKernelManager(context=shared_context(), **kwargs))  # no host channel: an agent's code must not reach the grader
+    km = disable_host_channel(HostKernelManager(context=shared_context(), **kwargs))  # no host channel: an agent's code must not reach the grader
     guard(km)  # whatever the kernel sends, receiving it never raises (runtime/messages.py)
     start: dict[str, Any] = {"extra_arguments": list(EXTRA_ARGUMENTS)}
     if cwd is not None:
@@ -234,9 +255,6 @@ async def _start_kernel(
         if isinstance(exc, SandboxUnavailable):
             raise KernelStartError(f"the {kernel_name} kernel did not start: {exc}") from exc
         raise
-    # jupyter_client connects the manager's control socket at start, for a polite shutdown; kernelgym
-    # shuts kernels down with now=True (a signal), and jupyter_client reconnects it if it is ever needed
-    km._close_control_socket()
     kc = km.client(context=km.context)  # else each client makes a context of its own
     kernel = StartedKernel(km, kc, stderr)
     try:
