@@ -28,6 +28,7 @@ import traceback
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -608,15 +609,21 @@ async def _run_locked(
         errors += is_error(result.stop_reason) and not result.passed
         progress.update(bar, advance=1, passed=passed, errors=f"[red]errors {errors}[/red]" if errors else "errors 0")
 
+    # Notebooks and records are written by one thread, in the order episodes end: the event loop that
+    # drives every kernel and model call does not wait for a notebook's encoding or a record's fsync.
+    writer = ThreadPoolExecutor(1, thread_name_prefix="kernelgym-writer")
+
     async def one(inst: Instance, rollout: int) -> None:
         try:
             result, nb = await run_episode(inst, agent_factory(), config=opts.episode, rollout=rollout)
         except FatalModelError:  # bad credentials, unknown model...: no episode can succeed, stop the run
             raise
         except Exception:
-            record(inst, rollout, None, None, traceback.format_exc())
+            done = asyncio.get_running_loop().run_in_executor(writer, record, inst, rollout, None, None,
+                                                               traceback.format_exc())
         else:
-            record(inst, rollout, result, nb)
+            done = asyncio.get_running_loop().run_in_executor(writer, record, inst, rollout, result, nb)
+        await asyncio.shield(done)  # a run that stops still records an episode that has ended
 
     try:
         with progress:
@@ -651,6 +658,7 @@ async def _run_locked(
             else:
                 await all_workers()
     finally:
+        writer.shutdown(wait=True)  # episodes that ended are recorded before the file closes
         results_file.close()
     if disk_full is not None:
         raise disk_full
