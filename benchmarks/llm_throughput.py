@@ -84,7 +84,9 @@ async def _serve(port: int, latency: float, tokens_per_s: float, turns: int) -> 
                 method, path, _ = lines[0].split(" ", 2)
                 headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
                 body_bytes = await reader.readexactly(int(headers.get("content-length") or 0))
-                if method == "GET" and path.endswith("/stats"):
+                if method == "GET" and path.endswith(("/stats", "/stats/reset")):
+                    if path.endswith("/reset"):  # the max of the next run only
+                        stats.max_in_flight = stats.in_flight
                     payload: dict[str, Any] = {"requests": stats.requests, "max_in_flight": stats.max_in_flight}
                 elif method == "POST" and path.rstrip("/").endswith("/chat/completions"):
                     stats.requests += 1
@@ -154,9 +156,9 @@ def _proc(pid: int) -> dict[str, float] | None:
         return None
 
 
-def _stub_stats(url: str) -> dict[str, int]:
+def _stub_stats(url: str, reset: bool = False) -> dict[str, int]:
     try:
-        with urllib.request.urlopen(url.replace("/v1", "/stats"), timeout=2) as r:
+        with urllib.request.urlopen(url.replace("/v1", "/stats/reset" if reset else "/stats"), timeout=2) as r:
             return json.loads(r.read())
     except Exception:
         return {"requests": 0, "max_in_flight": 0}
@@ -181,7 +183,7 @@ def run_once(concurrency: int, args: argparse.Namespace, url: str, work: Path, e
     if args.max_concurrent_requests:
         cmd += ["--max-concurrent-requests", str(args.max_concurrent_requests)]
     cmd += list(extra)
-    base = _stub_stats(url)["requests"]
+    base = _stub_stats(url, reset=True)["requests"]
     load0 = os.getloadavg()[0]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = {"threads": 0, "fds": 0, "pss": 0}

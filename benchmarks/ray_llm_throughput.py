@@ -11,8 +11,11 @@ with its own ``--temp-dir``, the C slots split over the nodes (``--num-cpus``: a
 many episodes at once as its node has CPUs, see docs/ray.md), then runs ``kernelgym run ...
 --backend ray --address HEAD`` and stops the cluster. Prints one line per (N, C): episodes/s,
 Little's-law efficiency, the episodes each node ran (summary.json ``run.backend.hosts``), the ratio
-to the local and 1-node throughput of this invocation, and checks that every run recorded the same
-episodes and passes.
+to the local and 1-node throughput of this invocation (in brackets: of the rates from the first model
+request, start-up left out), the model requests the server saw at once, and
+checks that every run recorded the same episodes and passes. "Run process CPU" is that of the
+``kernelgym run`` process: on Ray the driver's alone (the episodes run in the nodes' kernel hosts).
+The nodes run their workers at nice 0 (``RAY_worker_niceness=0``; Ray's default is 15), as the local run.
 
 The cluster is stopped by killing its own processes (a marker in the environment of its ``ray start``
 processes, and their descendants), not
@@ -34,6 +37,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from llm_throughput import add_arguments, prepare_home, run_once, scripted_server
 
@@ -51,7 +55,8 @@ def _cluster_processes(root: str) -> set[int]:
     """The processes of the cluster under ``root``: those whose environment has ``MARKER=root:...``
     (raylet, GCS...) and their descendants (Ray's agents and workers rewrite their environment's
     memory with their title, so the marker is not always left in it; kernels)."""
-    needle, roots, children = f"{MARKER}={root}:".encode(), set(), {}
+    needle, roots = f"{MARKER}={root}:".encode(), set()
+    children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -108,7 +113,9 @@ def local_cluster(cpus: list[int]) -> Iterator[tuple[str, float]]:
     root = Path(tempfile.mkdtemp(prefix="kgrl-", dir="/tmp"))  # short: Ray's socket paths are length-limited
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    envs = [{**os.environ, MARKER: f"{root}:{i}"} for i in range(len(cpus))]
+    # Ray starts its workers (the kernel hosts, so the kernels) at nice 15: on a machine shared with
+    # other work they would get a few percent of a core next to it and the local run (nice 0)
+    envs = [{**os.environ, MARKER: f"{root}:{i}", "RAY_worker_niceness": "0"} for i in range(len(cpus))]
     t0 = time.monotonic()
     try:
         for i, n in enumerate(cpus):
@@ -151,14 +158,14 @@ def main() -> int:
     os.environ.pop("RAY_ADDRESS", None)
     # see tests/runs/test_ray.py: keeps Ray's start-up within its deadlines on a busy machine
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "tests" / "ray_shim"), os.environ.get("PYTHONPATH")]))
-    rows: dict[tuple[int, int], dict] = {}
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
     print(f"# load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     try:
         with scripted_server(args) as url:
             print("| nodes | CPUs per node | in flight | episodes | passed | episodes/s | ideal | efficiency "
-                  "| from 1st request | episodes per node | vs local | vs 1 node | run process CPU ms/episode "
-                  "| cluster start s | load before/after |")
-            print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|")
+                  "| from 1st request | episodes per node | vs local | vs 1 node | requests in flight "
+                  "| run process CPU ms/episode | cluster start s | load before/after |")
+            print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|")
             for nodes in args.ray_nodes:
                 for c in args.concurrency:
                     if nodes == 0:
@@ -170,12 +177,13 @@ def main() -> int:
                     rows[nodes, c] = r
                     hosts = (r["backend"] or {}).get("hosts") or []
                     per_node = " + ".join(str(h["episodes"]) for h in hosts) or "-"
-                    ratio = {k: (f"{r['episodes_per_s'] / rows[k, c]['episodes_per_s']:.2f}x" if (k, c) in rows else "-")
+                    ratio = {k: (f"{r['episodes_per_s'] / rows[k, c]['episodes_per_s']:.2f}x "
+                                 f"({r['steady_per_s'] / rows[k, c]['steady_per_s']:.2f}x)" if (k, c) in rows else "-")
                              for k in (0, 1)}
                     print(f"| {nodes or 'local'} | {'/'.join(map(str, cpus)) or '-'} | {c} | {r['episodes']} | {r['passed']} "
                           f"| {r['episodes_per_s']} | {r['ideal_per_s']} | {r['efficiency']:.0%} "
                           f"| {r['steady_per_s']} ({r['steady_efficiency']:.0%}) | {per_node} | {ratio[0]} | {ratio[1]} "
-                          f"| {r['cpu_ms_per_episode']} | {start_s:.1f} | {r['load_before']} / {r['load_after']} |", flush=True)
+                          f"| {r['max_requests_in_flight']} | {r['cpu_ms_per_episode']} | {start_s:.1f} | {r['load_before']} / {r['load_after']} |", flush=True)
                     if r["errors"]:
                         print(f"#   {r['errors']} episode(s) ended in an error: {r['stop_reasons']}", flush=True)
     finally:
