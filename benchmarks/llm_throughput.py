@@ -55,7 +55,7 @@ class _Stats:
     max_in_flight = 0
 
 
-async def _serve(port: int, latency: float, tokens_per_s: float, turns: int) -> None:
+async def _serve(port: int, latency: float, tokens_per_s: float, turns: int, host: str = "127.0.0.1") -> None:
     stats = _Stats()
 
     def reply(body: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +109,7 @@ async def _serve(port: int, latency: float, tokens_per_s: float, turns: int) -> 
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    server = await asyncio.start_server(handle, host, port, backlog=1024)
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
@@ -244,6 +244,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--max-concurrent-requests", type=int, default=None, help="passed on to kernelgym run if given")
     ap.add_argument("--home", default=None, help="an existing KERNELGYM_HOME (default: a temp one, data built)")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (run folders, rusage files)")
+    ap.add_argument("--server-host", default="127.0.0.1",
+                    help="address the scripted server listens on and is called at (other machines' Ray nodes need "
+                         "one they can reach)")
 
 
 def prepare_home(args: argparse.Namespace, work: Path) -> None:
@@ -263,11 +266,12 @@ def scripted_server(args: argparse.Namespace) -> Iterator[str]:
     """The scripted server in a child process; yields its base URL."""
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", "0", "--latency", str(args.latency), "--tokens-per-s",
-         str(args.tokens_per_s), "--turns", str(args.turns)], stdout=subprocess.PIPE, text=True)
+         str(args.tokens_per_s), "--turns", str(args.turns), "--server-host", args.server_host],
+        stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
-        url = f"http://127.0.0.1:{port}/v1"
+        url = f"http://{args.server_host}:{port}/v1"
         print(f"# scripted server {url}: latency {args.latency:g} s, {args.turns} model calls per episode; "
               f"{os.cpu_count()} CPUs; RLIMIT_NOFILE soft {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}", flush=True)
         yield url
@@ -284,7 +288,7 @@ def main() -> int:
     ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve is not None:
-        asyncio.run(_serve(args.serve, args.latency, args.tokens_per_s, args.turns))
+        asyncio.run(_serve(args.serve, args.latency, args.tokens_per_s, args.turns, args.server_host))
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="kg-llmbench-", dir="/tmp"))

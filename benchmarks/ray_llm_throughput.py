@@ -1,7 +1,7 @@
 """The LLM-bound benchmark (llm_throughput.py) locally and on local Ray clusters of 1, 2... nodes.
 
     python benchmarks/ray_llm_throughput.py [--ray-nodes 0 1 2] [--concurrency 16] [--latency 1.0] [--rounds 2]
-        [--turns 3] [--home DIR] [--keep]
+        [--turns 3] [--home DIR] [--keep] [--address HOST:PORT --server-host IP]
 
 Same scripted server, data set and measurement as llm_throughput.py (one ``kernelgym run`` child
 process per line, ``C x --rounds`` episodes of the ``ehr`` family). For each node count N of
@@ -16,6 +16,11 @@ request, start-up left out), the model requests the server saw at once, and
 checks that every run recorded the same episodes and passes. "Run process CPU" is that of the
 ``kernelgym run`` process: on Ray the driver's alone (the episodes run in the nodes' kernel hosts).
 The nodes run their workers at nice 0 (``RAY_worker_niceness=0``; Ray's default is 15), as the local run.
+
+``--address``: runs on an existing cluster instead (not started nor stopped here; a local row too if
+``--ray-nodes`` has 0); its nodes' ``--num-cpus`` are the slots, and their ``KERNELGYM_HOME`` must
+hold the same ``ehr`` data set (``--patients``). Nodes on other machines call the scripted server, so
+give it an address they reach: ``--server-host`` (default 127.0.0.1).
 
 The cluster is stopped by killing its own processes (a marker in the environment of its ``ray start``
 processes, and their descendants), not
@@ -147,6 +152,9 @@ def main() -> int:
     add_arguments(ap)
     ap.add_argument("--ray-nodes", type=int, nargs="+", default=[0, 1, 2],
                     help="node counts to run on (0: a local run without Ray)")
+    ap.add_argument("--address", default=None,
+                    help="an existing cluster (HOST:PORT) instead of local ones: its nodes' CPUs are the slots, "
+                         "the Ray rows are one per concurrency (--concurrency only sets the episodes)")
     ap.set_defaults(concurrency=[16], rounds=2)
     args = ap.parse_args()
     if any(n < 0 for n in args.ray_nodes) or any(c < max(args.ray_nodes) for c in args.concurrency):
@@ -166,21 +174,29 @@ def main() -> int:
                   "| from 1st request | episodes per node | vs local | vs 1 node | requests in flight "
                   "| run process CPU ms/episode | cluster start s | load before/after |")
             print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|")
-            for nodes in args.ray_nodes:
+            # -1: the cluster at --address
+            for nodes in ([0] if 0 in args.ray_nodes else []) + [-1] if args.address else args.ray_nodes:
                 for c in args.concurrency:
+                    n = nodes
                     if nodes == 0:
                         r, cpus, start_s = run_once(c, args, url, work, label="-local"), [], 0.0
+                    elif nodes < 0:
+                        r = run_once(c, args, url, work, ["--backend", "ray", "--address", args.address], "-ray")
+                        hosts = r["backend"]["hosts"]
+                        n, cpus, start_s = len(hosts), [h["slots"] for h in hosts], 0.0
+                        if sum(cpus) != c:
+                            print(f"# the cluster has {sum(cpus)} slots, not {c}: ideal and efficiency assume {c}")
                     else:
                         cpus = _split(c, nodes)
                         with local_cluster(cpus) as (address, start_s):
                             r = run_once(c, args, url, work, ["--backend", "ray", "--address", address], f"-ray{nodes}")
-                    rows[nodes, c] = r
+                    rows[n, c] = r
                     hosts = (r["backend"] or {}).get("hosts") or []
                     per_node = " + ".join(str(h["episodes"]) for h in hosts) or "-"
                     ratio = {k: (f"{r['episodes_per_s'] / rows[k, c]['episodes_per_s']:.2f}x "
                                  f"({r['steady_per_s'] / rows[k, c]['steady_per_s']:.2f}x)" if (k, c) in rows else "-")
                              for k in (0, 1)}
-                    print(f"| {nodes or 'local'} | {'/'.join(map(str, cpus)) or '-'} | {c} | {r['episodes']} | {r['passed']} "
+                    print(f"| {n or 'local'} | {'/'.join(map(str, cpus)) or '-'} | {c} | {r['episodes']} | {r['passed']} "
                           f"| {r['episodes_per_s']} | {r['ideal_per_s']} | {r['efficiency']:.0%} "
                           f"| {r['steady_per_s']} ({r['steady_efficiency']:.0%}) | {per_node} | {ratio[0]} | {ratio[1]} "
                           f"| {r['max_requests_in_flight']} | {r['cpu_ms_per_episode']} | {start_s:.1f} | {r['load_before']} / {r['load_after']} |", flush=True)
