@@ -3,7 +3,7 @@
     python benchmarks/llm_throughput.py --concurrency 8 32 128 --latency 1.0 [--turns 3] [--rounds 3]
         [--tokens-per-s 0] [--patients 120] [--max-concurrent-requests N] [--cprofile FILE] [--home DIR]
 
-Starts a scripted OpenAI-compatible server on 127.0.0.1 in its own process (asyncio, one task per
+Starts a scripted OpenAI-compatible server on 127.0.0.1 (``--server-host``) in its own process (asyncio, one task per
 request: 128 requests in flight cost it nothing), answering every chat request after ``--latency``
 seconds plus ``completion_tokens / --tokens-per-s``. Each conversation gets ``--turns`` replies: ``turns - 1``
 ``run_cell`` tool calls, then ``submit_answer``, so an episode is ``turns`` model calls and ``turns`` cells.
