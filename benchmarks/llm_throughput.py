@@ -3,7 +3,7 @@
     python benchmarks/llm_throughput.py --concurrency 8 32 128 --latency 1.0 [--turns 3] [--rounds 3]
         [--tokens-per-s 0] [--patients 120] [--max-concurrent-requests N] [--cprofile FILE] [--home DIR]
 
-Starts a scripted OpenAI-compatible server on 127.0.0.1 in its own process (asyncio, one task per
+Starts a scripted OpenAI-compatible server on 127.0.0.1 (``--server-host``) in its own process (asyncio, one task per
 request: 128 requests in flight cost it nothing), answering every chat request after ``--latency``
 seconds plus ``completion_tokens / --tokens-per-s``. Each conversation gets ``--turns`` replies: ``turns - 1``
 ``run_cell`` tool calls, then ``submit_answer``, so an episode is ``turns`` model calls and ``turns`` cells.
@@ -42,6 +42,8 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 # --------------------------------------------------------------------------- the scripted server
@@ -53,7 +55,7 @@ class _Stats:
     max_in_flight = 0
 
 
-async def _serve(port: int, latency: float, tokens_per_s: float, turns: int) -> None:
+async def _serve(port: int, latency: float, tokens_per_s: float, turns: int, host: str = "127.0.0.1") -> None:
     stats = _Stats()
 
     def reply(body: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +84,9 @@ async def _serve(port: int, latency: float, tokens_per_s: float, turns: int) -> 
                 method, path, _ = lines[0].split(" ", 2)
                 headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
                 body_bytes = await reader.readexactly(int(headers.get("content-length") or 0))
-                if method == "GET" and path.endswith("/stats"):
+                if method == "GET" and path.endswith(("/stats", "/stats/reset")):
+                    if path.endswith("/reset"):  # the max of the next run only
+                        stats.max_in_flight = stats.in_flight
                     payload: dict[str, Any] = {"requests": stats.requests, "max_in_flight": stats.max_in_flight}
                 elif method == "POST" and path.rstrip("/").endswith("/chat/completions"):
                     stats.requests += 1
@@ -105,7 +109,7 @@ async def _serve(port: int, latency: float, tokens_per_s: float, turns: int) -> 
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    server = await asyncio.start_server(handle, host, port, backlog=1024)
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()
@@ -152,20 +156,23 @@ def _proc(pid: int) -> dict[str, float] | None:
         return None
 
 
-def _stub_stats(url: str) -> dict[str, int]:
+def _stub_stats(url: str, reset: bool = False) -> dict[str, int]:
     try:
-        with urllib.request.urlopen(url.replace("/v1", "/stats"), timeout=2) as r:
+        with urllib.request.urlopen(url.replace("/v1", "/stats/reset" if reset else "/stats"), timeout=2) as r:
             return json.loads(r.read())
     except Exception:
         return {"requests": 0, "max_in_flight": 0}
 
 
-def run_once(concurrency: int, args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
-    out = work / f"run-c{concurrency}"
+def run_once(concurrency: int, args: argparse.Namespace, url: str, work: Path, extra: Sequence[str] = (),
+             label: str = "") -> dict[str, Any]:
+    """One ``kernelgym run`` child process at ``concurrency``; ``extra``: more of its options (e.g.
+    ``--backend ray --address ...``), ``label``: tells the run folders of a benchmark apart."""
+    out = work / f"run{label}-c{concurrency}"
     episodes = concurrency * args.rounds
-    rusage = work / f"rusage-c{concurrency}.json"
+    rusage = work / f"rusage{label}-c{concurrency}.json"
     env = {**os.environ, "KG_BENCH_RUSAGE": str(rusage)}
-    if args.cprofile:
+    if getattr(args, "cprofile", None):
         env["KG_BENCH_CPROFILE"] = f"{args.cprofile}.c{concurrency}"
     tasks = min(episodes, args.tasks)
     rollouts = -(-episodes // tasks)
@@ -175,7 +182,8 @@ def run_once(concurrency: int, args: argparse.Namespace, url: str, work: Path) -
            "--fail-on-error", "1"]
     if args.max_concurrent_requests:
         cmd += ["--max-concurrent-requests", str(args.max_concurrent_requests)]
-    base = _stub_stats(url)["requests"]
+    cmd += list(extra)
+    base = _stub_stats(url, reset=True)["requests"]
     load0 = os.getloadavg()[0]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = {"threads": 0, "fds": 0, "pss": 0}
@@ -220,11 +228,12 @@ def run_once(concurrency: int, args: argparse.Namespace, url: str, work: Path) -
         "passed": summary["total"]["passed"], "errors": summary["total"]["errors"],
         "stop_reasons": summary["stop_reasons"], "load_before": round(load0, 2), "load_after": round(load1, 2),
         "nofile_soft": resource.getrlimit(resource.RLIMIT_NOFILE)[0], "last_sample": last,
+        "backend": summary["run"].get("backend"),
     }
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of the server and of each run (shared with ray_llm_throughput.py)."""
     ap.add_argument("--concurrency", type=int, nargs="+", default=[8, 32, 128])
     ap.add_argument("--latency", type=float, default=1.0, help="seconds per model request")
     ap.add_argument("--tokens-per-s", type=float, default=0.0, help="added delay: completion tokens / this (0: none)")
@@ -233,17 +242,15 @@ def main() -> int:
     ap.add_argument("--tasks", type=int, default=400, help="distinct tasks at most (more episodes: rollouts)")
     ap.add_argument("--patients", type=int, default=120)
     ap.add_argument("--max-concurrent-requests", type=int, default=None, help="passed on to kernelgym run if given")
-    ap.add_argument("--cprofile", default=None, help="write cProfile stats of each run to FILE.cN and print the top")
     ap.add_argument("--home", default=None, help="an existing KERNELGYM_HOME (default: a temp one, data built)")
-    ap.add_argument("--json", action="store_true", help="print one JSON object per run instead of a table")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (run folders, rusage files)")
-    ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.serve is not None:
-        asyncio.run(_serve(args.serve, args.latency, args.tokens_per_s, args.turns))
-        return 0
+    ap.add_argument("--server-host", default="127.0.0.1",
+                    help="address the scripted server listens on and is called at (other machines' Ray nodes need "
+                         "one they can reach)")
 
-    work = Path(tempfile.mkdtemp(prefix="kg-llmbench-", dir="/tmp"))
+
+def prepare_home(args: argparse.Namespace, work: Path) -> None:
+    """Point KERNELGYM_HOME at ``--home`` (or a temp home in ``work``) and build the ``ehr`` data there."""
     os.environ["KERNELGYM_HOME"] = args.home or str(work / "home")
     os.environ.pop("OPENAI_API_KEY", None)
     from kernelgym.kernel.paths import dataset_dir
@@ -252,40 +259,44 @@ def main() -> int:
         from kernelgym.datasets.ehr import build_ehr
 
         build_ehr(patients=args.patients, seed=0)
+
+
+@contextmanager
+def scripted_server(args: argparse.Namespace) -> Iterator[str]:
+    """The scripted server in a child process; yields its base URL."""
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", "0", "--latency", str(args.latency), "--tokens-per-s",
-         str(args.tokens_per_s), "--turns", str(args.turns)], stdout=subprocess.PIPE, text=True)
+         str(args.tokens_per_s), "--turns", str(args.turns), "--server-host", args.server_host],
+        stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
-        url = f"http://127.0.0.1:{port}/v1"
+        url = f"http://{args.server_host}:{port}/v1"
         print(f"# scripted server {url}: latency {args.latency:g} s, {args.turns} model calls per episode; "
               f"{os.cpu_count()} CPUs; RLIMIT_NOFILE soft {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}", flush=True)
-        if not args.json:
-            print("| in flight | episodes | episodes/s | ideal | efficiency | from 1st request | host CPU ms/episode | start-up CPU s "
-                  "| peak RSS MB | peak PSS MB | threads | fds | requests in flight | load before/after |")
-            print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-        for c in args.concurrency:
-            r = run_once(c, args, url, work)
-            if args.json:
-                print(json.dumps(r), flush=True)
-            else:
-                print(f"| {c} | {r['episodes']} | {r['episodes_per_s']} | {r['ideal_per_s']} | {r['efficiency']:.0%} "
-                      f"| {r['steady_per_s']} ({r['steady_efficiency']:.0%}) "
-                      f"| {r['cpu_ms_per_episode']} | {r['startup_cpu_s']} | {r['peak_rss_mb']} | {r['peak_pss_mb']} "
-                      f"| {r['peak_threads']} | {r['peak_fds']} | {r['max_requests_in_flight']} "
-                      f"| {r['load_before']} / {r['load_after']} |", flush=True)
-            if r["errors"]:
-                print(f"#   {r['errors']} episode(s) ended in an error: {r['stop_reasons']}", flush=True)
-            if args.cprofile:
-                import pstats
-
-                stats = pstats.Stats(f"{args.cprofile}.c{c}")
-                stats.sort_stats("cumulative").print_stats(25)
-                stats.sort_stats("tottime").print_stats(20)
+        yield url
     finally:
         server.terminate()
         server.wait()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    add_arguments(ap)
+    ap.add_argument("--cprofile", default=None, help="write cProfile stats of each run to FILE.cN and print the top")
+    ap.add_argument("--json", action="store_true", help="print one JSON object per run instead of a table")
+    ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve is not None:
+        asyncio.run(_serve(args.serve, args.latency, args.tokens_per_s, args.turns, args.server_host))
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="kg-llmbench-", dir="/tmp"))
+    prepare_home(args, work)
+    try:
+        with scripted_server(args) as url:
+            _table(args, url, work)
+    finally:
         if args.keep:
             print(f"# kept {work}")
         else:
@@ -293,6 +304,31 @@ def main() -> int:
 
             shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _table(args: argparse.Namespace, url: str, work: Path) -> None:
+    if not args.json:
+        print("| in flight | episodes | episodes/s | ideal | efficiency | from 1st request | host CPU ms/episode | start-up CPU s "
+              "| peak RSS MB | peak PSS MB | threads | fds | requests in flight | load before/after |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for c in args.concurrency:
+        r = run_once(c, args, url, work)
+        if args.json:
+            print(json.dumps(r), flush=True)
+        else:
+            print(f"| {c} | {r['episodes']} | {r['episodes_per_s']} | {r['ideal_per_s']} | {r['efficiency']:.0%} "
+                  f"| {r['steady_per_s']} ({r['steady_efficiency']:.0%}) "
+                  f"| {r['cpu_ms_per_episode']} | {r['startup_cpu_s']} | {r['peak_rss_mb']} | {r['peak_pss_mb']} "
+                  f"| {r['peak_threads']} | {r['peak_fds']} | {r['max_requests_in_flight']} "
+                  f"| {r['load_before']} / {r['load_after']} |", flush=True)
+        if r["errors"]:
+            print(f"#   {r['errors']} episode(s) ended in an error: {r['stop_reasons']}", flush=True)
+        if args.cprofile:
+            import pstats
+
+            stats = pstats.Stats(f"{args.cprofile}.c{c}")
+            stats.sort_stats("cumulative").print_stats(25)
+            stats.sort_stats("tottime").print_stats(20)
 
 
 if __name__ == "__main__":

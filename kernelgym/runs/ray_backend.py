@@ -195,9 +195,13 @@ class KernelHost:
         import nbformat
 
         from kernelgym.episode import run_episode
+        from kernelgym.llm.client import follow_run_concurrency, reset_run_concurrency
         from kernelgym.llm.errors import FatalModelError
 
         self._use_pools()
+        # an agent's request cap (no --max-concurrent-requests) follows the host's slots, as it follows
+        # --concurrency in a local run; without this it was 8 per host
+        token = follow_run_concurrency(self.slots)
         self.running += 1
         try:
             result, nb = await run_episode(inst, agent_factory(), config=config, rollout=rollout)
@@ -207,6 +211,7 @@ class KernelHost:
         except Exception as exc:
             return {"crash": traceback.format_exc()}
         finally:
+            reset_run_concurrency(token)
             self.running -= 1
             self.done += 1
 
