@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from helpers.cli import kernelgym as kernelgym_cli
 from kernelgym import notebook as nbk
 from kernelgym.agents import load_agent
 from kernelgym.runs.runner import RunOptions, read_results, run
@@ -25,7 +26,8 @@ RESULT_FIELDS = {
 }
 
 
-def kernelgym_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def kernelgym_subprocess(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m kernelgym ARGS`` in a process of its own (most tests run the command in this one)."""
     return subprocess.run([sys.executable, "-m", "kernelgym", *args], capture_output=True, text=True, timeout=900)
 
 
@@ -174,7 +176,8 @@ def test_a_second_run_into_a_folder_in_use_is_refused(ehr_data: Path, tmp_path: 
     out = tmp_path / "run"
     tasks = select("ehr", split="test", limit=1)
     with locked_run_folder(out):
-        proc = kernelgym_cli("run", "--limit", "1", "--out", str(out), "--no-progress")
+        # another process: the folder's lock is held by this one
+        proc = kernelgym_subprocess("run", "--limit", "1", "--out", str(out), "--no-progress")
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert "in use by another kernelgym run" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
         with pytest.raises(RunFolderLocked):

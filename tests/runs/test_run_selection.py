@@ -1,19 +1,16 @@
 """Issue 16 (3): which tasks a run selects: --limit spreads over the families of a suite, then their
-categories, deterministically; one default for every agent. Through the real CLI (``--dry-run``)."""
+categories, deterministically; one default for every agent. Through the real CLI (``--dry-run``), in the
+test process (``helpers.cli``)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers.cli import kernelgym as kernelgym_cli
+
 pytestmark = [pytest.mark.kernel]
-
-
-def kernelgym_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kernelgym", *args], capture_output=True, text=True, timeout=900)
 
 
 def _dry_run(*args: str) -> list[str]:
