@@ -51,12 +51,13 @@ def kg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def ehr_reference_run(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ``kernelgym run`` of the reference agent over every category of the ehr family (test split,
-    one task each), through the CLI; shared by the tests that read a finished run (they must not
-    change it). Made once per test session: the xdist workers share it (the data set it ran on is
-    built with the same bytes in every worker's home)."""
+    one task each), through the CLI (in the test process: ``helpers.cli``); shared by the tests that
+    read a finished run (they must not change it). Made once per test session: the xdist workers share
+    it (the data set it ran on is built with the same bytes in every worker's home)."""
     import fcntl
     import shutil
-    import subprocess
+
+    from helpers.cli import kernelgym
 
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -68,11 +69,8 @@ def ehr_reference_run(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) 
         if not done.exists():
             shutil.rmtree(out.parent, ignore_errors=True)  # a run cut short by a failure
             out.parent.mkdir()
-            proc = subprocess.run(
-                [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--agent", "reference", "--split",
-                 "test", "--per-category", "1", "--concurrency", "2", "--out", str(out), "--no-progress"],
-                capture_output=True, text=True, timeout=600, check=False,
-            )
+            proc = kernelgym("run", "--suite", "ehr", "--agent", "reference", "--split", "test", "--per-category",
+                             "1", "--concurrency", "2", "--out", str(out), "--no-progress")
             assert proc.returncode == 0, proc.stderr[-3000:]
             done.touch()
     return out
