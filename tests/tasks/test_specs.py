@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers.cli import kernelgym as kernelgym_cli
 from kernelgym.tasks import TaskSpecError, load_spec, resource_dir
-
-
-def kernelgym_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kernelgym", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize(
