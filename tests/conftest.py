@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,32 +50,62 @@ def kg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+@contextmanager
+def made_once_per_session(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path | None]:
+    """A folder ``name`` shared by the xdist workers of this test session. Under a lock, yields the
+    empty folder to the one caller that must make it (then it is marked done), or None when it is
+    made already: the other workers wait for it, then reuse it (and must not change it)."""
+    import fcntl
+    import shutil
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this session
+    folder = root / name
+    with open(root / f"{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / f"{name}.done"
+        if done.exists():
+            yield None
+        else:
+            shutil.rmtree(folder, ignore_errors=True)  # made part way by a failure
+            folder.mkdir()
+            yield folder
+            done.touch()
+
+
+def session_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    root = tmp_path_factory.getbasetemp()
+    return (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / name
+
+
 @pytest.fixture(scope="session")
 def ehr_reference_run(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ``kernelgym run`` of the reference agent over every category of the ehr family (test split,
     one task each), through the CLI (in the test process: ``helpers.cli``); shared by the tests that
     read a finished run (they must not change it). Made once per test session: the xdist workers share
     it (the data set it ran on is built with the same bytes in every worker's home)."""
-    import fcntl
-    import shutil
-
     from helpers.cli import kernelgym
 
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # shared by the workers of this session
-    out = root / "ehr-reference-run" / "ref"
-    with open(root / "ehr-reference-run.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits for the run, then reuses it
-        done = out.parent / "done"
-        if not done.exists():
-            shutil.rmtree(out.parent, ignore_errors=True)  # a run cut short by a failure
-            out.parent.mkdir()
+    with made_once_per_session(tmp_path_factory, "ehr-reference-run") as folder:
+        if folder is not None:
             proc = kernelgym("run", "--suite", "ehr", "--agent", "reference", "--split", "test", "--per-category",
-                             "1", "--concurrency", "2", "--out", str(out), "--no-progress")
+                             "1", "--concurrency", "2", "--out", str(folder / "ref"), "--no-progress")
             assert proc.returncode == 0, proc.stderr[-3000:]
-            done.touch()
-    return out
+    return session_folder(tmp_path_factory, "ehr-reference-run") / "ref"
+
+
+@pytest.fixture(scope="session")
+def default_ehr_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default synthetic EHR data set (1,000 patients, seed 0, as ``kernelgym data build`` makes it),
+    built once per test session for the tests that need it rather than the session's small one (the
+    xdist workers share it). Tests copy it into a home of their own: it must not change."""
+    from kernelgym.datasets.ehr import build_ehr
+
+    with made_once_per_session(tmp_path_factory, "ehr-default-data") as folder:
+        if folder is not None:
+            build_ehr(folder / "ehr", patients=1000, seed=0, workers=2)  # 2 processes
+    return session_folder(tmp_path_factory, "ehr-default-data") / "ehr"
 
 
 @pytest.fixture(scope="session")
