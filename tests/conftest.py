@@ -24,15 +24,36 @@ SMALL_PATIENTS = 120
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
 
 
+# Seconds per test file (setup, call and teardown of its tests, `pytest --durations=0` with 2 workers on a
+# 2-core machine) of the files over about 10 s; other files are estimated from their tests' markers.
+FILE_SECONDS = {
+    "families/test_ehr_more.py": 100, "runs/test_ray.py": 80, "kernel/test_kernel_conformance.py": 65,
+    "regrade/test_grade.py": 45, "tasks/test_baselines.py": 45, "jupyter/test_jupyterlab.py": 40,
+    "runs/test_run_trust.py": 35, "families/test_biomed_families.py": 28, "llm/test_llm_agent.py": 26,
+    "runs/test_run.py": 25, "training/test_gym.py": 24, "runtime/test_forkserver.py": 23,
+    "llm/test_real_servers.py": 23, "view/test_view.py": 22, "runs/test_run_scale.py": 20,
+    "training/test_export.py": 20, "episode/test_episode.py": 17, "importers/test_medagentgym_import.py": 16,
+    "regrade/test_grade_inputs.py": 15, "tasks/test_task_generation.py": 14, "runs/test_run_selection.py": 13,
+    "families/test_medcalc_family.py": 13, "families/test_ehr_family.py": 12, "jupyter/test_jupyter_server.py": 10,
+    "runs/test_report.py": 9, "test_typing.py": 7, "runtime/test_sandbox.py": 7, "runs/test_hostile_messages.py": 3,
+}
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k deselected tests
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The test files that take longest run first. The suite runs one file per xdist worker; a slow
-    file picked up last left the other worker idle for minutes. A file's time is estimated from its
-    tests' markers (rough seconds each); within a file, the order is kept."""
+    """The test files that take longest run first. The suite runs one file per xdist worker (in this
+    order: ``--no-loadscope-reorder``; xdist would otherwise start the files with the most tests first);
+    a slow file picked up last left the other worker idle for minutes. A file's time is
+    :data:`FILE_SECONDS` (the whole suite), else estimated from its selected tests' markers (rough seconds
+    each); within a file, the order is kept."""
     weight: dict[str, float] = {}
     for item in items:
         marks = {m.name for m in item.iter_markers()}
         w = 20.0 if marks & {"ray", "browser"} else 10.0 if "slow" in marks else 0.3 if "kernel" in marks else 0.02
         weight[item.nodeid.split("::")[0]] = weight.get(item.nodeid.split("::")[0], 0.0) + w
+    if not config.getoption("markexpr") and not config.getoption("keyword"):  # whole files: their measured times
+        for path in weight:
+            weight[path] = float(FILE_SECONDS.get(path.removeprefix("tests/"), weight[path]))
     items.sort(key=lambda item: -weight[item.nodeid.split("::")[0]])
 
 
