@@ -61,7 +61,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def kg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("kghome")
     os.environ["KERNELGYM_HOME"] = str(home)
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    # the processes the tests start (papermill, Jupyter servers, kernels) import the agents of tests/ and,
+    # as this process, do without rfc3987_syntax's grammars (tests/ray_shim hides it: ~1 s of CPU in each
+    # process whose jsonschema it would reach; no test checks an IRI format)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(TESTS), str(TESTS / "ray_shim"), os.environ.get("PYTHONPATH")]))
     jupyter = home / "jupyter"
     os.environ["JUPYTER_DATA_DIR"] = str(jupyter)
     os.environ["JUPYTER_PATH"] = str(jupyter)
