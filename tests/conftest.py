@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))  # agents used by tests are importable as module:Class
+
+from helpers.shared import SESSION_ENV, made_once, session_dir  # noqa: E402
 
 SMALL_PATIENTS = 120
 
@@ -61,6 +62,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def kg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("kghome")
     os.environ["KERNELGYM_HOME"] = str(home)
+    shared = tmp_path_factory.getbasetemp()
+    os.environ[SESSION_ENV] = str(shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared)
     # the processes the tests start (papermill, Jupyter servers, kernels) import the agents of tests/ and,
     # as this process, do without rfc3987_syntax's grammars (tests/ray_shim hides it: ~1 s of CPU in each
     # process whose jsonschema it would reach; no test checks an IRI format)
@@ -75,62 +78,33 @@ def kg_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-@contextmanager
-def made_once_per_session(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path | None]:
-    """A folder ``name`` shared by the xdist workers of this test session. Under a lock, yields the
-    empty folder to the one caller that must make it (then it is marked done), or None when it is
-    made already: the other workers wait for it, then reuse it (and must not change it)."""
-    import fcntl
-    import shutil
-
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # shared by the workers of this session
-    folder = root / name
-    with open(root / f"{name}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        done = root / f"{name}.done"
-        if done.exists():
-            yield None
-        else:
-            shutil.rmtree(folder, ignore_errors=True)  # made part way by a failure
-            folder.mkdir()
-            yield folder
-            done.touch()
-
-
-def session_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
-    root = tmp_path_factory.getbasetemp()
-    return (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / name
-
-
 @pytest.fixture(scope="session")
-def ehr_reference_run(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ehr_reference_run(ehr_data: Path) -> Path:
     """One ``kernelgym run`` of the reference agent over every category of the ehr family (test split,
     one task each), through the CLI (in the test process: ``helpers.cli``); shared by the tests that
     read a finished run (they must not change it). Made once per test session: the xdist workers share
     it (the data set it ran on is built with the same bytes in every worker's home)."""
     from helpers.cli import kernelgym
 
-    with made_once_per_session(tmp_path_factory, "ehr-reference-run") as folder:
+    with made_once("ehr-reference-run") as folder:
         if folder is not None:
             proc = kernelgym("run", "--suite", "ehr", "--agent", "reference", "--split", "test", "--per-category",
                              "1", "--concurrency", "2", "--out", str(folder / "ref"), "--no-progress")
             assert proc.returncode == 0, proc.stderr[-3000:]
-    return session_folder(tmp_path_factory, "ehr-reference-run") / "ref"
+    return session_dir() / "ehr-reference-run" / "ref"
 
 
 @pytest.fixture(scope="session")
-def default_ehr_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def default_ehr_data(kg_home: Path) -> Path:
     """The default synthetic EHR data set (1,000 patients, seed 0, as ``kernelgym data build`` makes it),
     built once per test session for the tests that need it rather than the session's small one (the
     xdist workers share it). Tests copy it into a home of their own: it must not change."""
     from kernelgym.datasets.ehr import build_ehr
 
-    with made_once_per_session(tmp_path_factory, "ehr-default-data") as folder:
+    with made_once("ehr-default-data") as folder:
         if folder is not None:
             build_ehr(folder / "ehr", patients=1000, seed=0, workers=2)  # 2 processes
-    return session_folder(tmp_path_factory, "ehr-default-data") / "ehr"
+    return session_dir() / "ehr-default-data" / "ehr"
 
 
 @pytest.fixture(scope="session")
