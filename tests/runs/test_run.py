@@ -145,7 +145,6 @@ def test_episode_notebook_reruns_with_papermill_on_the_installed_kernel(referenc
     ("run", "--limit", "-1"), ("run", "--limit", "0"), ("run", "--per-category", "-1"),
     ("run", "--cell-timeout", "-5"), ("run", "--time-budget", "0"), ("grade", ".", "--timeout", "-1"),
 ])
-@pytest.mark.slow
 def test_numbers_that_make_no_sense_are_refused_in_one_line_before_any_work(args: tuple[str, ...], tmp_path: Path) -> None:
     """Issue 15 (11): `--limit -1` ran every task but the last, negative timeouts were accepted."""
     proc = kernelgym_cli(*args, "--out", str(tmp_path / "out"))
@@ -155,7 +154,6 @@ def test_numbers_that_make_no_sense_are_refused_in_one_line_before_any_work(args
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow
 def test_an_out_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
     """Issue 15 (11): `--out` naming a file gave a 100-line traceback."""
     target = tmp_path / "a-file"

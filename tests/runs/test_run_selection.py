@@ -31,7 +31,6 @@ def test_suite_all_limit_16_covers_all_8_families(ehr_data: Path) -> None:
     assert Counter(i.split("/")[0] for i in ids) == {f: 2 for f in families()}
 
 
-@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_limit_spreads_over_the_families_of_a_suite(ehr_data: Path) -> None:
     """Issue 16 (3): `--suite ehr,medcalc --limit 6` gave no medcalc."""
     ids = _dry_run("--suite", "ehr,medcalc", "--limit", "6")
@@ -40,7 +39,6 @@ def test_limit_spreads_over_the_families_of_a_suite(ehr_data: Path) -> None:
     assert _dry_run("--suite", "ehr,medcalc", "--limit", "6") == ids  # deterministic
 
 
-@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_the_default_selection_is_the_same_for_every_agent(ehr_data: Path) -> None:
     """Issue 16 (3): with no --limit a run took 2 per category for the reference agent, every task for
     a custom agent."""

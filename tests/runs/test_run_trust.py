@@ -215,7 +215,6 @@ def test_the_readme_custom_agent_example_runs_as_written(ehr_data: Path, tmp_pat
     assert results and all(r.stop_reason == "answered" and r.answer == 42 and r.turns == 2 for r in results)
 
 
-@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_options_are_json_and_checked_against_the_agent(ehr_data: Path, tmp_path: Path) -> None:
     proc = kernelgym_cli("run", "--limit", "1", "--no-progress", "--out", str(tmp_path / "a"),
                          "--agent", "helpers.run_agents:TakesOptions", "-O", "temperature=0.5", "-O", "name=0.5x",
