@@ -388,13 +388,12 @@ def _run_references(instances: list[Any], out: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def default_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A KERNELGYM_HOME with the default synthetic data set (1,000 patients, seed 0): prediction
-    needs it (the session's 120 patients hold a handful of positives per task)."""
-    from kernelgym.datasets.ehr import build_ehr
-
+def default_home(default_ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A KERNELGYM_HOME with the default synthetic data set (1,000 patients, seed 0; conftest's, built
+    once per session): prediction needs it (the session's 120 patients hold a handful of positives per
+    task)."""
     home = tmp_path_factory.mktemp("kghome-default")
-    build_ehr(home / "data" / "ehr", patients=1000, seed=0, workers=2)
+    shutil.copytree(default_ehr_data, home / "data" / "ehr")
     return home
 
 

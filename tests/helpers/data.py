@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 from helpers.paths import SHARED_DATA
+from helpers.shared import SESSION_ENV, made_once, session_dir
 
 DEMO = SHARED_DATA / "mimic-iii-demo"
 """The MIMIC-III demo (PhysioNet, open access) in ``../shared/data``; tests that need it skip without it."""
@@ -34,7 +37,7 @@ def ensure_ehr_data() -> Path:
 
 def demo_in_session_home() -> Path:
     """The MIMIC-III demo imported as the test session's ``mimic3`` data set (once per session, by
-    whichever test needs it first)."""
+    whichever test needs it first; the xdist workers copy one import)."""
     from kernelgym.importers.mimic3 import import_mimic3, load_manifest
     from kernelgym.kernel.paths import dataset_dir
 
@@ -44,5 +47,12 @@ def demo_in_session_home() -> Path:
             return out
     except OSError:
         pass
-    import_mimic3(DEMO, out)
+    if SESSION_ENV not in os.environ:
+        import_mimic3(DEMO, out)
+        return out
+    with made_once("mimic3-demo") as folder:  # imported once; the xdist workers copy it
+        if folder is not None:
+            import_mimic3(DEMO, folder / "mimic3")
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(session_dir() / "mimic3-demo" / "mimic3", out)
     return out

@@ -23,6 +23,7 @@ import nbformat
 import pytest
 
 from helpers import browsers
+from helpers.cli import kernelgym
 from helpers.jupyter_servers import Server, jupyter_server
 from kernelgym import notebook as nbk
 from kernelgym.regrade import read_grades
@@ -45,9 +46,8 @@ KERNEL_DISPLAY_NAME = "kernelgym: EHR (MIMIC-III schema)"
 def lab(ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("jupyterlab")
     run = root / "run"
-    proc = subprocess.run(
-        [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--agent", "reference", "--split", "test",
-         "--limit", "1", "--out", str(run), "--no-progress"], capture_output=True, text=True, check=False)
+    proc = kernelgym("run", "--suite", "ehr", "--agent", "reference", "--split", "test", "--limit", "1", "--out",
+                     str(run), "--no-progress")
     assert proc.returncode == 0, proc.stderr[-3000:]
     [result], _ = read_results(run)
     shutil.copy(run / str(result.notebook), root / "episode.ipynb")
@@ -148,8 +148,7 @@ def test_a_person_solves_a_starter_in_jupyterlab_and_kernelgym_grade_agrees(
     (the sandboxed kernel asked the host over its host channel); the saved file grades as passed."""
     nb = nbk.read(lab.root / "episode.ipynb")
     task: Instance = get_instance(nb.metadata.kernelgym.task.id)
-    proc = subprocess.run([sys.executable, "-m", "kernelgym", "notebook", task.id, "-o", str(lab.root / "starter.ipynb")],
-                          capture_output=True, text=True, check=False)
+    proc = kernelgym("notebook", task.id, "-o", str(lab.root / "starter.ipynb"))
     assert proc.returncode == 0, proc.stderr
     page, cells = open_notebook(browser, lab, "starter.ipynb")
     try:

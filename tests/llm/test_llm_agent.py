@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ from typing import Any
 import nbformat
 import pytest
 
+from helpers.cli import Ran, kernelgym
 from helpers.paths import REPO
 
 
@@ -267,11 +265,8 @@ def test_token_usage_in_results_and_notebooks_equals_what_the_server_reported(tw
 @pytest.mark.slow
 def test_report_compares_two_runs(two_runs: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "report"
-    proc = subprocess.run(
-        [sys.executable, "-m", "kernelgym", "report", str(two_runs["a"]), str(two_runs["b"]), "--out", str(out),
-         "--price", "openai:stub-model=1/2", "--title", "stub comparison"],
-        check=False, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
-    )
+    proc = kernelgym("report", str(two_runs["a"]), str(two_runs["b"]), "--out", str(out),
+                     "--price", "openai:stub-model=1/2", "--title", "stub comparison", env={"COLUMNS": "200"})
     assert proc.returncode == 0, proc.stderr
     text_out = proc.stdout
     assert "openai:stub-model" in text_out and "openai:stub-model-2" in text_out
@@ -325,11 +320,8 @@ def test_unknown_model_stops_the_run_at_once(stub: OpenAIStub, tasks: list[Insta
     assert read_results(tmp_path / "run")[0] == []
 
 
-def _cli(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kernelgym", "run", "--suite", "ehr", "--no-progress", *args],
-        check=False, capture_output=True, text=True, timeout=180, env={**os.environ, "COLUMNS": "200", **env},
-    )
+def _cli(args: list[str], **env: str) -> Ran:
+    return kernelgym("run", "--suite", "ehr", "--no-progress", *args, env={"COLUMNS": "200", **env})
 
 
 @pytest.mark.slow

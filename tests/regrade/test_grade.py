@@ -20,6 +20,7 @@ import nbformat
 import pytest
 
 from helpers import adversarial_agents
+from helpers.cli import Ran, kernelgym
 from kernelgym import notebook as nbk
 from kernelgym.episode import Action, EpisodeConfig, run_episode
 from kernelgym.kernel import EVIDENCE_MIME
@@ -45,6 +46,7 @@ FAST = GradeOptions(concurrency=3, timeout=60, progress=False)
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m ARGS``: the papermill command a person runs (``kernelgym`` commands run in this process)."""
     return subprocess.run([sys.executable, "-m", *args], check=False, capture_output=True, text=True, timeout=600,
                           env={**os.environ, **(env or {})})
 
@@ -65,9 +67,9 @@ def reference_run(ehr_reference_run: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def graded_run(reference_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+def graded_run(reference_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Ran]:
     out = tmp_path_factory.mktemp("graded")
-    proc = cli("kernelgym", "grade", str(reference_run / "episodes"), "--out", str(out), "--concurrency", "4", "--no-progress")
+    proc = kernelgym("grade", str(reference_run / "episodes"), "--out", str(out), "--concurrency", "4", "--no-progress")
     return out, proc
 
 
@@ -103,7 +105,7 @@ def reference_notebook(reference_run: Path, inst: Instance) -> Path:
 
 @pytest.mark.slow
 def test_grading_a_reference_run_passes_every_notebook_reproducibly(
-    graded_run: tuple[Path, subprocess.CompletedProcess[str]], reference_run: Path
+    graded_run: tuple[Path, Ran], reference_run: Path
 ) -> None:
     out, proc = graded_run
     lines = [json.loads(line) for line in (out / GRADES).read_text().splitlines()]
@@ -322,7 +324,7 @@ def starters(task: Instance, reference_run: Path, tmp_path_factory: pytest.TempP
     install_kernelspecs(user=True)  # the papermill CLI finds kernelgym-ehr in the test's JUPYTER_PATH
     root = tmp_path_factory.mktemp("starter")
     blank = root / "starter.ipynb"
-    proc = cli("kernelgym", "notebook", task.id, "-o", str(blank))
+    proc = kernelgym("notebook", task.id, "-o", str(blank))
     assert proc.returncode == 0 and blank.is_file(), proc.stderr
     other = get_instance(next(r.task_id for r in read_results(reference_run)[0] if r.task_id != task.id))
 

@@ -1,7 +1,8 @@
 """``kernelgym grade`` on hostile files and re-labelled notebooks (issue 15, items 9 and 12), through the
-real CLI (``python -m kernelgym grade`` in a subprocess), real kernels and notebooks of a real reference
-run. Every subprocess is bounded by a timeout, so a grader that hangs fails the test instead of
-hanging the suite.
+real CLI, real kernels and notebooks of a real reference run. Where a hostile file is graded, the command
+is ``python -m kernelgym grade`` in a subprocess bounded by a timeout, so a grader that hangs (on a FIFO)
+fails the test instead of hanging the suite; the others run the command in the test process
+(``helpers.cli``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.cli import kernelgym
 from kernelgym import notebook as nbk
 from kernelgym.regrade import GRADES
 from kernelgym.runs.runner import read_results
@@ -98,7 +100,8 @@ def test_hostile_files_found_in_a_folder_are_reported_and_the_others_graded(refe
 
 def test_the_size_cap_is_configurable(reference_notebook: Path, tmp_path: Path) -> None:
     """``$KERNELGYM_MAX_NOTEBOOK_MB`` sets the cap (here below the notebook's size: it is refused)."""
-    proc = grade(reference_notebook, "--out", tmp_path / "graded", env={"KERNELGYM_MAX_NOTEBOOK_MB": "0.001"})
+    proc = kernelgym("grade", str(reference_notebook), "--out", str(tmp_path / "graded"), "--no-progress",
+                     env={"KERNELGYM_MAX_NOTEBOOK_MB": "0.001"})
     assert proc.returncode == 2 and "limit for notebook files" in proc.stderr and "KERNELGYM_MAX_NOTEBOOK_MB" in proc.stderr
 
 
@@ -135,7 +138,7 @@ def test_a_reference_notebook_relabelled_as_another_existing_task_is_flagged(ehr
     nbk.write(nb, relabelled)
     untouched = Path(shutil.copy(src, tmp_path / "untouched.ipynb"))
     out = tmp_path / "graded"
-    proc = grade(relabelled, untouched, "--out", out, timeout=300)
+    proc = kernelgym("grade", str(relabelled), str(untouched), "--out", str(out), "--no-progress")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     by = {Path(r["notebook"]).stem: r for r in map(json.loads, (out / GRADES).read_text().splitlines())}
     assert by["untouched"]["tampered"] is False and by["untouched"]["passed"] is True, by["untouched"]

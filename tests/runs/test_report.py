@@ -122,9 +122,7 @@ def test_the_html_report_renders_in_a_browser(tmp_path: Path) -> None:
 def test_names_that_look_like_markup_or_math_are_shown_as_written(tmp_path: Path) -> None:
     """Issue 15 (10): rich markup in text that is not ours was interpreted (`[/]` in an agent name, a
     task id or an error crashed `report` and `grade`), and a `$...$` model name crashed the plot."""
-    import subprocess
-    import sys
-
+    from helpers.cli import kernelgym
     from kernelgym.episode import EpisodeResult
 
     run = tmp_path / "run"
@@ -134,12 +132,10 @@ def test_names_that_look_like_markup_or_math_are_shown_as_written(tmp_path: Path
                            turns=1, stop_reason="answered", duration_s=0.1, started_at="2026-01-01T00:00:00+00:00",
                            ).model_dump_json() for i in range(2)]
     (run / "results.jsonl").write_text("\n".join(lines) + "\n")
-    proc = subprocess.run([sys.executable, "-m", "kernelgym", "report", str(run), "--out", str(tmp_path / "rep")],
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = kernelgym("report", str(run), "--out", str(tmp_path / "rep"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "[/]bad" in proc.stdout and (tmp_path / "rep" / "report.png").stat().st_size > 0
-    shown = subprocess.run([sys.executable, "-m", "kernelgym", "tasks", "show", "ehr/[/]x[bold]/00000"],
-                           capture_output=True, text=True, timeout=300, check=False)
+    shown = kernelgym("tasks", "show", "ehr/[/]x[bold]/00000")
     assert shown.returncode == 2 and "[/]x[bold]" in shown.stderr, shown.stderr[-2000:]
 
 

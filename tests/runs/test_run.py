@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from helpers.cli import kernelgym as kernelgym_cli
 from kernelgym import notebook as nbk
 from kernelgym.agents import load_agent
 from kernelgym.runs.runner import RunOptions, read_results, run
@@ -25,7 +26,8 @@ RESULT_FIELDS = {
 }
 
 
-def kernelgym_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def kernelgym_subprocess(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m kernelgym ARGS`` in a process of its own (most tests run the command in this one)."""
     return subprocess.run([sys.executable, "-m", "kernelgym", *args], capture_output=True, text=True, timeout=900)
 
 
@@ -143,7 +145,6 @@ def test_episode_notebook_reruns_with_papermill_on_the_installed_kernel(referenc
     ("run", "--limit", "-1"), ("run", "--limit", "0"), ("run", "--per-category", "-1"),
     ("run", "--cell-timeout", "-5"), ("run", "--time-budget", "0"), ("grade", ".", "--timeout", "-1"),
 ])
-@pytest.mark.slow
 def test_numbers_that_make_no_sense_are_refused_in_one_line_before_any_work(args: tuple[str, ...], tmp_path: Path) -> None:
     """Issue 15 (11): `--limit -1` ran every task but the last, negative timeouts were accepted."""
     proc = kernelgym_cli(*args, "--out", str(tmp_path / "out"))
@@ -153,7 +154,6 @@ def test_numbers_that_make_no_sense_are_refused_in_one_line_before_any_work(args
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow
 def test_an_out_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
     """Issue 15 (11): `--out` naming a file gave a 100-line traceback."""
     target = tmp_path / "a-file"
@@ -174,7 +174,8 @@ def test_a_second_run_into_a_folder_in_use_is_refused(ehr_data: Path, tmp_path: 
     out = tmp_path / "run"
     tasks = select("ehr", split="test", limit=1)
     with locked_run_folder(out):
-        proc = kernelgym_cli("run", "--limit", "1", "--out", str(out), "--no-progress")
+        # another process: the folder's lock is held by this one
+        proc = kernelgym_subprocess("run", "--limit", "1", "--out", str(out), "--no-progress")
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert "in use by another kernelgym run" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
         with pytest.raises(RunFolderLocked):

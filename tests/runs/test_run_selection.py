@@ -1,19 +1,16 @@
 """Issue 16 (3): which tasks a run selects: --limit spreads over the families of a suite, then their
-categories, deterministically; one default for every agent. Through the real CLI (``--dry-run``)."""
+categories, deterministically; one default for every agent. Through the real CLI (``--dry-run``), in the
+test process (``helpers.cli``)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers.cli import kernelgym as kernelgym_cli
+
 pytestmark = [pytest.mark.kernel]
-
-
-def kernelgym_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kernelgym", *args], capture_output=True, text=True, timeout=900)
 
 
 def _dry_run(*args: str) -> list[str]:
@@ -34,7 +31,6 @@ def test_suite_all_limit_16_covers_all_8_families(ehr_data: Path) -> None:
     assert Counter(i.split("/")[0] for i in ids) == {f: 2 for f in families()}
 
 
-@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_limit_spreads_over_the_families_of_a_suite(ehr_data: Path) -> None:
     """Issue 16 (3): `--suite ehr,medcalc --limit 6` gave no medcalc."""
     ids = _dry_run("--suite", "ehr,medcalc", "--limit", "6")
@@ -43,7 +39,6 @@ def test_limit_spreads_over_the_families_of_a_suite(ehr_data: Path) -> None:
     assert _dry_run("--suite", "ehr,medcalc", "--limit", "6") == ids  # deterministic
 
 
-@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_the_default_selection_is_the_same_for_every_agent(ehr_data: Path) -> None:
     """Issue 16 (3): with no --limit a run took 2 per category for the reference agent, every task for
     a custom agent."""

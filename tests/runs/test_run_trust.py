@@ -1,5 +1,7 @@
 """Issue 16: runs a researcher can trust: the run manifest and resume check, error accounting,
-selection over families, and agents loaded as the README says. Everything goes through the real CLI."""
+selection over families, and agents loaded as the README says. Everything goes through the real CLI:
+in the test process (``helpers.cli``), but for the README's example and an agent file named relative to
+the current folder, which run the command as a newcomer does, in a folder of their own."""
 
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers.cli import kernelgym as kernelgym_cli
 from kernelgym.runs.runner import read_results
 
 pytestmark = [pytest.mark.kernel]
 
 
-def kernelgym_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def kernelgym_subprocess(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """A fresh ``python -m kernelgym`` in ``cwd``: for what depends on the current folder."""
     return subprocess.run([sys.executable, "-m", "kernelgym", *args], capture_output=True, text=True, timeout=900,
                           cwd=cwd)
 
@@ -136,14 +140,10 @@ def test_an_agent_raising_in_every_episode_gives_exit_1_an_error_count_and_its_t
 
 @pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_retry_errors_runs_only_the_errored_episodes_and_each_counts_once(ehr_data: Path, tmp_path: Path) -> None:
-    import os
-
     out = tmp_path / "run"
     args = ("run", "--suite", "ehr", "--split", "test", "--limit", "3", "--no-progress",
             "--agent", "helpers.run_agents:RaisesWhileEnvSet", "--out", str(out))
-    env = {**os.environ, "KG_TEST_AGENT_RAISES": "1"}
-    proc = subprocess.run([sys.executable, "-m", "kernelgym", *args], capture_output=True, text=True, env=env,
-                          timeout=900)
+    proc = kernelgym_cli(*args, env={"KG_TEST_AGENT_RAISES": "1"})
     assert proc.returncode == 1, proc.stderr[-2000:]
     first = {r.task_id for r in read_results(out)[0]}
     assert len(first) == 3
@@ -215,7 +215,6 @@ def test_the_readme_custom_agent_example_runs_as_written(ehr_data: Path, tmp_pat
     assert results and all(r.stop_reason == "answered" and r.answer == 42 and r.turns == 2 for r in results)
 
 
-@pytest.mark.slow  # over 3 s on a quiet 2-core machine: not in the quick tier
 def test_options_are_json_and_checked_against_the_agent(ehr_data: Path, tmp_path: Path) -> None:
     proc = kernelgym_cli("run", "--limit", "1", "--no-progress", "--out", str(tmp_path / "a"),
                          "--agent", "helpers.run_agents:TakesOptions", "-O", "temperature=0.5", "-O", "name=0.5x",
@@ -236,12 +235,12 @@ def test_options_are_json_and_checked_against_the_agent(ehr_data: Path, tmp_path
 def test_an_agent_given_as_a_file(ehr_data: Path, tmp_path: Path) -> None:
     (tmp_path / "my_agent.py").write_text(
         "from kernelgym import Action\n\nclass Mine:\n    async def act(self, obs):\n        return Action.answer(7)\n")
-    proc = kernelgym_cli("run", "--limit", "1", "--no-progress", "--agent", "my_agent.py:Mine", "--out", "run",
-                         cwd=tmp_path)
+    proc = kernelgym_subprocess("run", "--limit", "1", "--no-progress", "--agent", "my_agent.py:Mine", "--out", "run",
+                                cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     [r] = read_results(tmp_path / "run")[0]
     assert r.answer == 7
     name = json.loads((tmp_path / "run" / "run.json").read_text())["config"]["agent"]["name"]
     assert name == f"{(tmp_path / 'my_agent.py').resolve()}:Mine"
-    proc = kernelgym_cli("run", "--limit", "1", "--agent", "missing.py:Mine", "--out", "run2", cwd=tmp_path)
+    proc = kernelgym_subprocess("run", "--limit", "1", "--agent", "missing.py:Mine", "--out", "run2", cwd=tmp_path)
     assert proc.returncode == 2 and "no such file" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

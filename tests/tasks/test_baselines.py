@@ -157,12 +157,13 @@ def _allowance(bound: float, n: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def shipped_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def shipped_sample(default_ehr_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The baselines of every shipped family on a deterministic sample (:data:`SAMPLE`), generated
-    once on the default data sets (1,000 synthetic patients) in a home of its own, and which
-    categories the sample holds whole."""
+    once on the default data sets (1,000 synthetic patients: conftest's, built once per session) in a
+    home of its own, and which categories the sample holds whole."""
     import importlib
     import os
+    import shutil
     import time
 
     root = tmp_path_factory.mktemp("baselines")
@@ -188,9 +189,7 @@ def shipped_sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     tasks.clear_caches()
     started = time.monotonic()
     try:
-        from kernelgym.datasets.ehr import build_ehr
-
-        build_ehr(root / "home" / "data" / "ehr", patients=1000, seed=0, workers=2)  # the default data, 2 processes
+        shutil.copytree(default_ehr_data, root / "home" / "data" / "ehr")  # the default data
         report = baselines(",".join(sorted(SAMPLE)), jobs=2)
         print(f"[baselines] {report['totals']} in {time.monotonic() - started:.1f} s (data set included)")
         yield {"report": report, "whole": whole}

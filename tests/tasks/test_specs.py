@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers.cli import kernelgym as kernelgym_cli
 from kernelgym.tasks import TaskSpecError, load_spec, resource_dir
-
-
-def kernelgym_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kernelgym", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +34,6 @@ def test_malformed_spec_names_file_and_field(tmp_path: Path, body: str, field: s
     assert str(path) in message and f"'{field}'" in message
 
 
-@pytest.mark.slow
 def test_cli_reports_a_malformed_spec_in_one_line_with_exit_code_2(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("family: broken\ndescription: d\nprofile: ehr\ngenerator: {module: kernelgym.families.ehr, seed: abc}\n")
     for args in (["tasks", "check", str(tmp_path)], ["run", "--specs", str(tmp_path), "--suite", "broken"]):
