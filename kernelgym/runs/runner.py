@@ -633,6 +633,11 @@ async def _run_locked(
             async def worker() -> None:
                 for inst, k in pending:
                     await one(inst, k)
+                from kernelgym.runtime.pool import active_pools
+
+                pools = active_pools()
+                if pools is not None:  # no episode left for this worker: no kernel is started for it
+                    pools.retire()
 
             async def all_workers() -> None:
                 """Every worker; when one fails (a full disk, a fatal model error), the others stop too."""

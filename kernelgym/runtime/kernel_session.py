@@ -22,7 +22,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionComplete, DeadKernelError
 from nbformat import NotebookNode
 
-from kernelgym.runtime.kernel_manager import KernelStartError, StartedKernel, start_kernel
+from kernelgym.runtime.kernel_manager import KernelStartError, StartedKernel, start_kernel, stop_channels
 from kernelgym.runtime.messages import marker
 from kernelgym.runtime.stderr_pipe import KernelStderr
 from kernelgym.runtime.pool import active_pools
@@ -218,7 +218,7 @@ class KernelSession:
 
     async def shutdown(self) -> None:
         if self.client is not None and self.client.kc is not None:
-            self.client.kc.stop_channels()
+            stop_channels(self.client.kc)
             self.client.kc = None
         if self.km is not None:
             try:

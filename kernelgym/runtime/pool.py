@@ -65,7 +65,7 @@ class KernelPool:
         """One of the pool's :data:`REFILL_STARTS` refill loops: each starts a kernel while the pool is short."""
         failures = 0
         while not self._closed:
-            while self._ready.qsize() + self._starting + self._out < self.size + SPARE and not self._closed:
+            while self._ready.qsize() + self._starting + self._out < self._target() and not self._closed:
                 self._starting += 1
                 try:
                     kernel = await start_kernel(self.kernel_name, kernel_spec_manager=self.ksm, timeout=self.start_timeout)
@@ -83,6 +83,15 @@ class KernelPool:
                 self._ready.put_nowait(kernel)
             self._wake.clear()
             await self._wake.wait()
+
+    def _target(self) -> int:
+        """Kernels to keep alive, the checked-out ones included."""
+        return self.size + SPARE if self.size else 0
+
+    def retire(self) -> None:
+        """One episode at once fewer: a worker of the run has no episode left, so no kernel is started
+        for it (at the end of a run at 128 in flight, up to 130 kernels were started and discarded)."""
+        self.size = max(0, self.size - 1)
 
     def _release(self) -> None:
         """A checked-out kernel was shut down: room for the next one."""
@@ -145,6 +154,12 @@ class KernelPools:
 
     async def checkout(self, profile: str) -> StartedKernel:
         return await self.get(profile).checkout()
+
+    def retire(self) -> None:
+        """A worker of the run has no episode left: every pool serves one episode at once fewer."""
+        self.size = max(0, self.size - 1)
+        for pool in self.pools.values():
+            pool.retire()
 
     async def __aenter__(self) -> KernelPools:
         self._token = _active.set(self)

@@ -456,3 +456,32 @@ print(json.dumps(found))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"zmq": True, "wrapped": True, "pipe": True, "other": False}
+
+
+async def test_shutting_a_kernel_down_makes_no_socket_and_a_retired_pool_starts_none(ehr: Path) -> None:
+    """Two leaks of descriptors and CPU at the end of episodes (issue 19; at 128 episodes ending at once
+    under ``ulimit -n 1024`` they ended episodes with "Too many open files" in their shutdown):
+    jupyter_client's ``stop_channels`` made a stdin and a control socket to ask whether they were alive,
+    and a pool kept starting kernels for workers that had no episode left."""
+    from kernelgym.runtime.pool import KernelPool
+
+    pool = KernelPool("ehr", 2)
+    pool.start()
+    try:
+        kernel = await pool.checkout()
+        kc = kernel.kc
+        await kernel.discard()
+        assert kc._stdin_channel is None and kc._control_channel is None and kc._hb_channel is None
+        assert kc._shell_channel is not None and not kc._shell_channel.is_alive()
+        pool.retire()
+        pool.retire()
+        for _ in range(200):  # the starts already under way end
+            if not pool._starting:
+                break
+            await asyncio.sleep(0.05)
+        started = pool.ready + pool._out
+        await asyncio.sleep(0.5)
+        assert pool.ready + pool._out + pool._starting == started  # nothing new once retired
+        assert pool._target() == 0
+    finally:
+        await pool.close()
