@@ -40,6 +40,16 @@ FILE_SECONDS = {
 }
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for ``-n auto`` (at most ``--maxprocesses``): one per CPU, plus one for the whole suite.
+
+    The whole suite waits much of its time on kernels, servers, Ray and Chromium (on 2 cores, 2 workers
+    kept 1.3 CPUs busy: 250 s; 3 workers: 226 s); a run restricted with ``-m`` (the quick tier) is
+    CPU-bound and is slower with a worker more (69-70 s against 75 s)."""
+    cpus = os.cpu_count() or 1
+    return cpus if config.getoption("markexpr") else cpus + 1
+
+
 @pytest.hookimpl(trylast=True)  # after -m and -k deselected tests
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The test files that take longest run first. The suite runs one file per xdist worker (in this
