@@ -359,7 +359,7 @@ def run(
             chosen, factory, target,
             RunOptions(
                 concurrency=concurrency, rollouts=rollouts, episode=episode, progress=progress,
-                executor=executor, manifest=manifest, retry_errors=retry_errors,
+                executor=executor, manifest=manifest, retry_errors=retry_errors, freeze_gc=True,
             ),
         )
     except (RunFolderLocked, RunConfigMismatch) as err:

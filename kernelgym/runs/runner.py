@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -83,6 +84,12 @@ class RunOptions:
     manifest: RunManifest | None = None
     """Written to ``run.json`` when the folder has none; checked against it when it has one (a resume of
     another configuration raises :class:`~kernelgym.runs.manifest.RunConfigMismatch` before any episode)."""
+    freeze_gc: bool = False
+    """Once the first episode's agent exists (modules, the model client, the selected tasks are loaded),
+    collect garbage and leave every object alive then out of the garbage collector's later passes
+    (``gc.freeze``). A full pass over a process that imported LangChain, pandas and pydantic stalled
+    every episode in flight for up to 125 ms (issue 19); frozen objects are never freed, so this is for a
+    process that exits after the run: ``kernelgym run`` sets it."""
 
 
 Record = Callable[[Instance, int, "EpisodeResult | None", "NotebookNode | None", "str | None"], None]
@@ -613,9 +620,17 @@ async def _run_locked(
     # drives every kernel and model call does not wait for a notebook's encoding or a record's fsync.
     writer = ThreadPoolExecutor(1, thread_name_prefix="kernelgym-writer")
 
+    frozen = not opts.freeze_gc
+
     async def one(inst: Instance, rollout: int) -> None:
+        nonlocal frozen
         try:
-            result, nb = await run_episode(inst, agent_factory(), config=opts.episode, rollout=rollout)
+            agent = agent_factory()
+            if not frozen:
+                frozen = True
+                gc.collect()
+                gc.freeze()
+            result, nb = await run_episode(inst, agent, config=opts.episode, rollout=rollout)
         except FatalModelError:  # bad credentials, unknown model...: no episode can succeed, stop the run
             raise
         except Exception:
