@@ -36,7 +36,7 @@ from traitlets import Dict, Float
 
 from kernelgym.jupyter import host_channel
 from kernelgym.runtime import forkclient
-from kernelgym.runtime.kernel_manager import host_channel_enabled
+from kernelgym.runtime.kernel_manager import caller_waits_ready, host_channel_enabled
 from kernelgym.runtime.sandbox import SandboxConfig, SandboxUnavailable, plan
 from kernelgym.runtime.tempdirs import is_scratch, owned_tempdir, remove_tree
 
@@ -197,14 +197,22 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         self.applied_sandbox = mount_plan
         self.pid = self.pgid = self._forked.pid
         self.cwd = cwd
+        if caller_waits_ready(self.parent):  # kernelgym's own start probes on its client, then calls kernel_ready
+            return self.connection_info
         try:
             await forkclient.wait_for_kernel_info(self.connection_info, self._forked, self.ready_timeout)
         except forkclient.ZygoteError as exc:  # the client's wait_for_ready reports a dead kernel
             self.log.warning("kernelgym: %s", exc)
         else:
-            if cfg.enabled and self._sockdir is not None:
-                _lock_socket_folder(self._sockdir, self._forked.uid)
+            self.kernel_ready()
         return self.connection_info
+
+    def kernel_ready(self) -> None:
+        """The kernel answered ``kernel_info``, so it has bound its sockets: its socket folder becomes the
+        host's again (sandboxed kernels). Called after the provisioner's own probe, or by a starter that
+        waits for the kernel itself (:func:`kernelgym.runtime.kernel_manager.caller_waits_ready`)."""
+        if self.applied_sandbox is not None and self._sockdir is not None and self._forked is not None:
+            _lock_socket_folder(self._sockdir, self._forked.uid)
 
     def _readonly_paths(self, env: dict[str, str], preloads: list[str]) -> list[str]:
         home = env.get("KERNELGYM_HOME")

@@ -49,6 +49,16 @@ def host_channel_enabled(km: Any) -> bool:
     return bool(getattr(km, _HOST_CHANNEL_ATTR, True))
 
 
+_CALLER_WAITS_READY_ATTR = "kernelgym_caller_waits_ready"
+
+
+def caller_waits_ready(km: Any) -> bool:
+    """Whether whoever starts ``km`` waits for ``kernel_info`` itself on the client it hands out (kernelgym's
+    own starts: :func:`start_kernel`), so that the provisioner need not probe the kernel first; it then
+    calls the provisioner's ``kernel_ready`` (issue 19: one probe socket and round trip less a kernel)."""
+    return bool(getattr(km, _CALLER_WAITS_READY_ATTR, False))
+
+
 EXTRA_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 
 HOST_FDS_PER_KERNEL = 6
@@ -256,6 +266,7 @@ async def _start_kernel(
     if kernel_spec_manager is not None:
         kwargs["kernel_spec_manager"] = kernel_spec_manager
     km = disable_host_channel(HostKernelManager(context=shared_context(), **kwargs))  # no host channel: an agent's code must not reach the grader
+    setattr(km, _CALLER_WAITS_READY_ATTR, True)  # wait_ready below probes the kernel
     guard(km)  # whatever the kernel sends, receiving it never raises (runtime/messages.py)
     start: dict[str, Any] = {"extra_arguments": list(EXTRA_ARGUMENTS)}
     if cwd is not None:
@@ -287,6 +298,9 @@ async def _start_kernel(
         kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
         kc.allow_stdin = True
         await wait_ready(kc, km, timeout)
+        ready = getattr(km.provisioner, "kernel_ready", None)
+        if ready is not None:
+            ready()
     except RuntimeError as exc:
         tail = kernel.log_tail()
         await kernel.discard()
