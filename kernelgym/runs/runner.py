@@ -621,14 +621,14 @@ async def _run_locked(
     # drives every kernel and model call does not wait for a notebook's encoding or a record's fsync.
     writer = ThreadPoolExecutor(1, thread_name_prefix="kernelgym-writer")
 
-    frozen = not opts.freeze_gc
+    freeze_pending = opts.freeze_gc
 
     async def one(inst: Instance, rollout: int) -> None:
-        nonlocal frozen
+        nonlocal freeze_pending
         try:
             agent = agent_factory()
-            if not frozen:
-                frozen = True
+            if freeze_pending:
+                freeze_pending = False
                 gc.collect()
                 gc.freeze()
                 # young collections 30x rarer: at 32 in flight (192 episodes) 0.4 ms of GC per episode

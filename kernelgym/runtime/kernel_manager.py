@@ -49,14 +49,12 @@ def host_channel_enabled(km: Any) -> bool:
     return bool(getattr(km, _HOST_CHANNEL_ATTR, True))
 
 
-_CALLER_WAITS_READY_ATTR = "kernelgym_caller_waits_ready"
-
-
 def caller_waits_ready(km: Any) -> bool:
     """Whether whoever starts ``km`` waits for ``kernel_info`` itself on the client it hands out (kernelgym's
-    own starts: :func:`start_kernel`), so that the provisioner need not probe the kernel first; it then
-    calls the provisioner's ``kernel_ready`` (issue 19: one probe socket and round trip less a kernel)."""
-    return bool(getattr(km, _CALLER_WAITS_READY_ATTR, False))
+    own starts: a :class:`HostKernelManager`, see :func:`start_kernel`), so that the provisioner need not
+    probe the kernel first; the starter then calls the provisioner's ``kernel_ready`` (issue 19: one probe
+    socket and round trip less a kernel)."""
+    return isinstance(km, HostKernelManager)
 
 
 EXTRA_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
@@ -85,11 +83,12 @@ def shared_context() -> Any:
 
 
 class HostKernelManager(AsyncKernelManager):
-    """jupyter_client's manager without the control socket it connects at every start.
+    """The manager of the kernels kernelgym starts itself (:func:`start_kernel`).
 
-    kernelgym shuts its kernels down with a signal (``now=True``), and jupyter_client connects the
-    control socket on first use (a polite shutdown, an interrupt by message): one ZMQ socket less to
-    make, connect and close per kernel (issue 19)."""
+    No control socket at every start: kernelgym shuts its kernels down with a signal (``now=True``), and
+    jupyter_client connects the control socket on first use (a polite shutdown, an interrupt by message).
+    No provisioner probe: :func:`start_kernel` waits for ``kernel_info`` on the client it hands out
+    (:func:`caller_waits_ready`). One ZMQ socket and one probe less per kernel (issue 19)."""
 
     _starting_up = False
 
@@ -266,7 +265,6 @@ async def _start_kernel(
     if kernel_spec_manager is not None:
         kwargs["kernel_spec_manager"] = kernel_spec_manager
     km = disable_host_channel(HostKernelManager(context=shared_context(), **kwargs))  # no host channel: an agent's code must not reach the grader
-    setattr(km, _CALLER_WAITS_READY_ATTR, True)  # wait_ready below probes the kernel
     guard(km)  # whatever the kernel sends, receiving it never raises (runtime/messages.py)
     start: dict[str, Any] = {"extra_arguments": list(EXTRA_ARGUMENTS)}
     if cwd is not None:

@@ -201,6 +201,15 @@ def test_context_overflow_wordings_of_real_servers_are_recognised(stub: OpenAISt
     assert (info.value.request_tokens, info.value.context_tokens) == sizes
 
 
+def _long_outputs_then_solution(body: dict[str, Any], task: Instance, cells: int, chars: int) -> Reply:
+    """The reply of a model that prints ``cells`` outputs of ``chars`` characters ("aaa...", "bbb...")
+    before it runs the task's solution: a conversation that grows past a context size."""
+    turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
+    if turn < cells:
+        return calls(tool_call("run_cell", {"code": f"print('{'abcdefgh'[turn]}' * {chars})"}))
+    return calls(tool_call("run_cell", {"code": solution(task)}))
+
+
 @pytest.mark.kernel
 def test_llama_server_overflow_trims_old_outputs_and_the_episode_finishes(stub: OpenAIStub, task: Instance) -> None:
     """Issue 20, item 2: llama-server answered HTTP 400 "request (9019 tokens) exceeds the available
@@ -215,10 +224,7 @@ def test_llama_server_overflow_trims_old_outputs_and_the_episode_finishes(stub: 
                 "code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": tokens, "n_ctx": n_ctx,
                 "message": f"request ({tokens} tokens) exceeds the available context size ({n_ctx} tokens), try increasing it",
             }})
-        turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
-        if turn < 3:
-            return calls(tool_call("run_cell", {"code": f"print('{'abc'[turn]}' * 14000)"}))
-        return calls(tool_call("run_cell", {"code": solution(task)}))
+        return _long_outputs_then_solution(body, task, 3, 14000)
 
     stub.reset(script)
     result, nb = play(task, make_agent(stub, protocol="tools"), max_observation_chars=20000)
@@ -249,10 +255,7 @@ def test_vllm_rejecting_the_reply_limit_gets_a_smaller_one(stub: OpenAIStub, tas
                 f"'max_tokens' or 'max_completion_tokens' is too large: {limit}. This model's maximum context length "
                 f"is {max_model_len} tokens and your request has {tokens} input tokens ({limit} > {max_model_len} - "
                 f"{tokens}).", "BadRequestError"))
-        turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
-        if turn < 2:
-            return calls(tool_call("run_cell", {"code": f"print('{'ab'[turn]}' * 8000)"}))
-        return calls(tool_call("run_cell", {"code": solution(task)}))
+        return _long_outputs_then_solution(body, task, 2, 8000)
 
     stub.reset(script)
     result, nb = play(task, make_agent(stub, protocol="tools"), max_observation_chars=20000)
