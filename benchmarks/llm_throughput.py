@@ -18,7 +18,9 @@ temp ``KERNELGYM_HOME``, or ``--home``) in a child process, and prints one line 
   model calls long (the model time alone; kernels, notebooks and the host's own work are overhead);
 - host CPU per episode: user+sys of the run process (children excluded) after the first model request,
   divided by the episodes (``/proc/PID/stat``; the start-up CPU, imports and data, is printed apart);
-- peak RSS (``ru_maxrss`` of the run process), peak PSS (``/proc/PID/smaps_rollup``), peak threads and
+- kernels CPU per episode: user+sys of the run process's children (the fork server with the kernels it
+  reaped, its own preload included) / episodes; server CPU per episode: the scripted server's;
+- peak RSS (``ru_maxrss`` of the run process), peak PSS (``/proc/PID/smaps_rollup``, every 2 s), peak threads and
   open file descriptors of the run process, the model requests the server saw at once (max), and the
   load average (1 min) before and after.
 
@@ -123,8 +125,10 @@ out = os.environ["KG_BENCH_RUSAGE"]
 prof = os.environ.get("KG_BENCH_CPROFILE")
 def dump():
     r = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)  # the fork server, with the kernels it reaped
     with open(out, "w") as f:
-        json.dump({"user": r.ru_utime, "sys": r.ru_stime, "maxrss_kb": r.ru_maxrss}, f)
+        json.dump({"user": r.ru_utime, "sys": r.ru_stime, "maxrss_kb": r.ru_maxrss,
+                   "children_user": c.ru_utime, "children_sys": c.ru_stime}, f)
 atexit.register(dump)
 sys.argv = ["kernelgym", *sys.argv[1:]]
 from kernelgym.cli import app
@@ -141,17 +145,20 @@ finally:
 """
 
 
-def _proc(pid: int) -> dict[str, float] | None:
+def _proc(pid: int, pss: bool = True) -> dict[str, float] | None:
+    """CPU seconds, threads, descriptors and (``pss``) PSS of a process; None once it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         tick = os.sysconf("SC_CLK_TCK")
         threads = int(stat[17])
         fds = len(os.listdir(f"/proc/{pid}/fd"))
-        pss = 0
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        pss_bytes = 0
+        # smaps_rollup walks every page table of the process: ~8 ms of CPU for a 350 MB run process,
+        # which at 4 reads a second took 2 % of this machine's CPU from the run being measured
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines() if pss else ():
             if line.startswith("Pss:"):
-                pss = int(line.split()[1]) * 1024
-        return {"cpu": (int(stat[11]) + int(stat[12])) / tick, "threads": threads, "fds": fds, "pss": pss}
+                pss_bytes = int(line.split()[1]) * 1024
+        return {"cpu": (int(stat[11]) + int(stat[12])) / tick, "threads": threads, "fds": fds, "pss": pss_bytes}
     except (OSError, IndexError, ValueError):
         return None
 
@@ -193,8 +200,11 @@ def run_once(concurrency: int, args: argparse.Namespace, url: str, work: Path, e
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr or []), daemon=True)
     reader.start()
+    server_cpu0 = (_proc(args.server_pid, pss=False) or {}).get("cpu", 0.0) if getattr(args, "server_pid", None) else None
+    polls = 0
     while proc.poll() is None:
-        sample = _proc(proc.pid)
+        sample = _proc(proc.pid, pss=polls % 8 == 0)  # PSS every 2 s, the rest every 0.25 s
+        polls += 1
         if sample:
             last = sample
             for k in peak:
@@ -214,6 +224,10 @@ def run_once(concurrency: int, args: argparse.Namespace, url: str, work: Path, e
     n = summary["run"]["new_episodes"]
     wall = summary["run"]["wall_s"]
     cpu_total = ru["user"] + ru["sys"]
+    kernels_cpu = ru.get("children_user", 0.0) + ru.get("children_sys", 0.0)
+    server_cpu = None
+    if server_cpu0 is not None:
+        server_cpu = (_proc(args.server_pid, pss=False) or {}).get("cpu", server_cpu0) - server_cpu0
     startup = cpu_at_first if cpu_at_first is not None else 0.0
     rate = n / wall
     ideal = concurrency / (args.turns * args.latency)  # nominal: --tokens-per-s adds generation time on top
@@ -222,6 +236,8 @@ def run_once(concurrency: int, args: argparse.Namespace, url: str, work: Path, e
         "ideal_per_s": round(ideal, 2), "efficiency": round(rate / ideal, 3),
         "steady_per_s": round(n / (t_end - t_first), 2), "steady_efficiency": round(n / (t_end - t_first) / ideal, 3),
         "cpu_ms_per_episode": round(1000 * (cpu_total - startup) / n, 1), "startup_cpu_s": round(startup, 2),
+        "kernels_cpu_ms_per_episode": round(1000 * kernels_cpu / n, 1),
+        "server_cpu_ms_per_episode": None if server_cpu is None else round(1000 * server_cpu / n, 1),
         "cpu_total_s": round(cpu_total, 2), "peak_rss_mb": round(ru["maxrss_kb"] / 1024, 1),
         "peak_pss_mb": round(peak["pss"] / 2**20, 1), "peak_threads": peak["threads"], "peak_fds": peak["fds"],
         "max_requests_in_flight": _stub_stats(url)["max_in_flight"],
@@ -268,6 +284,7 @@ def scripted_server(args: argparse.Namespace) -> Iterator[str]:
         [sys.executable, __file__, "--serve", "0", "--latency", str(args.latency), "--tokens-per-s",
          str(args.tokens_per_s), "--turns", str(args.turns), "--server-host", args.server_host],
         stdout=subprocess.PIPE, text=True)
+    args.server_pid = server.pid
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
@@ -309,8 +326,9 @@ def main() -> int:
 def _table(args: argparse.Namespace, url: str, work: Path) -> None:
     if not args.json:
         print("| in flight | episodes | episodes/s | ideal | efficiency | from 1st request | host CPU ms/episode | start-up CPU s "
+              "| kernels CPU ms/episode | server CPU ms/episode "
               "| peak RSS MB | peak PSS MB | threads | fds | requests in flight | load before/after |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for c in args.concurrency:
         r = run_once(c, args, url, work)
         if args.json:
@@ -318,7 +336,8 @@ def _table(args: argparse.Namespace, url: str, work: Path) -> None:
         else:
             print(f"| {c} | {r['episodes']} | {r['episodes_per_s']} | {r['ideal_per_s']} | {r['efficiency']:.0%} "
                   f"| {r['steady_per_s']} ({r['steady_efficiency']:.0%}) "
-                  f"| {r['cpu_ms_per_episode']} | {r['startup_cpu_s']} | {r['peak_rss_mb']} | {r['peak_pss_mb']} "
+                  f"| {r['cpu_ms_per_episode']} | {r['startup_cpu_s']} | {r['kernels_cpu_ms_per_episode']} "
+                  f"| {r['server_cpu_ms_per_episode']} | {r['peak_rss_mb']} | {r['peak_pss_mb']} "
                   f"| {r['peak_threads']} | {r['peak_fds']} | {r['max_requests_in_flight']} "
                   f"| {r['load_before']} / {r['load_after']} |", flush=True)
         if r["errors"]:

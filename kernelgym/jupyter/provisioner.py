@@ -38,13 +38,9 @@ from kernelgym.jupyter import host_channel
 from kernelgym.runtime import forkclient
 from kernelgym.runtime.kernel_manager import caller_waits_ready, host_channel_enabled
 from kernelgym.runtime.sandbox import SandboxConfig, SandboxUnavailable, plan
-from kernelgym.runtime.tempdirs import is_scratch, owned_tempdir, remove_tree
+from kernelgym.runtime.tempdirs import is_scratch, owned_tempdir, remove_tree, socket_parent
 
 _warned: set[str] = set()
-
-SOCKET_PARENT = "/tmp" if os.path.isdir("/tmp") else None
-"""Where kernels' socket folders go (short paths: a Unix socket's path has at most 107 bytes)."""
-
 
 def _warn_once(msg: str) -> None:
     if msg not in _warned:
@@ -129,14 +125,22 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         if ok and fresh and (km.transport == "tcp" or (ours and self._sockdir is None)):
             # each kernel binds IPC sockets in a folder of its own: no port races between concurrent
             # starts, and the sockets stay reachable from a kernel in its own network namespace
-            # in /tmp whatever TMPDIR says: a Unix socket path has at most 107 bytes
-            self._sockdir = str(owned_tempdir("ipc", dir=SOCKET_PARENT))  # swept by a later run if we are killed
+            # (tempdirs.socket_parent says where: a tmpfs where it can)
+            self._sockdir = str(owned_tempdir("ipc", dir=socket_parent()))  # swept by a later run if we are killed
             os.chmod(self._sockdir, 0o755)
             km.transport = "ipc"
             km.ip = os.path.join(self._sockdir, "k")
         return await super().pre_launch(**kwargs)
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        try:
+            return await self._launch(cmd, **kwargs)
+        except BaseException:
+            if self._forked is None and self.process is None:  # nothing started, so nothing calls cleanup
+                self._remove_folders()
+            raise
+
+    async def _launch(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         env = dict(kwargs.get("env") or os.environ)
         if not self._use_fork:
             return await super().launch_kernel(cmd, **kwargs)
@@ -269,6 +273,9 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         if self._channel is not None:
             self._channel.close()
             self._channel = None
+        self._remove_folders()
+
+    def _remove_folders(self) -> None:
         for attr in ("_sockdir", "_own_workdir"):
             path = getattr(self, attr)
             if path:

@@ -23,6 +23,7 @@ from kernelgym.runtime.tempdirs import (
     current_owner,
     owned_tempdir,
     parse_owner,
+    socket_parent,
     sweep,
 )
 
@@ -149,7 +150,7 @@ def test_a_kernelgym_run_killed_mid_episode_leaves_a_folder_the_next_run_removes
     killed = {pid} | {p.pid for p in tree}
 
     def left(kind: str) -> list[Path]:
-        return [p for base in {tempfile.gettempdir(), "/tmp"} for p in Path(base).glob(f"kernelgym-{kind}-*")
+        return [p for base in {tempfile.gettempdir(), "/tmp", socket_parent()} for p in Path(base).glob(f"kernelgym-{kind}-*")
                 if (parsed := parse_owner(p.name)) is not None and parsed[1].pid in killed]
 
     assert len(left("episode")) == 1  # what the bug left behind for good
