@@ -131,14 +131,14 @@ def dump():
                    "children_user": c.ru_utime, "children_sys": c.ru_stime}, f)
 atexit.register(dump)
 sys.argv = ["kernelgym", *sys.argv[1:]]
-from kernelgym.cli import app
+from kernelgym.cli import main
 if prof:
     import cProfile
     p = cProfile.Profile()
     atexit.register(lambda: p.dump_stats(prof))
     p.enable()
 try:
-    app(prog_name="kernelgym")
+    main()
 finally:
     if prof:
         p.disable()
