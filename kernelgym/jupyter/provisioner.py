@@ -125,8 +125,9 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         if ok and fresh and (km.transport == "tcp" or (ours and self._sockdir is None)):
             # each kernel binds IPC sockets in a folder of its own: no port races between concurrent
             # starts, and the sockets stay reachable from a kernel in its own network namespace
-            # (tempdirs.socket_parent says where: a tmpfs where it can)
-            self._sockdir = str(owned_tempdir("ipc", dir=socket_parent()))  # swept by a later run if we are killed
+            # (tempdirs.socket_parent says where: a tmpfs where the kernel cannot write files there)
+            memory = _socket_folder_locked(SandboxConfig.from_env(self.sandbox, kwargs.get("env")))
+            self._sockdir = str(owned_tempdir("ipc", dir=socket_parent(memory)))  # swept by a later run if we are killed
             os.chmod(self._sockdir, 0o755)
             km.transport = "ipc"
             km.ip = os.path.join(self._sockdir, "k")
@@ -286,6 +287,14 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         info = await super().get_provisioner_info()
         info["forked"] = self.forked
         return info
+
+
+def _socket_folder_locked(cfg: SandboxConfig) -> bool:
+    """Whether a kernel started with ``cfg`` cannot write files in its socket folder once it runs, so
+    that the folder may live in memory (:func:`kernelgym.runtime.tempdirs.socket_parent`): its sandbox
+    gives it a uid of its own and the folder goes back to the host (:func:`_lock_socket_folder`). Also
+    true without a sandbox, where nothing bounds what a kernel writes anyway."""
+    return not cfg.enabled or (os.geteuid() == 0 and cfg.separate_uid)
 
 
 def _lock_socket_folder(folder: str, kernel_uid: int | None) -> None:

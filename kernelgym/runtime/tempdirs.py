@@ -39,25 +39,31 @@ SWEPT_KINDS: tuple[str, ...] = ("episode", "grade", "taskkernel", "zygote", "fs"
 SHM = "/dev/shm"
 
 
-@functools.cache
-def socket_parent() -> str | None:
-    """Where kernels' socket folders go: ``/dev/shm`` (a tmpfs) where this user may make folders
-    there, else ``/tmp``.
+def socket_parent(memory: bool = True) -> str | None:
+    """Where kernels' socket folders go: ``/dev/shm`` (a tmpfs) when ``memory`` and this user may make
+    folders there, else ``/tmp``.
 
     A kernel binds its five IPC sockets and writes its connection file in a folder of its own, one per
-    kernel. On ext4 (``/tmp`` on many machines) binding a socket allocates an inode, and after a run has
-    made and removed thousands of them the allocator scans its recently deleted ones: 6.2 ms of CPU per
-    kernel's folder measured, 0.15 ms on a tmpfs (docs/benchmarks.md). Short either way: a Unix socket's
-    path has at most 107 bytes, whatever ``TMPDIR`` says.
+    kernel. On ext4 (``/tmp`` on many machines) binding a socket allocates an inode, and while a run makes
+    and removes thousands of them the allocator scans its recently deleted ones: at 128 episodes in
+    flight, ``bind`` and ``mkdir`` took 4.4 % of the machine's CPU (docs/benchmarks.md), 0.7 % on a tmpfs.
+    The caller passes ``memory=False`` when a kernel could write files in its folder (what it writes would
+    then take memory, not disk). Short either way: a Unix socket's path has at most 107 bytes, whatever
+    ``TMPDIR`` says.
     """
+    if memory and _shm_usable():
+        return SHM
+    return "/tmp" if os.path.isdir("/tmp") else None
+
+
+@functools.cache
+def _shm_usable() -> bool:
     try:
         st = os.stat(SHM)
         sticky_or_ours = bool(st.st_mode & stat.S_ISVTX) or st.st_uid == os.geteuid()
-        if stat.S_ISDIR(st.st_mode) and sticky_or_ours and os.access(SHM, os.W_OK | os.X_OK):
-            return SHM
+        return stat.S_ISDIR(st.st_mode) and sticky_or_ours and os.access(SHM, os.W_OK | os.X_OK)
     except OSError:
-        pass
-    return "/tmp" if os.path.isdir("/tmp") else None
+        return False
 
 
 _OWNED = re.compile(r"^kernelgym-(?P<kind>[a-z]+)-(?P<pid>\d+)\.(?P<start>\d+)\.(?P<ns>\d+)\.(?P<boot>[0-9a-f]{8})-[a-z0-9_]+$")
@@ -258,7 +264,7 @@ def sweep(root: str | os.PathLike[str] | None = None, kinds: Iterable[str] = SWE
     Returns the folders removed. Never raises: a folder that cannot be read or removed is left.
     """
     if root is None:  # socket and fork-server folders go to /dev/shm or /tmp, whatever TMPDIR says
-        bases = list(dict.fromkeys(p for p in (tempfile.gettempdir(), "/tmp", socket_parent())
+        bases = list(dict.fromkeys(p for p in (tempfile.gettempdir(), "/tmp", socket_parent(memory=True))
                                    if p is not None and os.path.isdir(p)))
     else:
         bases = [str(root)]
