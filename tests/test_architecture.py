@@ -17,7 +17,7 @@ import kernelgym
 PACKAGE = Path(kernelgym.__file__).resolve().parent
 
 LAYERS: list[set[str]] = [
-    {"_package", "_plugins", "_compat"},
+    {"_package", "_plugins", "_compat", "_libc"},
     {"kernel"},
     {"grading", "calculators"},
     {"runtime"},

@@ -18,4 +18,7 @@ def main() -> None:
     # rfc3987_syntax is installed (Jupyter's event schemas pull it in): 1.2 s of CPU in every process.
     # kernelgym checks no IRI formats, so its own command does without it.
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+    from kernelgym._libc import fix_mmap_threshold
+
+    fix_mmap_threshold()  # big temporary arrays (results indexes) go back to the system when freed
     app(prog_name="kernelgym")

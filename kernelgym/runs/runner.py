@@ -47,6 +47,7 @@ from rich.progress import (
 from rich.table import Table
 
 from kernelgym import notebook as nbk
+from kernelgym._libc import release_free_memory
 from kernelgym.episode import Agent, EpisodeConfig, EpisodeResult, agent_label, is_error, run_episode
 from kernelgym.grading.metrics import RolloutStats, task_key
 from kernelgym.llm.client import close_shared_models, follow_run_concurrency, reset_run_concurrency
@@ -159,22 +160,28 @@ class ResultsIndex:
             self._latest = np.zeros(0, dtype=np.uint64)
             self._keys = np.zeros((0, 2), dtype=np.uint64)
             return
-        # a few arrays of n entries at a time (peak ~70 bytes a line): sort the lines by key (lexsort is
-        # stable: a key's lines stay in file order), find each key's first and last line
+        # a few arrays of n entries at a time, each dropped once used (peak ~45 bytes a line over the 24
+        # kept while reading): sort the lines by key (lexsort is stable: a key's lines stay in file
+        # order), find each key's first and last line
         h_arr, l_arr = np.frombuffer(hi, dtype=np.uint64), np.frombuffer(lo, dtype=np.uint64)
         order = np.lexsort((l_arr, h_arr)).astype(np.uint32 if n < 2**32 else np.uint64)
-        hs, ls = h_arr[order], l_arr[order]
-        del h_arr, l_arr, hi, lo
         new_key = np.ones(n, dtype=bool)
-        np.not_equal(hs[1:], hs[:-1], out=new_key[1:])
-        new_key[1:] |= ls[1:] != ls[:-1]
+        sorted_part = h_arr[order]
+        np.not_equal(sorted_part[1:], sorted_part[:-1], out=new_key[1:])
+        del sorted_part
+        sorted_part = l_arr[order]
+        new_key[1:] |= sorted_part[1:] != sorted_part[:-1]
+        del sorted_part
         firsts = np.flatnonzero(new_key)
         del new_key
-        self._keys = np.stack([hs[firsts], ls[firsts]], axis=1)
-        """The episodes' key hashes, sorted (for :meth:`__contains__`)."""
-        del hs, ls
-        last_lines = order[np.append(firsts[1:], n) - 1]
         first_lines = order[firsts]
+        keys = np.empty((len(firsts), 2), dtype=np.uint64)
+        keys[:, 0] = h_arr[first_lines]
+        keys[:, 1] = l_arr[first_lines]
+        self._keys = keys
+        """The episodes' key hashes, sorted (for :meth:`__contains__`)."""
+        del h_arr, l_arr, hi, lo
+        last_lines = order[np.append(firsts[1:], n) - 1]
         del order, firsts
         by_first_line = np.argsort(first_lines, kind="stable")
         del first_lines
@@ -335,11 +342,13 @@ class _Totals:
 
     __slots__ = ("n", "passed", "errors", "turns", "duration", "first", "attempts", "reward", "rollouts")
 
-    def __init__(self) -> None:
+    def __init__(self, rollouts: bool = True) -> None:
         self.n = self.passed = self.errors = self.turns = self.first = self.attempts = 0
         self.duration: float = 0
         self.reward: float = 0
-        self.rollouts = RolloutStats()  # 13 bytes an episode: pass@k, best@k, consistency
+        # 13 bytes an episode for pass@k, best@k, consistency; a group made of others (a family, the run)
+        # keeps none and gets its parts' at row() time
+        self.rollouts = RolloutStats() if rollouts else None
 
     def add(self, r: EpisodeResult, key: int | None = None) -> None:
         """Count ``r`` (``key``: its :func:`~kernelgym.grading.metrics.task_key`, if already computed)."""
@@ -351,9 +360,11 @@ class _Totals:
         self.errors += is_error(r.stop_reason) and not r.passed
         self.turns += r.turns
         self.duration += r.duration_s
-        self.rollouts.add_key(task_key(r.task_id) if key is None else key, r.passed, r.reward)
+        if self.rollouts is not None:
+            self.rollouts.add_key(task_key(r.task_id) if key is None else key, r.passed, r.reward)
 
-    def row(self) -> dict[str, Any]:
+    def row(self, rollout_stats: RolloutStats | None = None) -> dict[str, Any]:
+        """The group's summary row (``rollout_stats``: its episodes' outcomes, when it keeps none itself)."""
         n, passed, errors = self.n, self.passed, self.errors
         row = {
             "episodes": n, "passed": passed, "failed": n - passed - errors, "errors": errors,
@@ -365,7 +376,8 @@ class _Totals:
             "mean_turns": round(self.turns / n, 2) if n else 0.0,
             "mean_duration_s": round(self.duration / n, 3) if n else 0.0,
         }
-        rollouts = self.rollouts.row()
+        stats = self.rollouts if self.rollouts is not None else rollout_stats
+        rollouts = stats.row() if stats is not None else {}
         if rollouts:
             row["rollouts"] = rollouts
         return row
@@ -382,23 +394,31 @@ def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
     best@k (of the rewards) and per-task consistency (:mod:`kernelgym.grading.metrics`).
 
     One pass over ``results`` (a stream from :func:`iter_results` is fine): memory grows with the
-    categories, and by 3 x 13 bytes an episode for pass@k (:class:`~kernelgym.grading.metrics.RolloutStats`
-    of the run, its family and its category), not with the records."""
-    total = _Totals()
+    categories, and by 13 bytes an episode for pass@k (:class:`~kernelgym.grading.metrics.RolloutStats`
+    of its category; its family's and the run's are put together from those when their rows are made),
+    not with the records."""
+    total = _Totals(rollouts=False)
     by_cat: dict[str, _Totals] = defaultdict(_Totals)
-    by_fam: dict[str, _Totals] = defaultdict(_Totals)
+    by_fam: dict[str, _Totals] = defaultdict(lambda: _Totals(rollouts=False))
+    cats_of: dict[str, set[str]] = defaultdict(set)
     stops: dict[str, int] = defaultdict(int)
     for r in results:
         key = task_key(r.task_id)
+        cat = f"{r.family}/{r.category}"
         total.add(r, key)
-        by_cat[f"{r.family}/{r.category}"].add(r, key)
+        by_cat[cat].add(r, key)
         by_fam[r.family].add(r, key)
+        cats_of[r.family].add(cat)
         stops[r.stop_reason] += 1
+
+    def stats(cats: Iterable[str]) -> RolloutStats:
+        return RolloutStats.merged(by_cat[c].rollouts for c in sorted(cats))  # type: ignore[misc]
+
     return {
-        "total": total.row(),
+        "total": total.row(stats(by_cat)),
         "stop_reasons": dict(sorted(stops.items())),
         "error_stop_reasons": {k: v for k, v in sorted(stops.items()) if is_error(k)},
-        "families": {k: v.row() for k, v in sorted(by_fam.items())},
+        "families": {k: v.row(stats(cats_of[k])) for k, v in sorted(by_fam.items())},
         "categories": {k: v.row() for k, v in sorted(by_cat.items())},
     }
 
@@ -566,6 +586,8 @@ async def _run_locked(
     if previous:
         again = f" ({retried} errored episode(s) run again)" if opts.retry_errors else ""
         console.print(f"resuming {escape(str(out_dir))}: {done} episode(s) already done, {len(todo)} to run{again}")
+    del previous  # not kept through the run and its summary, which indexes the file again (24 bytes a line each)
+    release_free_memory()  # kernelgym._libc: the index's freed arrays
     pool_size = opts.concurrency if opts.pool_size is None else opts.pool_size
     if opts.executor is None and todo:
         from kernelgym.runtime.pool import SPARE

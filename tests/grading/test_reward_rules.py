@@ -59,6 +59,37 @@ def test_rollout_stats_report_pass_at_k_and_consistency() -> None:
     assert single.row() == {}  # one rollout a task: no pass@k
 
 
+def test_rollout_stats_match_the_definitions_per_task_and_when_merged() -> None:
+    """The vectorised row (best@k computed for the tasks of one rollout count at a time, to keep a
+    million-episode summary's memory flat) equals the per-task definitions averaged over tasks, with
+    episodes in any order; a family's or a run's stats merged from their categories' give that row too."""
+    import random
+
+    rng = random.Random(3)
+    episodes = []
+    for task in range(40):
+        n = rng.choice([1, 2, 3, 5, 8])
+        for _ in range(n):
+            reward = rng.choice([0.0, 1.0, 0.5, round(rng.random(), 3)])
+            episodes.append((f"fam/cat{task % 3}/{task:03d}", reward > 0.5, reward))
+    rng.shuffle(episodes)
+    whole, parts = RolloutStats(), {c: RolloutStats() for c in ("cat0", "cat1", "cat2")}
+    for task_id, ok, reward in episodes:
+        whole.add(task_id, ok, reward)
+        parts[task_id.split("/")[1]].add(task_id, ok, reward)
+    row = whole.row()
+    by_task: dict[str, list[tuple[bool, float]]] = {}
+    for task_id, ok, reward in episodes:
+        by_task.setdefault(task_id, []).append((ok, reward))
+    for k, got in row["k"].items():
+        tasks = [v for v in by_task.values() if len(v) >= int(k)]
+        assert got["tasks"] == len(tasks)
+        assert got["best_at_k"] == pytest.approx(mean(best_at_k([r for _, r in v], int(k)) for v in tasks), abs=1e-4)
+        assert got["pass_at_k"] == pytest.approx(
+            mean(pass_at_k(len(v), sum(ok for ok, _ in v), int(k)) for v in tasks), abs=1e-4)
+    assert RolloutStats.merged([parts["cat2"], parts["cat0"], parts["cat1"]]).row() == row
+
+
 def test_completion_rewards_count_every_submission() -> None:
     """Issue 17, item 2, for RL rewards: a completion that tries several answers must not earn what a
     first-attempt answer earns (``compute_score`` read only the last answer)."""
