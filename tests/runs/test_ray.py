@@ -155,6 +155,9 @@ def cluster(ehr_data: Path) -> Iterator[Cluster]:
             except ProcessLookupError:
                 pass
         subprocess.run(["rm", "-rf", str(root)], check=False)
+        from kernelgym.runtime.tempdirs import sweep
+
+        sweep()  # the socket folders of the kernels the stopped Ray workers had (their owners are gone)
         assert not left, f"processes left behind by the Ray cluster: {left}"
 
 
