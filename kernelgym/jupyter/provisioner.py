@@ -42,6 +42,7 @@ from kernelgym.runtime.tempdirs import is_scratch, owned_tempdir, remove_tree, s
 
 _warned: set[str] = set()
 
+
 def _warn_once(msg: str) -> None:
     if msg not in _warned:
         _warned.add(msg)
@@ -127,7 +128,7 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
             # starts, and the sockets stay reachable from a kernel in its own network namespace
             # (tempdirs.socket_parent says where: a tmpfs where the kernel cannot write files there)
             memory = _socket_folder_locked(SandboxConfig.from_env(self.sandbox, kwargs.get("env")))
-            self._sockdir = str(owned_tempdir("ipc", dir=socket_parent(memory)))  # swept by a later run if we are killed
+            self._sockdir = str(owned_tempdir("ipc", dir=socket_parent(memory)))  # swept if we are killed
             os.chmod(self._sockdir, 0o755)
             km.transport = "ipc"
             km.ip = os.path.join(self._sockdir, "k")

@@ -412,7 +412,7 @@ def summarize(results: Iterable[EpisodeResult]) -> dict[str, Any]:
         stops[r.stop_reason] += 1
 
     def stats(cats: Iterable[str]) -> RolloutStats:
-        return RolloutStats.merged(by_cat[c].rollouts for c in sorted(cats))  # type: ignore[misc]
+        return RolloutStats.merged(s for c in sorted(cats) if (s := by_cat[c].rollouts) is not None)
 
     return {
         "total": total.row(stats(by_cat)),

@@ -46,7 +46,8 @@ def socket_parent(memory: bool = True) -> str | None:
     A kernel binds its five IPC sockets and writes its connection file in a folder of its own, one per
     kernel. On ext4 (``/tmp`` on many machines) binding a socket allocates an inode, and while a run makes
     and removes thousands of them the allocator scans its recently deleted ones: at 128 episodes in
-    flight, ``bind`` and ``mkdir`` took 4.4 % of the machine's CPU (docs/benchmarks.md), 0.7 % on a tmpfs.
+    flight, ``bind`` and ``mkdir`` took 4.4 % of the machine's CPU (docs/benchmarks.md); ``bind`` on a
+    tmpfs, 0.07 %.
     The caller passes ``memory=False`` when a kernel could write files in its folder (what it writes would
     then take memory, not disk). Short either way: a Unix socket's path has at most 107 bytes, whatever
     ``TMPDIR`` says.
