@@ -49,6 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kernelgym._libc import libc as c_library
 from kernelgym._package import PACKAGE_ROOT
 
 GiB = 1024**3
@@ -228,17 +229,19 @@ def plan(cfg: SandboxConfig, *, readonly: list[str], workdir: str, sockdir: str,
 # kernel side: runs in the forked child
 
 
-_libc: Any = None
+_typed = False
 
 
 def libc() -> Any:
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-        _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-        _libc.unshare.argtypes = [ctypes.c_int]
-    return _libc
+    """The process's C library (:func:`kernelgym._libc.libc`) with the argument types of the calls below."""
+    global _typed
+    lib = c_library()
+    if not _typed:
+        lib.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+        lib.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        lib.unshare.argtypes = [ctypes.c_int]
+        _typed = True
+    return lib
 
 
 def _check(ret: int, what: str) -> None:

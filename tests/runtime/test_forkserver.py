@@ -83,8 +83,8 @@ def _fs_type(path: str) -> str:
 
 def test_a_kernels_socket_folder_is_on_a_tmpfs_where_the_kernel_cannot_write_there(km: Any) -> None:
     """Pins the socket folders' move off /tmp: at 128 episodes in flight, binding sockets and making
-    folders on ext4 took 4.4 % of the machine's CPU (ext4 scans its recently deleted inodes), 0.7 % on a
-    tmpfs. Only where the kernel can write no file there (a uid of its own, the folder handed back to
+    folders on ext4 took 4.4 % of the machine's CPU (ext4 scans its recently deleted inodes); binding
+    them on a tmpfs, 0.07 %. Only where the kernel can write no file there (a uid of its own, the folder handed back to
     the host once bound), so that a kernel cannot fill the host's memory through it."""
     from kernelgym.jupyter.provisioner import _socket_folder_locked
     from kernelgym.runtime.sandbox import SandboxConfig
